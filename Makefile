@@ -1,0 +1,51 @@
+# The README's commands. Every target does its own set-up, so a fresh machine needs only `make`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.setup-stamp
+SIGNALS := $(VENV)/bin/signals
+DEBIAN_PACKAGES := chromium chromium-driver locales
+
+.PHONY: setup run test lint bench train data clean debian
+
+# Idempotent: reinstalls only when pyproject.toml or requirements.lock changed.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) debian
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch first, alone and pinned: the local CPU wheel, never the multi-GB CUDA build.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -c requirements.lock -e '.[train,serve,dev]'
+	touch $(STAMP)
+
+debian:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	else \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	fi
+
+run: setup
+	$(PY) -m signals.demo
+
+lint: setup
+	$(VENV)/bin/ruff check src tests serve training bench
+	$(VENV)/bin/ruff format --check src tests serve training bench
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest
+
+data: setup
+	$(SIGNALS) data build
+
+train: setup
+	$(SIGNALS) train --config training/configs/baseline.v1.toml
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

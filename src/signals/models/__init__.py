@@ -1,0 +1,79 @@
+"""Model artifacts: one directory per model, described by a ``signals.json`` manifest.
+
+Every model family (``baseline`` TF-IDF + linear, ``onnx`` fine-tuned MiniLM) saves itself into a
+directory holding its files plus the manifest, and ``load_model_dir`` dispatches on the manifest's
+``format``. Label names, thresholds and calibration travel inside the artifact, so a scorer never needs
+the training config. MLflow pyfunc models wrap the same directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from signals.schema import SIGNALS, TARGETS
+
+MANIFEST = "signals.json"
+
+
+class SignalModel(Protocol):
+    """What a scorer needs from a model: raw (uncalibrated) per-signal probabilities."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape ``(len(texts), len(SIGNALS))`` in ``SIGNALS`` order."""
+        ...
+
+
+@dataclass
+class ModelInfo:
+    """The manifest of a model directory.
+
+    ``thresholds`` has two operating points, ``review`` (high recall) and ``flag`` (high precision),
+    each mapping signal -> probability threshold on the *calibrated* scale. ``calibration`` maps a
+    signal to a JSON-able calibrator description (see ``signals.calibration``); empty means identity.
+    """
+
+    name: str
+    version: str
+    format: str
+    signals: list[str] = field(default_factory=lambda: list(SIGNALS))
+    targets: list[str] = field(default_factory=lambda: list(TARGETS))
+    thresholds: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {"review": {s: 0.3 for s in SIGNALS}, "flag": {s: 0.5 for s in SIGNALS}}
+    )
+    calibration: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MANIFEST).write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelInfo:
+        path = Path(directory) / MANIFEST
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory} is not a signals model directory (no {MANIFEST})")
+        data = json.loads(path.read_text())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def load_model_dir(directory: str | Path) -> tuple[SignalModel, ModelInfo]:
+    """Load a model directory written by any model family, dispatching on the manifest's format."""
+    directory = Path(directory)
+    info = ModelInfo.load(directory)
+    if info.format == "baseline":
+        from signals.models.baseline import BaselineModel
+
+        return BaselineModel.load(directory), info
+    if info.format == "onnx":
+        from signals.models.onnx import OnnxModel
+
+        return OnnxModel.load(directory), info
+    raise ValueError(f"{directory}: unknown model format {info.format!r}")

@@ -1,0 +1,219 @@
+"""Scorer: texts -> per-signal calibrated probabilities, review/flag decisions, priority and spans.
+
+Long text is scored by sentence windows: the text is split into sentences (spaCy's rule-based
+sentencizer on a blank pipeline, no model download), sentences are packed into windows of at most
+``window_chars`` characters, every window is scored, and each signal takes the maximum over the whole
+text and its windows. A hateful sentence at the end of a long benign comment therefore still flags, and
+the window that carried it is returned as an evidence span.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from signals.calibration import apply_calibrator
+from signals.models import ModelInfo, SignalModel, load_model_dir
+from signals.normalize import normalize
+from signals.schema import SIGNALS, Score, Span
+
+log = logging.getLogger(__name__)
+
+#: The shipped champion, used when no registry champion exists.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+@lru_cache(maxsize=1)
+def _sentencizer() -> Any:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character offsets of the sentences of ``text`` (whitespace trimmed)."""
+    doc = _sentencizer()(text)
+    spans = []
+    for sent in doc.sents:
+        begin, end = sent.start_char, sent.end_char
+        while begin < end and text[begin].isspace():
+            begin += 1
+        while end > begin and text[end - 1].isspace():
+            end -= 1
+        if end > begin:
+            spans.append((begin, end))
+    return spans
+
+
+def windows(text: str, window_chars: int) -> list[tuple[int, int]]:
+    """Pack consecutive sentences into windows of at most ``window_chars`` characters.
+
+    A single sentence longer than the window is cut into window-sized pieces so nothing is skipped.
+    """
+    out: list[tuple[int, int]] = []
+    cur: tuple[int, int] | None = None
+    for begin, end in sentence_spans(text):
+        if end - begin > window_chars:
+            if cur:
+                out.append(cur)
+                cur = None
+            out.extend((b, min(b + window_chars, end)) for b in range(begin, end, window_chars))
+            continue
+        if cur and end - cur[0] <= window_chars:
+            cur = (cur[0], end)
+        else:
+            if cur:
+                out.append(cur)
+            cur = (begin, end)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def priority(probabilities: np.ndarray) -> np.ndarray:
+    """Triage priority per row: mostly risk, plus a share for the model's uncertainty.
+
+    ``0.75 * max_s p_s + 0.25 * max_s 4 p_s (1 - p_s)``: confident high-risk items first, then items
+    the model is unsure about (whose human label teaches the next model most), confident benign last.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    if p.ndim == 1:
+        p = p[None, :]
+    risk = p.max(axis=1)
+    uncertainty = (4 * p * (1 - p)).max(axis=1)
+    return 0.75 * risk + 0.25 * uncertainty
+
+
+class Scorer:
+    """Score one text or many with a loaded model directory.
+
+    >>> scorer = load_scorer()                      # doctest: +SKIP
+    >>> scorer.score("you people are vermin").flags  # doctest: +SKIP
+    {'hate': True, 'threat': False, 'offensive': True, 'polarization': True}
+    """
+
+    def __init__(self, model: SignalModel, info: ModelInfo, window_chars: int = 1000) -> None:
+        self.model = model
+        self.info = info
+        self.window_chars = window_chars
+        missing = set(SIGNALS) - set(info.signals)
+        if missing:
+            raise ValueError(f"model {info.name} lacks signals {sorted(missing)}")
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def version(self) -> str:
+        return self.info.version
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows)."""
+        if len(texts) == 0:
+            return np.zeros((0, len(SIGNALS)))
+        raw = np.asarray(self.model.predict_proba([normalize(t) for t in texts]), dtype=float)
+        order = [self.info.signals.index(s) for s in SIGNALS]
+        raw = raw[:, order]
+        return np.stack(
+            [apply_calibrator(self.info.calibration.get(s), raw[:, j]) for j, s in enumerate(SIGNALS)],
+            axis=1,
+        )
+
+    def predict_targets(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Target-group probabilities ``(n, len(TARGETS))`` when the model has a target head."""
+        fn = getattr(self.model, "predict_targets", None)
+        if fn is None or len(texts) == 0:
+            return None
+        return np.asarray(fn([normalize(t) for t in texts]), dtype=float)
+
+    @overload
+    def score(self, texts: str, spans: bool = ...) -> Score: ...
+    @overload
+    def score(self, texts: Sequence[str], spans: bool = ...) -> list[Score]: ...
+
+    def score(self, texts: str | Sequence[str], spans: bool = False) -> Score | list[Score]:
+        """Score one text (returns a ``Score``) or many (returns a list in the same order)."""
+        single = isinstance(texts, str)
+        batch: list[str] = [texts] if isinstance(texts, str) else list(texts)
+        results = self._score_batch(batch, spans)
+        return results[0] if single else results
+
+    def _score_batch(self, texts: list[str], want_spans: bool) -> list[Score]:
+        segments: list[str] = list(texts)
+        owners: list[tuple[int, int, int]] = []  # (text index, begin, end) for each extra segment
+        for i, text in enumerate(texts):
+            if len(text) > self.window_chars or (want_spans and text):
+                wins = windows(text, self.window_chars)
+                if len(wins) > 1 or want_spans:
+                    for b, e in wins:
+                        owners.append((i, b, e))
+                        segments.append(text[b:e])
+        probs = self.predict_proba(segments)
+        whole = probs[: len(texts)].copy()
+        per_text_spans: list[list[Span]] = [[] for _ in texts]
+        for k, (i, b, e) in enumerate(owners):
+            p = probs[len(texts) + k]
+            whole[i] = np.maximum(whole[i], p)
+            per_text_spans[i].append(Span(b, e, {s: float(p[j]) for j, s in enumerate(SIGNALS)}))
+        target_probs = self.predict_targets(texts)
+        prio = priority(whole)
+        review_t = self.info.thresholds["review"]
+        flag_t = self.info.thresholds["flag"]
+        out = []
+        for i in range(len(texts)):
+            scores = {s: float(whole[i, j]) for j, s in enumerate(SIGNALS)}
+            spans_i = sorted(per_text_spans[i], key=lambda sp: -max(sp.scores.values()))
+            out.append(
+                Score(
+                    scores=scores,
+                    review={s: scores[s] >= review_t[s] for s in SIGNALS},
+                    flags={s: scores[s] >= flag_t[s] for s in SIGNALS},
+                    priority=float(prio[i]),
+                    targets=(
+                        {t: float(target_probs[i, j]) for j, t in enumerate(self.info.targets)}
+                        if target_probs is not None
+                        else {}
+                    ),
+                    spans=spans_i if want_spans else [],
+                )
+            )
+        return out
+
+
+def _registry_champion_uri() -> str | None:
+    """``models:/signals@champion`` when the local MLflow registry has one, else ``None``."""
+    try:
+        from signals.tracking import champion_uri
+
+        return champion_uri()
+    except Exception as exc:  # no store, no registry, no alias: fall back to the shipped model
+        log.debug("no registry champion: %s", exc)
+        return None
+
+
+def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1000) -> Scorer:
+    """Load a scorer from a model directory, an MLflow model URI, or (``None``) the default.
+
+    The default is the registry's ``champion`` when one exists, else the shipped ``models/default``.
+    """
+    if uri is None:
+        uri = _registry_champion_uri() or DEFAULT_MODEL_DIR
+    text_uri = str(uri)
+    if "://" in text_uri or text_uri.startswith("models:/") or text_uri.startswith("runs:/"):
+        from signals.tracking import download_model_dir
+
+        directory = download_model_dir(text_uri)
+    else:
+        directory = Path(text_uri)
+    model, info = load_model_dir(directory)
+    log.info("loaded model %s version %s from %s", info.name, info.version, directory)
+    return Scorer(model, info, window_chars=window_chars)
