@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+from signals.schema import SIGNALS
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="signals: find hate and polarization signals in survey answers and forum comments.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Build the unified dataset.")
 app.add_typer(data_app, name="data")
 
@@ -27,6 +36,120 @@ class UserError(Exception):
 def fail(message: str) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code=2)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Experiment TOML, e.g. training/configs/baseline.v1.toml")],
+    override: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config value: key=value (repeatable)")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")] = None,
+    artifacts: Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")] = None,
+) -> None:
+    """Train one experiment, log it to MLflow and register it as the `challenger`."""
+    from signals.training import load_config
+    from signals.training import train as run_training
+
+    try:
+        cfg = load_config(config, override or [])
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        fail(str(exc))
+    try:
+        result = run_training(cfg, tracking_uri=tracking_uri, artifacts=artifacts)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    table = Table(title=f"{cfg.name}: run {result.run_id[:8]}, version {result.version}")
+    table.add_column("signal")
+    for col in ("val PR-AUC", "val ROC-AUC", "val F1", "test PR-AUC", "test ROC-AUC", "test F1"):
+        table.add_column(col, justify="right")
+    for s in SIGNALS:
+        cells = [
+            result.metrics.get(f"{split}_{s}_{m}")
+            for split in ("val", "test")
+            for m in ("pr_auc", "roc_auc", "f1")
+        ]
+        table.add_row(s, *("-" if v is None else f"{v:.3f}" for v in cells))
+    Console().print(table)
+    console.print(f"trained in {result.seconds:.0f}s; model files in {result.model_dir}")
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Argument(help="Registered version [current challenger]")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")] = None,
+    force: Annotated[bool, typer.Option(help="Promote even when the gate fails")] = False,
+) -> None:
+    """Move the `champion` alias to a version (default: the current challenger) if it passes the gate."""
+    from signals import tracking
+
+    try:
+        candidate = version or tracking.alias_version(tracking.CHALLENGER, tracking_uri)
+        if candidate is None:
+            fail("no challenger to promote: train a model first (signals train)")
+        current = tracking.alias_version(tracking.CHAMPION, tracking_uri)
+        if current and current != candidate:
+            from signals.gate import compare
+
+            result = compare(
+                tracking.run_metrics(current, tracking_uri), tracking.run_metrics(candidate, tracking_uri)
+            )
+            Console().print(result.to_table())
+            if not result.passed and not force:
+                fail(f"version {candidate} does not beat champion {current}: " + "; ".join(result.reasons))
+        promoted = tracking.promote(candidate, tracking_uri)
+    except LookupError as exc:
+        fail(str(exc))
+    Console().print(f"champion -> version {promoted}")
+
+
+@app.command()
+def score(
+    input_path: Annotated[Path | None, typer.Argument(metavar="IN.csv", help="CSV file to score")] = None,
+    text_column: Annotated[str, typer.Option(help="Column holding the text")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the scored CSV")] = None,
+    text: Annotated[str | None, typer.Option(help="Score one text and print JSON")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Input file encoding")] = "utf-8",
+    spans: Annotated[bool, typer.Option(help="With --text: include evidence spans")] = True,
+) -> None:
+    """Score a CSV (all rows and columns kept, plus p_* and flag_*) or one --text (JSON)."""
+    import dataclasses
+    import json
+
+    from signals.batch import BatchInputError, count_rows, score_csv
+    from signals.scoring import load_scorer
+
+    if (input_path is None) == (text is None):
+        fail("give either IN.csv (with --output) or --text")
+    if input_path is not None and output is None:
+        fail("--output is required when scoring a file")
+    try:
+        scorer = load_scorer(model)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        fail(f"cannot load model {model or '(default)'}: {exc}")
+    if text is not None:
+        result = scorer.score(text, spans=spans)
+        payload = {"model": {"name": scorer.name, "version": scorer.version}, **dataclasses.asdict(result)}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    assert input_path is not None and output is not None
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("scoring", total=count_rows(input_path) if input_path.is_file() else None)
+            n = score_csv(
+                input_path,
+                output,
+                scorer,
+                text_column=text_column,
+                encoding=encoding,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    except BatchInputError as exc:
+        fail(str(exc))
+    console.print(f"scored {n} rows with {scorer.name} {scorer.version} -> {output}")
 
 
 def main() -> None:
