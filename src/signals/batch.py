@@ -82,6 +82,7 @@ def score_csv(
         raise BatchInputError(f"{input_path}: input already has output column(s) {clash}; rename them first")
 
     written = 0
+    header_written = False
     tmp = output_path.with_name(output_path.name + ".partial")
     try:
         reader = pd.read_csv(
@@ -105,11 +106,12 @@ def score_csv(
                     for s in SIGNALS:
                         out.at[row, f"p_{s}"] = f"{res.scores[s]:.6f}"
                         out.at[row, f"flag_{s}"] = str(int(res.flags[s]))
-                out.to_csv(fh, header=written == 0, index=False, quoting=csv.QUOTE_MINIMAL)
+                out.to_csv(fh, header=not header_written, index=False, quoting=csv.QUOTE_MINIMAL)
+                header_written = True
                 written += len(out)
                 if progress:
                     progress(written)
-            if written == 0:
+            if not header_written:
                 pd.DataFrame(columns=[*columns, *OUTPUT_COLUMNS]).to_csv(fh, index=False)
     except pd.errors.ParserError as exc:
         tmp.unlink(missing_ok=True)

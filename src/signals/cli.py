@@ -26,7 +26,7 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Build the unified dataset.")
 app.add_typer(data_app, name="data")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 class UserError(Exception):
@@ -44,7 +44,9 @@ def train(
     override: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config value: key=value (repeatable)")
     ] = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
+    ] = None,
     artifacts: Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")] = None,
 ) -> None:
     """Train one experiment, log it to MLflow and register it as the `challenger`."""
@@ -77,7 +79,9 @@ def train(
 @app.command()
 def promote(
     version: Annotated[str | None, typer.Argument(help="Registered version [current challenger]")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Promote even when the gate fails")] = False,
 ) -> None:
     """Move the `champion` alias to a version (default: the current challenger) if it passes the gate."""
@@ -107,7 +111,9 @@ def promote(
 def score(
     input_path: Annotated[Path | None, typer.Argument(metavar="IN.csv", help="CSV file to score")] = None,
     text_column: Annotated[str, typer.Option(help="Column holding the text")] = "text",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the scored CSV")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the scored CSV")
+    ] = None,
     text: Annotated[str | None, typer.Option(help="Score one text and print JSON")] = None,
     model: Annotated[
         str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
