@@ -35,7 +35,10 @@ PYFUNC_REQUIREMENTS = ["signals", "numpy", "pandas", "scikit-learn", "onnxruntim
 def tracking_uri(uri: str | None = None) -> str:
     """Explicit URI, else ``SIGNALS_MLFLOW_URI``, else ``MLFLOW_TRACKING_URI``, else sqlite:///mlflow.db."""
     return (
-        uri or os.environ.get("SIGNALS_MLFLOW_URI") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+        uri
+        or os.environ.get("SIGNALS_MLFLOW_URI")
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or DEFAULT_TRACKING_URI
     )
 
 
@@ -116,7 +119,9 @@ def log_model_dir(model_dir: Path, register: bool = True) -> str | None:
     from signals.pyfunc import SignalsPyfunc
     from signals.scoring import load_scorer
 
-    example = pd.DataFrame({"text": ["I disagree with the council's zoning plan.", "Those people are vermin."]})
+    example = pd.DataFrame(
+        {"text": ["I disagree with the council's zoning plan.", "Those people are vermin."]}
+    )
     output = score_frame(load_scorer(model_dir), example)
     info = mlflow.pyfunc.log_model(
         name="model",

@@ -142,7 +142,9 @@ def _load_splits(config: TrainConfig) -> Any:
         extra_eval = labels.select(range(n_hold)) if n_hold else None
         train_labels = labels.select(range(n_hold, len(labels)))
         cols = list(dd["train"].column_names)
-        dd["train"] = concatenate_datasets([dd["train"], train_labels.select_columns(cols).cast(dd["train"].features)])
+        dd["train"] = concatenate_datasets(
+            [dd["train"], train_labels.select_columns(cols).cast(dd["train"].features)]
+        )
     if config.max_train_rows and len(dd["train"]) > config.max_train_rows:
         dd["train"] = dd["train"].shuffle(seed=config.seed).select(range(config.max_train_rows))
     return dd, extra_eval
@@ -246,7 +248,9 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
             report[split] = split_metrics
             metrics.update(evaluation.flat_metrics(split_metrics, prefix))
             evaluation.plot_pr_curves(y, probs, plots / f"pr_curves_{prefix}.png")
-            evaluation.plot_confusion_matrices(y, probs, thresholds["flag"], plots / f"confusion_{prefix}.png")
+            evaluation.plot_confusion_matrices(
+                y, probs, thresholds["flag"], plots / f"confusion_{prefix}.png"
+            )
             if split == "test":
                 test_probs, test_rows = probs, rows
         if extra_eval is not None and len(extra_eval):
