@@ -1,0 +1,268 @@
+"""Per-signal metrics and plots over masked labels.
+
+Labels come as an ``(n, len(SIGNALS))`` array with -1 where the source corpus says nothing about a
+signal; every metric of a signal is computed only over the rows where it is known, so a corpus that
+never labels threat can neither help nor hurt the threat numbers.
+
+Metrics that are undefined on a split are ``None``, never NaN or a made-up 0 (JSON and MLflow both choke
+on NaN, and a 0 would look like a real, terrible result):
+
+* ROC-AUC and PR-AUC are ``None`` when the known rows hold a single class (or none);
+* precision is ``None`` when nothing is predicted positive, recall when there are no positives, F1 when
+  there are neither.
+
+Thresholds are given as *operating points*: ``{"review": {signal: t}, "flag": {signal: t}}`` (the
+manifest's ``ModelInfo.thresholds``), or a plain ``{signal: t}`` which counts as one point named
+``default``. The functional suite and bias metrics live in their own modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from signals.schema import SIGNALS, UNKNOWN
+
+log = logging.getLogger(__name__)
+
+#: Name of the single operating point when thresholds are given as a plain ``{signal: threshold}``.
+DEFAULT_POINT = "default"
+
+Thresholds = Mapping[str, float] | Mapping[str, Mapping[str, float]]
+
+
+def operating_points(thresholds: Thresholds | None) -> dict[str, dict[str, float]]:
+    """Normalise thresholds to ``{point: {signal: threshold}}``.
+
+    ``None`` means one point at 0.5 for every signal; a plain ``{signal: t}`` is one point named
+    ``default``; missing signals default to 0.5.
+
+    >>> operating_points({"hate": 0.7})["default"]["hate"], operating_points(None)["default"]["threat"]
+    (0.7, 0.5)
+    >>> sorted(operating_points({"review": {"hate": 0.2}, "flag": {"hate": 0.6}}))
+    ['flag', 'review']
+    """
+    if thresholds is None:
+        return {DEFAULT_POINT: {s: 0.5 for s in SIGNALS}}
+    values = list(thresholds.values())
+    if all(isinstance(v, Mapping) for v in values) and values:
+        points: dict[str, dict[str, float]] = {}
+        for name, per_signal in thresholds.items():
+            assert isinstance(per_signal, Mapping)
+            points[str(name)] = _per_signal(per_signal, f"operating point {name!r}")
+        return points
+    if any(isinstance(v, Mapping) for v in values):
+        raise ValueError("thresholds mix operating points and plain signal thresholds")
+    return {DEFAULT_POINT: _per_signal(thresholds, "thresholds")}  # type: ignore[arg-type]
+
+
+def _per_signal(values: Mapping[str, Any], what: str) -> dict[str, float]:
+    unknown = set(values) - set(SIGNALS)
+    if unknown:
+        raise ValueError(f"{what}: unknown signal(s) {sorted(unknown)}; expected {SIGNALS}")
+    return {s: float(values.get(s, 0.5)) for s in SIGNALS}
+
+
+def _check_inputs(Y_true: Any, P: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(Y_true)
+    p = np.asarray(P, dtype=float)
+    shape = (len(y), len(SIGNALS))
+    if y.ndim != 2 or y.shape != shape or p.shape != shape:
+        raise ValueError(
+            f"Y_true and P must both have shape (n, {len(SIGNALS)}); got {y.shape} and {p.shape}"
+        )
+    if not np.isin(y, (UNKNOWN, 0, 1)).all():
+        raise ValueError("Y_true values must be -1 (unknown), 0 or 1")
+    return y.astype(int), p
+
+
+def _none_if_nan(value: float) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    pred = (p >= threshold).astype(int)
+    if len(y) == 0:
+        return {
+            "threshold": float(threshold),
+            "precision": None,
+            "recall": None,
+            "f1": None,
+            "predicted_positive": 0,
+        }
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y, pred, average="binary", pos_label=1, zero_division=np.nan
+    )
+    return {
+        "threshold": float(threshold),
+        "precision": _none_if_nan(precision),
+        "recall": _none_if_nan(recall),
+        "f1": _none_if_nan(f1),
+        "predicted_positive": int(pred.sum()),
+    }
+
+
+def signal_metrics(Y_true: Any, P: Any, thresholds: Thresholds | None = None) -> dict[str, dict[str, Any]]:
+    """Per-signal metrics over the known rows of each signal.
+
+    Returns ``{signal: {"n", "positives", "roc_auc", "pr_auc", "points": {point: {"threshold",
+    "precision", "recall", "f1", "predicted_positive"}}}}``; undefined values are ``None`` (see the
+    module docstring). PR-AUC is average precision.
+
+    >>> Y = np.array([[1, -1, 0, 0], [0, -1, 1, 0], [1, -1, 1, 0]])
+    >>> P = np.array([[0.9, 0.5, 0.2, 0.1], [0.2, 0.5, 0.8, 0.3], [0.6, 0.5, 0.4, 0.2]])
+    >>> m = signal_metrics(Y, P, {"flag": {"hate": 0.5}})
+    >>> m["hate"]["roc_auc"], m["threat"]["n"], m["polarization"]["roc_auc"]
+    (1.0, 0, None)
+    >>> m["offensive"]["points"]["flag"]["recall"]
+    0.5
+    """
+    y_all, p_all = _check_inputs(Y_true, P)
+    points = operating_points(thresholds)
+    out: dict[str, dict[str, Any]] = {}
+    for j, signal in enumerate(SIGNALS):
+        known = y_all[:, j] != UNKNOWN
+        y, p = y_all[known, j], p_all[known, j]
+        two_classes = len(np.unique(y)) == 2
+        out[signal] = {
+            "n": int(known.sum()),
+            "positives": int(y.sum()),
+            "roc_auc": float(roc_auc_score(y, p)) if two_classes else None,
+            "pr_auc": float(average_precision_score(y, p)) if two_classes else None,
+            "points": {name: _at_threshold(y, p, t[signal]) for name, t in points.items()},
+        }
+        if not two_classes:
+            log.info("signal %s: %d known rows with one class or none; AUCs undefined", signal, len(y))
+    return out
+
+
+def flat_metrics(metrics: Mapping[str, Mapping[str, Any]], prefix: str) -> dict[str, float]:
+    """Flatten ``signal_metrics`` into MLflow metric keys; ``None`` values are left out.
+
+    Keys are ``{prefix}_{signal}_{metric}`` and ``{prefix}_{signal}_{point}_{metric}``, plus
+    ``{prefix}_macro_roc_auc`` / ``{prefix}_macro_pr_auc``: the mean over signals where defined (the
+    single number a champion/challenger gate compares).
+
+    >>> m = {"hate": {"n": 3, "positives": 2, "roc_auc": 1.0, "pr_auc": None,
+    ...               "points": {"flag": {"threshold": 0.5, "f1": 0.8, "precision": None}}}}
+    >>> flat_metrics(m, "val")
+    {'val_hate_n': 3.0, 'val_hate_positives': 2.0, 'val_hate_roc_auc': 1.0, 'val_hate_flag_threshold': 0.5, \
+'val_hate_flag_f1': 0.8, 'val_macro_roc_auc': 1.0}
+    """
+    head = f"{prefix}_" if prefix else ""
+    flat: dict[str, float] = {}
+    macro: dict[str, list[float]] = {"roc_auc": [], "pr_auc": []}
+    for signal, values in metrics.items():
+        for key, value in values.items():
+            if key == "points":
+                for point, point_values in value.items():
+                    for metric, v in point_values.items():
+                        if v is not None:
+                            flat[f"{head}{signal}_{point}_{metric}"] = float(v)
+            elif value is not None:
+                flat[f"{head}{signal}_{key}"] = float(value)
+                if key in macro:
+                    macro[key].append(float(value))
+    for key, collected in macro.items():
+        if collected:
+            flat[f"{head}macro_{key}"] = float(np.mean(collected))
+    return flat
+
+
+# -- plots ------------------------------------------------------------------------------------------
+
+
+def _figure(n_panels: int, height: float) -> Any:
+    # Figure + Agg canvas directly: no pyplot global state, no GUI backend, safe in servers and threads.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.0 * n_panels, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    log.info("wrote plot %s", path)
+    return path
+
+
+def plot_pr_curves(
+    Y_true: Any, P: Any, path: str | Path, thresholds: Thresholds | None = None, title: str = ""
+) -> Path:
+    """Precision-recall curve per signal (one panel each) over known rows; returns ``path``.
+
+    The dashed line is the positive rate (a random scorer's precision); passing ``thresholds`` marks each
+    operating point on the curve. A signal with one class shows a note instead of a curve.
+    """
+    y_all, p_all = _check_inputs(Y_true, P)
+    points = operating_points(thresholds) if thresholds is not None else {}
+    fig = _figure(len(SIGNALS), 4.0)
+    axes = fig.subplots(1, len(SIGNALS), squeeze=False)[0]
+    for j, (signal, ax) in enumerate(zip(SIGNALS, axes, strict=True)):
+        known = y_all[:, j] != UNKNOWN
+        y, p = y_all[known, j], p_all[known, j]
+        ax.set_title(signal)
+        ax.set_xlabel("recall")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        if j == 0:
+            ax.set_ylabel("precision")
+        if len(np.unique(y)) < 2:
+            ax.text(0.5, 0.5, f"n={len(y)}: one class\nor none", ha="center", va="center")
+            continue
+        precision, recall, _ = precision_recall_curve(y, p)
+        ap = average_precision_score(y, p)
+        ax.plot(recall, precision, drawstyle="steps-post", label=f"AP={ap:.3f} (n={len(y)})")
+        ax.axhline(y.mean(), color="grey", linestyle="--", linewidth=1, label=f"rate={y.mean():.3f}")
+        for name, per_signal in points.items():
+            op = _at_threshold(y, p, per_signal[signal])
+            if op["precision"] is not None and op["recall"] is not None:
+                ax.plot(op["recall"], op["precision"], "o", label=f"{name} @ {per_signal[signal]:.2f}")
+        ax.legend(loc="lower left", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion_matrices(Y_true: Any, P: Any, thresholds: Thresholds | None, path: str | Path) -> Path:
+    """Confusion matrix per signal at one operating point (one panel each); returns ``path``.
+
+    ``thresholds`` is ``{signal: t}`` (e.g. ``ModelInfo.thresholds["flag"]``) or ``None`` for 0.5; when
+    several operating points are passed, the ``flag`` point is drawn if present, else the first.
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    y_all, p_all = _check_inputs(Y_true, P)
+    points = operating_points(thresholds)
+    name = "flag" if "flag" in points else next(iter(points))
+    chosen = points[name]
+    fig = _figure(len(SIGNALS), 3.8)
+    axes = fig.subplots(1, len(SIGNALS), squeeze=False)[0]
+    for j, (signal, ax) in enumerate(zip(SIGNALS, axes, strict=True)):
+        known = y_all[:, j] != UNKNOWN
+        y, p = y_all[known, j], p_all[known, j]
+        pred = (p >= chosen[signal]).astype(int)
+        cm = confusion_matrix(y, pred, labels=[0, 1])
+        ConfusionMatrixDisplay(cm, display_labels=["no", "yes"]).plot(
+            ax=ax, colorbar=False, values_format="d"
+        )
+        ax.set_title(f"{signal} @ {chosen[signal]:.2f} (n={len(y)})")
+    fig.suptitle(f"confusion matrices ({name} threshold, known rows only)")
+    return _save(fig, path)
