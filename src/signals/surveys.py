@@ -1,0 +1,548 @@
+"""Survey import: wide exports (CSV or XLSX) -> one redacted, language-tagged, scored record per answer.
+
+Survey tools write one row per respondent and one column per question, with one to three header rows:
+
+* generic exports: row 1 column ids (``Q3``), optionally row 2 the question text;
+* Qualtrics: row 1 ids, row 2 question text, row 3 ``{"ImportId": "QID3_TEXT"}`` (UTF-8 with BOM);
+* SurveyMonkey: row 1 question text (left blank over the extra columns of a multi-column question),
+  row 2 sub-labels (``Response``, ``Open-Ended Response``, option names).
+
+``read_table`` recognises the layout and gives every column an id, its question text and aliases
+(SurveyMonkey questions are also ``Q1``, ``Q2``... in survey order, as its web UI numbers them), so
+``--text-columns "Q3,Q7"`` works on all three. ``extract_answers`` makes one ``SurveyAnswer`` per
+non-empty answer; ``prepare_answers`` redacts personal data (``signals.privacy``) and detects the
+language (langdetect, seeded, so the same file always gives the same tags). Non-English answers are
+kept and marked: the model is English-only, so the report counts them separately instead of
+silently mixing or dropping them.
+
+Every input problem is a ``SurveyInputError`` whose message names the file and the row (line) or
+column, ready for the CLI to print.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from signals.schema import SIGNALS, TARGETS, Score
+
+log = logging.getLogger(__name__)
+
+#: Source name of survey items in the triage store: ``survey:<NAME>``.
+SOURCE_PREFIX = "survey:"
+
+#: Language tag of answers too short to tell (and so treated as the survey's language).
+UNDETERMINED = "und"
+
+#: Answers with fewer letters than this are not language-tagged (langdetect guesses wildly on "No.").
+MIN_LETTERS_FOR_LANGUAGE = 12
+
+#: Meta columns that are personal data by name; importing them would undo the redaction.
+PERSONAL_COLUMNS = {
+    "email",
+    "emailaddress",
+    "recipientemail",
+    "ipaddress",
+    "ip",
+    "firstname",
+    "lastname",
+    "recipientfirstname",
+    "recipientlastname",
+    "name",
+    "fullname",
+    "phone",
+    "phonenumber",
+    "locationlatitude",
+    "locationlongitude",
+}
+
+# SurveyMonkey's fixed leading columns: not questions, so they get no Q<n> alias.
+_SURVEYMONKEY_META = {
+    "respondent id",
+    "collector id",
+    "start date",
+    "end date",
+    "ip address",
+    "email address",
+    "first name",
+    "last name",
+}
+_SURVEYMONKEY_SUBLABELS = {"response", "open-ended response"}
+
+
+class SurveyInputError(ValueError):
+    """The export cannot be imported as given; the message names the file and the row or column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an export: its position, the id users name it by, the question text, aliases."""
+
+    index: int
+    id: str
+    question: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class SurveyTable:
+    """A parsed export: columns plus data rows of strings, with where each row came from."""
+
+    path: Path
+    layout: str  # "generic", "qualtrics" or "surveymonkey"
+    columns: list[Column]
+    rows: list[list[str]]
+    row_numbers: list[int]  # physical line (CSV) or sheet row (XLSX) where each data row starts
+    row_word: str = "line"
+
+    def where(self, i: int) -> str:
+        """``"line 7"`` / ``"row 7"``: where data row ``i`` is in the file, as an editor shows it."""
+        return f"{self.row_word} {self.row_numbers[i]}"
+
+    def resolve(self, name: str) -> Column:
+        """The column a user means by ``name``: its id, an alias (``Q3``) or its question text."""
+        key = _norm(name)
+        for attr in ("id", "aliases", "question"):
+            hits = [
+                c
+                for c in self.columns
+                if (
+                    key in {_norm(a) for a in c.aliases}
+                    if attr == "aliases"
+                    else _norm(getattr(c, attr)) == key
+                )
+            ]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                places = ", ".join(_column_letter(c.index) for c in hits)
+                raise SurveyInputError(
+                    f"{self.path.name}: column {name!r} is ambiguous, it matches columns {places}; "
+                    "rename the duplicates in the export"
+                )
+        known = ", ".join(c.id + (f" ({'/'.join(c.aliases)})" if c.aliases else "") for c in self.columns)
+        raise SurveyInputError(f"{self.path.name}: no column {name!r}; the columns are: {known}")
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    """One non-empty answer to one open question: the unit that is scored, stored and reported."""
+
+    survey: str
+    respondent_id: str
+    question_id: str
+    question_text: str
+    text: str
+    lang: str = UNDETERMINED
+    meta: dict[str, str] = field(default_factory=dict)
+    row: str = ""  # "line 7": where the answer came from, for messages
+
+    @property
+    def external_id(self) -> str:
+        """Stable id within the survey: re-importing the same export updates, never duplicates."""
+        return f"{self.respondent_id}/{self.question_id}"
+
+    @property
+    def non_english(self) -> bool:
+        return self.lang not in ("en", UNDETERMINED)
+
+    def context(self) -> dict[str, Any]:
+        """What the triage store keeps beside the text (question, language, meta fields)."""
+        return {
+            "survey": self.survey,
+            "respondent_id": self.respondent_id,
+            "question_id": self.question_id,
+            "question_text": self.question_text,
+            "lang": self.lang,
+            "non_english": self.non_english,
+            "meta": dict(self.meta),
+        }
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _norm(value: str) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet letter of a 0-based column index (0 -> A, 27 -> AB), as analysts see columns."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _decode(path: Path, data: bytes, encoding: str | None) -> str:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise SurveyInputError(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)") from None
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"  # Excel's "Unicode text" export
+    else:
+        encoding = "utf-8-sig"  # Qualtrics writes a BOM; plain UTF-8 reads the same without one
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SurveyInputError(
+            f"{path.name}: not valid {encoding.replace('-sig', '')} at byte {exc.start} (line {line}); "
+            "the export uses another encoding: pass --encoding, e.g. --encoding cp1252 for files saved by "
+            "Excel on Windows"
+        ) from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    # The delimiter is the candidate that splits the first record into the most cells (quotes respected).
+    first = next(csv.reader(io.StringIO(text)), None)
+    head = text[: 64 * 1024]
+    best, best_n = ",", len(first or [])
+    for delim in (";", "\t"):
+        record = next(csv.reader(io.StringIO(head), delimiter=delim), [])
+        if len(record) > best_n:
+            best, best_n = delim, len(record)
+    return best
+
+
+def _read_csv_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], list[int]]:
+    text = _decode(path, path.read_bytes(), encoding)
+    if not text.strip():
+        raise SurveyInputError(f"{path.name}: the file is empty")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for record in reader:
+            rows.append(record)
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise SurveyInputError(f"{path.name}: malformed CSV at line {reader.line_num}: {exc}") from None
+    return rows, lines
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise SurveyInputError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            rows.append([_cell_text(v) for v in values])
+            numbers.append(number)
+    finally:
+        workbook.close()
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()
+        numbers.pop()
+    if not rows:
+        raise SurveyInputError(f"{path.name}: the workbook's first sheet is empty")
+    return rows, numbers
+
+
+def _is_label(cell: str, id_header: str) -> bool:
+    """Whether a cell in the id column is a header label rather than a respondent id."""
+    value = cell.strip()
+    return (
+        not value
+        or value.startswith("{")
+        or any(ch.isspace() for ch in value)
+        or _norm(value) == _norm(id_header)
+    )
+
+
+def _columns(
+    rows: list[list[str]], id_column: str | None, header_rows: int | None
+) -> tuple[str, int, list[Column]]:
+    """Recognise the layout and the number of header rows; build the columns."""
+    head = rows[0]
+    second = rows[1] if len(rows) > 1 else []
+    third = rows[2] if len(rows) > 2 else []
+    if any(c.strip().startswith('{"ImportId"') for c in third):
+        layout, n_header = "qualtrics", 3
+    elif any(c.strip().startswith('{"ImportId"') for c in second):
+        layout, n_header = "qualtrics", 2  # row 2 is the ImportId row in "use choice text" exports
+    elif _norm(head[0]) == "respondent id" and any(_norm(c) in _SURVEYMONKEY_SUBLABELS for c in second):
+        layout, n_header = "surveymonkey", 2
+    else:
+        layout, n_header = "generic", 1
+        if id_column is not None:
+            id_index = next((i for i, c in enumerate(head) if _norm(c) == _norm(id_column)), None)
+            while (
+                id_index is not None
+                and n_header < min(3, len(rows))
+                and id_index < len(rows[n_header])
+                and _is_label(rows[n_header][id_index], head[id_index])
+                and any(c.strip() for c in rows[n_header])
+            ):
+                n_header += 1
+    if header_rows is not None:
+        n_header = header_rows
+    width = max(len(r) for r in rows[:n_header])
+    grid = [r + [""] * (width - len(r)) for r in rows[:n_header]]
+    columns: list[Column] = []
+    if layout == "surveymonkey":
+        question = ""
+        number = 0
+        group_sizes: dict[str, int] = {}
+        owners: list[str] = []
+        for i in range(width):
+            if grid[0][i].strip():
+                question = grid[0][i].strip()
+            owners.append(question)
+            group_sizes[question] = group_sizes.get(question, 0) + 1
+        seen: set[str] = set()
+        for i in range(width):
+            question = owners[i]
+            sub = grid[1][i].strip() if n_header > 1 else ""
+            multi = group_sizes[question] > 1 and _norm(sub) not in _SURVEYMONKEY_SUBLABELS and sub
+            col_id = f"{question} - {sub}" if multi else question
+            aliases: tuple[str, ...] = ()
+            if _norm(question) not in _SURVEYMONKEY_META and not question.startswith("Custom Data") and sub:
+                if question not in seen:
+                    number += 1
+                    seen.add(question)
+                aliases = (f"Q{number}" + (f" - {sub}" if multi else ""),)
+            columns.append(Column(i, col_id or _column_letter(i), question, aliases))
+    else:
+        text_row = 1 if n_header >= 2 else 0
+        for i in range(width):
+            col_id = grid[0][i].strip() or _column_letter(i)
+            question = grid[text_row][i].strip() or col_id
+            columns.append(Column(i, col_id, question))
+    return layout, n_header, columns
+
+
+def read_table(
+    path: str | Path,
+    id_column: str | None = None,
+    encoding: str | None = None,
+    header_rows: int | None = None,
+) -> SurveyTable:
+    """Parse a CSV (comma, semicolon or tab; UTF-8, UTF-8 BOM or UTF-16) or XLSX export.
+
+    ``id_column`` helps recognise a generic export's question-text row (its id cell is a label, not an
+    id); ``header_rows`` overrides the detection. The first sheet of a workbook is read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SurveyInputError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        rows, numbers = _read_xlsx_rows(path)
+        word = "row"
+    elif suffix in (".csv", ".tsv", ".txt"):
+        rows, numbers = _read_csv_rows(path, encoding)
+        word = "line"
+    elif suffix == ".xls":
+        raise SurveyInputError(f"{path.name}: old .xls workbooks are not supported; save it as .xlsx or .csv")
+    else:
+        raise SurveyInputError(
+            f"{path.name}: expected a .csv or .xlsx export, got {suffix or 'no extension'}"
+        )
+    layout, n_header, columns = _columns(rows, id_column, header_rows)
+    data = rows[n_header:]
+    numbers = numbers[n_header:]
+    width = len(columns)
+    cleaned: list[list[str]] = []
+    kept: list[int] = []
+    for record, number in zip(data, numbers, strict=True):
+        if not any(c.strip() for c in record):
+            continue  # blank rows that spreadsheets leave at the end
+        if len(record) > width and any(c.strip() for c in record[width:]):
+            raise SurveyInputError(
+                f"{path.name}: {word} {number} has {len(record)} cells but the header has {width} columns "
+                "(an unquoted delimiter inside an answer?)"
+            )
+        cleaned.append((record + [""] * width)[:width])
+        kept.append(number)
+    if not cleaned:
+        raise SurveyInputError(f"{path.name}: the export has a header but no responses")
+    log.info("read %s: %s layout, %d header row(s), %d responses", path.name, layout, n_header, len(cleaned))
+    return SurveyTable(path, layout, columns, cleaned, kept, word)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def _split_names(names: str | Sequence[str] | None) -> list[str]:
+    if names is None:
+        return []
+    if isinstance(names, str):
+        names = [names]
+    return [n.strip() for part in names for n in part.split(",") if n.strip()]
+
+
+def extract_answers(
+    table: SurveyTable,
+    survey: str,
+    text_columns: str | Sequence[str],
+    id_column: str,
+    meta_columns: str | Sequence[str] | None = None,
+) -> list[SurveyAnswer]:
+    """One ``SurveyAnswer`` per non-empty answer in the text columns, in file order.
+
+    Fails on a missing column, a meta column that is personal data by name, a row without an id and
+    duplicate respondent ids (naming the lines), because each would corrupt the report silently.
+    """
+    texts = [table.resolve(n) for n in _split_names(text_columns)]
+    if not texts:
+        raise SurveyInputError("no --text-columns given: name the open questions to import, e.g. 'Q3,Q7'")
+    id_col = table.resolve(id_column)
+    meta_names = _split_names(meta_columns)
+    metas = [table.resolve(n) for n in meta_names]
+    for col in metas:
+        if re.sub(r"[^a-z]", "", col.id.casefold()) in PERSONAL_COLUMNS:
+            raise SurveyInputError(
+                f"{table.path.name}: meta column {col.id!r} is personal data and is not imported; "
+                "leave it out of --meta"
+            )
+    clash = {c.id for c in texts} & ({id_col.id} | {c.id for c in metas})
+    if clash:
+        raise SurveyInputError(f"column(s) {sorted(clash)} cannot be both a text column and the id or meta")
+    first_seen: dict[str, int] = {}
+    duplicates: list[str] = []
+    answers: list[SurveyAnswer] = []
+    for i, record in enumerate(table.rows):
+        respondent = record[id_col.index].strip()
+        if not respondent:
+            raise SurveyInputError(
+                f"{table.path.name}: {table.where(i)} has no value in the id column {id_col.id!r}"
+            )
+        if respondent in first_seen:
+            duplicates.append(
+                f"{respondent!r} on {table.where(i)} (first on {table.where(first_seen[respondent])})"
+            )
+            continue
+        first_seen[respondent] = i
+        # Meta fields keep the name the user gave them (``ward``), which is what the report shows.
+        meta = {name: record[c.index].strip() for name, c in zip(meta_names, metas, strict=True)}
+        for col in texts:
+            text = record[col.index].strip()
+            if text:
+                # SurveyMonkey columns are named by their whole question; Q3 reads better in a report.
+                qid = col.aliases[0] if col.aliases else col.id
+                answers.append(
+                    SurveyAnswer(survey, respondent, qid, col.question, text, meta=meta, row=table.where(i))
+                )
+    if duplicates:
+        more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
+        raise SurveyInputError(
+            f"{table.path.name}: duplicate respondent id(s) in column {id_col.id!r}: "
+            + "; ".join(duplicates[:5])
+            + more
+        )
+    return answers
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of ``text``, or ``"und"`` when it is too short or langdetect is unsure.
+
+    langdetect is randomised; seeding its factory makes every run tag the same text the same way.
+    """
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_LANGUAGE or len(text.split()) < 3:
+        return UNDETERMINED
+    DetectorFactory.seed = 0
+    try:
+        best = detect_langs(text)[0]
+    except LangDetectException:
+        return UNDETERMINED
+    return str(best.lang) if best.prob >= 0.8 else UNDETERMINED
+
+
+def prepare_answers(
+    answers: Iterable[SurveyAnswer], redact: Callable[[str], str] | None = None
+) -> tuple[list[SurveyAnswer], Counter[str]]:
+    """Redact personal data and tag the language of every answer; also count redactions by kind.
+
+    The language is detected on the original text (placeholders would skew it); only the redacted
+    text leaves this function. ``redact`` replaces ``signals.privacy.redact`` (tests).
+    """
+    counts: Counter[str] = Counter()
+    if redact is None:
+        from signals.privacy import redact as privacy_redact
+
+        def redact_text(text: str) -> str:
+            result = privacy_redact(text)
+            counts.update(result.counts)
+            return result.text
+
+        redact = redact_text
+    out = []
+    for a in answers:
+        lang = detect_language(a.text)
+        out.append(
+            SurveyAnswer(
+                a.survey, a.respondent_id, a.question_id, a.question_text, redact(a.text), lang, a.meta, a.row
+            )
+        )
+    return out, counts
+
+
+def answers_frame(answers: Sequence[SurveyAnswer], scores: Sequence[Score] | None = None) -> pd.DataFrame:
+    """The scored-file shape (and the report's input): one row per answer.
+
+    Columns: ``survey, respondent_id, question_id, question_text, lang, non_english, text``, then
+    ``meta.<field>`` per meta field, then ``p_<signal>``, ``review_<signal>``, ``flag_<signal>``,
+    ``target_<group>`` and ``priority`` when ``scores`` are given.
+    """
+    rows: list[dict[str, Any]] = []
+    for i, a in enumerate(answers):
+        row: dict[str, Any] = {
+            "survey": a.survey,
+            "respondent_id": a.respondent_id,
+            "question_id": a.question_id,
+            "question_text": a.question_text,
+            "lang": a.lang,
+            "non_english": a.non_english,
+            "text": a.text,
+        }
+        row.update({f"meta.{k}": v for k, v in a.meta.items()})
+        if scores is not None:
+            s = scores[i]
+            row.update({f"p_{n}": s.scores[n] for n in SIGNALS})
+            row.update({f"review_{n}": int(s.review[n]) for n in SIGNALS})
+            row.update({f"flag_{n}": int(s.flags[n]) for n in SIGNALS})
+            row.update({f"target_{t}": s.targets.get(t) for t in TARGETS})
+            row["priority"] = s.priority
+        rows.append(row)
+    return pd.DataFrame(rows)
