@@ -24,7 +24,7 @@ import numpy as np
 
 from signals.calibration import choose_thresholds, fit_calibrator
 from signals.models import ModelInfo
-from signals.schema import SIGNALS, TARGET_COLUMNS
+from signals.schema import SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
     """Run one experiment end to end and return the run id, registered version and metrics."""
     import mlflow
 
-    from signals import evaluation, tracking
+    from signals import tracking
     from signals.dataset import dataset_fingerprint
     from signals.scoring import Scorer
 
@@ -236,30 +236,11 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
         info.save(model_dir)
         scorer = Scorer(*_reload(model_dir))
 
-        metrics: dict[str, float] = {}
-        report: dict[str, Any] = {"thresholds": thresholds}
         plots = workdir / "plots"
-        plots.mkdir()
-        for split, prefix in (("validation", "val"), ("test", "test")):
-            rows = dd[split]
-            probs = scorer.predict_proba(list(rows["text"]))
-            y = label_matrix(rows)
-            split_metrics = evaluation.signal_metrics(y, probs, thresholds)
-            report[split] = split_metrics
-            metrics.update(evaluation.flat_metrics(split_metrics, prefix))
-            evaluation.plot_pr_curves(y, probs, plots / f"pr_curves_{prefix}.png")
-            evaluation.plot_confusion_matrices(
-                y, probs, thresholds["flag"], plots / f"confusion_{prefix}.png"
-            )
-            if split == "test":
-                test_probs, test_rows = probs, rows
-        if extra_eval is not None and len(extra_eval):
-            probs = scorer.predict_proba(list(extra_eval["text"]))
-            split_metrics = evaluation.signal_metrics(label_matrix(extra_eval), probs, thresholds)
-            report["analyst_holdout"] = split_metrics
-            metrics.update(evaluation.flat_metrics(split_metrics, "analyst"))
-        if config.evaluate_functional:
-            metrics.update(_functional_and_bias(scorer, test_rows, test_probs, workdir, report))
+        metrics, report = evaluate(
+            scorer, dd, extra_eval, functional=config.evaluate_functional, plots_dir=plots, workdir=workdir
+        )
+        report["thresholds"] = thresholds
         metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
         mlflow.log_artifacts(str(plots), artifact_path="plots")
@@ -286,22 +267,121 @@ def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
-def _functional_and_bias(
-    scorer: Any, test_rows: Any, test_probs: np.ndarray, workdir: Path, report: dict[str, Any]
-) -> dict[str, float]:
-    """Functional suite and per-identity bias metrics, logged as metrics and table artifacts."""
-    import mlflow
+def evaluate(
+    scorer: Any,
+    dd: Any,
+    extra_eval: Any = None,
+    functional: bool = True,
+    plots_dir: Path | None = None,
+    workdir: Path | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Evaluate a scorer the same way for training and for the gate.
 
-    from signals import bias, functional
+    Per-signal metrics on validation (``val_*``) and test (``test_*``) at the scorer's own thresholds,
+    on held-back analyst labels (``analyst_*``) when given, and, when ``functional``, the functional
+    suite (``func_*``) and per-identity bias metrics on test (``bias_*``). With ``plots_dir``, PR curves
+    and confusion matrices are drawn there; with an active MLflow run and ``workdir``, the functional
+    suite's per-case table is logged as an artifact.
+    """
+    from signals import evaluation
 
-    out: dict[str, float] = {}
-    suite = functional.run_suite(scorer)
-    out.update(suite.to_metrics())
-    suite_path = workdir / "functional_suite.csv"
-    suite.to_frame().to_csv(suite_path, index=False)
-    mlflow.log_artifact(str(suite_path))
-    membership = np.stack([np.asarray(test_rows[c], dtype=int) == 1 for c in TARGET_COLUMNS], axis=1)
-    result = bias.bias_report(label_matrix(test_rows), test_probs, membership)
-    out.update(result.to_metrics())
-    report["bias"] = result.to_dict()
-    return out
+    thresholds = scorer.info.thresholds
+    metrics: dict[str, float] = {}
+    report: dict[str, Any] = {}
+    if plots_dir is not None:
+        plots_dir.mkdir(parents=True, exist_ok=True)
+    splits = [("validation", "val", dd["validation"]), ("test", "test", dd["test"])]
+    if extra_eval is not None and len(extra_eval):
+        splits.append(("analyst_holdout", "analyst", extra_eval))
+    test_probs = None
+    for split, prefix, rows in splits:
+        probs = scorer.predict_proba(list(rows["text"]))
+        y = label_matrix(rows)
+        split_metrics = evaluation.signal_metrics(y, probs, thresholds)
+        report[split] = split_metrics
+        metrics.update(evaluation.flat_metrics(split_metrics, prefix))
+        if plots_dir is not None and prefix != "analyst":
+            evaluation.plot_pr_curves(y, probs, plots_dir / f"pr_curves_{prefix}.png")
+            evaluation.plot_confusion_matrices(
+                y, probs, thresholds["flag"], plots_dir / f"confusion_{prefix}.png"
+            )
+        if split == "test":
+            test_probs = probs
+    if functional:
+        from signals import bias
+        from signals import functional as suite_module
+
+        suite = suite_module.run_suite(scorer)
+        metrics.update(suite.to_metrics())
+        report["functional"] = suite.to_metrics()
+        suite_bias = bias.suite_bias_report(suite)
+        metrics.update(suite_bias.to_metrics(prefix="bias_func"))
+        report["bias_functional"] = suite_bias.to_dict()
+        test_bias = bias.split_bias_report(dd["test"], test_probs)
+        metrics.update(test_bias.to_metrics(prefix="bias_test"))
+        report["bias_test"] = test_bias.to_dict()
+        if workdir is not None:
+            import mlflow
+
+            tables = workdir / "tables"
+            tables.mkdir(exist_ok=True)
+            suite.write_csv(tables)
+            suite_bias.to_frame().to_csv(tables / "bias_functional.csv", index=False)
+            test_bias.to_frame().to_csv(tables / "bias_test.csv", index=False)
+            if mlflow.active_run() is not None:
+                mlflow.log_artifacts(str(tables), artifact_path="tables")
+    return metrics, report
+
+
+@dataclass
+class RetrainResult:
+    """What ``retrain`` did: the export used, the challenger, both sides' metrics and the gate."""
+
+    labels_path: Path
+    n_labels: int
+    train: TrainResult
+    champion_metrics: dict[str, float]
+    gate: Any
+    promoted: bool
+
+
+def retrain(
+    config: TrainConfig,
+    labels_path: str | Path | None = None,
+    promote: bool = True,
+    tracking_uri: str | None = None,
+    artifacts: str | None = None,
+) -> RetrainResult:
+    """Merge the corpora with the analysts' labels, train a challenger and promote it only through the gate.
+
+    Without ``labels_path`` the analysts' decisions are exported first (``signals labels export``).
+    The challenger and the current champion (registry champion, else the shipped model) are evaluated
+    on the same frozen validation/test splits, the same held-back slice of analyst labels and the
+    functional suite; the gate (``signals.gate.compare``) decides. The MLflow run records the export.
+    """
+    from signals import tracking
+    from signals.gate import compare
+    from signals.scoring import load_scorer
+
+    if labels_path is None:
+        from signals.triage.export import export_labels
+
+        exported = export_labels()
+        labels_path, n_labels = Path(exported.path), int(exported.n_rows)
+    else:
+        from datasets import load_from_disk
+
+        labels_path = Path(labels_path)
+        n_labels = len(load_from_disk(str(labels_path)))
+    config = dataclasses.replace(config, labels=[*config.labels, str(labels_path)])
+    tracking.configure(tracking_uri, artifacts)
+    champion = load_scorer()
+    result = train(config, tracking_uri=tracking_uri, artifacts=artifacts)
+    dd, extra_eval = _load_splits(config)
+    champion_metrics, _ = evaluate(champion, dd, extra_eval, functional=config.evaluate_functional)
+    gate = compare(champion_metrics, result.metrics)
+    promoted = False
+    if promote and gate.passed and result.version is not None:
+        tracking.promote(result.version, tracking_uri)
+        promoted = True
+    return RetrainResult(labels_path, n_labels, result, champion_metrics, gate, promoted)
