@@ -1,0 +1,91 @@
+"""The FastAPI app: ``create_app(settings)`` builds one, ``app`` is the one ``signals serve`` runs.
+
+The model is loaded once, in the lifespan (never at import), through ``signals.scoring.load_scorer``:
+``SIGNALS_MODEL`` if set, else the registry champion, else the shipped ``models/default``. The ONNX
+model family needs only onnxruntime and tokenizers, so the server process never imports torch.
+Database migrations (API keys, feedback, and every other feature branch) run at start-up too.
+
+Tests build their own app with a fake model::
+
+    app = create_app(Settings(database_url=...), loader=lambda uri: Scorer(FakeModel(), info))
+
+A new feature adds its routes with one ``app.include_router`` line below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from serve.deps import KeyGate, ModelHolder
+from serve.errors import install_error_handlers
+from serve.metrics import Metrics
+from serve.middleware import BodyGuard, Observe
+from serve.routes import admin, health, perspective, score
+from serve.settings import Settings, get_settings
+from signals.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[str | None], Scorer]
+
+
+def default_loader(settings: Settings) -> Loader:
+    """Load ``uri``, else ``SIGNALS_MODEL``, else ``load_scorer``'s default (champion / models/default)."""
+
+    def load(uri: str | None) -> Scorer:
+        from signals.scoring import load_scorer
+
+        return load_scorer(uri or settings.model, window_chars=settings.window_chars)
+
+    return load
+
+
+def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
+    """Build the app; ``loader(uri)`` returns a ``Scorer`` (default: ``default_loader``)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from signals.db import migrate
+
+        await run_in_threadpool(migrate, settings.database_url)
+        scorer = await app.state.models.load()
+        metrics.set_model(scorer.name, scorer.version)
+        log.info("serving model %s version %s", scorer.name, scorer.version)
+        yield
+
+    app = FastAPI(
+        title="signals",
+        version="1",
+        summary="Hate and polarization signals in forum comments and survey answers.",
+        description="Score texts (`/v1/score`), or call the Perspective-compatible "
+        "`/v1alpha1/comments:analyze`. Send a key as `Authorization: Bearer <key>` or `X-API-Key`.",
+        lifespan=lifespan,
+        # A body without Content-Type is read as JSON (curl users forget it); a form or text body still
+        # answers 422 asking for JSON, so browsers cannot post to the API cross-site.
+        strict_content_type=False,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.models = ModelHolder(loader or default_loader(settings))
+    app.state.keys = KeyGate(settings)
+    install_error_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(score.router)
+    app.include_router(perspective.router)
+    app.include_router(admin.router)
+
+    # Added last = outermost: Observe also counts what BodyGuard refuses.
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe, metrics=metrics)
+    return app
+
+
+app = create_app()

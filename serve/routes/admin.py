@@ -1,0 +1,66 @@
+"""Operations that need the ``admin`` scope: model reload, Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from serve.deps import Principal, require_metrics_access, require_scope
+from serve.errors import APIError
+from serve.routes.score import CleanStr
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["admin"])
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: CleanStr | None = Field(
+        None,
+        description="Model directory or MLflow URI; default: SIGNALS_MODEL, else registry champion, "
+        "else models/default.",
+    )
+
+
+@router.post(
+    "/admin/reload",
+    responses={
+        401: {"description": "Missing or invalid key"},
+        403: {"description": "Key lacks the `admin` scope"},
+        422: {"description": "The model could not be loaded; the old one keeps serving"},
+    },
+)
+async def reload(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_scope("admin"))],
+    body: ReloadRequest | None = None,
+) -> dict[str, Any]:
+    """Load the champion (or ``model``) and swap it in; requests in flight finish on the old model."""
+    holder = request.app.state.models
+    metrics = request.app.state.metrics
+    old = holder.scorer
+    try:
+        new = await holder.load(body.model if body else None)
+    except Exception as exc:  # any load failure keeps the old model serving
+        metrics.reloads.labels("failed").inc()
+        log.warning("reload by %s failed: %r", principal.name, exc)
+        raise APIError(422, f"could not load model: {exc}; still serving the previous model") from None
+    metrics.reloads.labels("ok").inc()
+    metrics.set_model(new.name, new.version)
+    log.info("model reloaded by %s: %s %s", principal.name, new.name, new.version)
+    return {
+        "previous": {"name": old.name, "version": old.version} if old else None,
+        "model": {"name": new.name, "version": new.version},
+    }
+
+
+@router.get("/metrics", dependencies=[Depends(require_metrics_access)], response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (``admin`` scope unless SIGNALS_PUBLIC_METRICS=true)."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,298 @@
+"""Perspective API compatibility: ``comments:analyze``, ``comments:suggestscore``, the discovery document.
+
+A Perspective client switches by changing only its base URL (and key). Attribute mapping, on the
+calibrated signal probabilities:
+
+==================  ======================================================================
+Perspective         signals
+==================  ======================================================================
+TOXICITY            max(hate, threat, offensive)  -- any of the three harms
+SEVERE_TOXICITY     max(hate, threat)             -- the severe kinds; never above TOXICITY
+IDENTITY_ATTACK     hate
+INSULT              offensive
+PROFANITY           offensive
+THREAT              threat
+POLARIZATION        polarization                  -- ours, not Perspective's
+==================  ======================================================================
+
+Only English is supported (``en``, ``en-US``...); a request without ``languages`` is scored as English.
+Other attributes or languages answer in Perspective's error format (400 ``INVALID_ARGUMENT`` with an
+``errorType`` detail). ``spanAnnotations`` returns per-sentence span scores. ``doNotStore`` is always
+honoured: analyze never stores text. ``suggestscore`` stores the suggestion as training feedback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from starlette.concurrency import run_in_threadpool
+
+from serve.deps import Principal, ScorerDep, SettingsDep, require_scope
+from serve.discovery import API_VERSION, discovery_document
+from serve.errors import APIError
+from serve.routes.score import CleanStr
+from signals.feedback import store_feedback
+from signals.scoring import sentence_spans
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["perspective"])
+
+#: Perspective attribute -> how it is computed from our signal probabilities.
+ATTRIBUTES: dict[str, Callable[[Mapping[str, float]], float]] = {
+    "TOXICITY": lambda s: max(s["hate"], s["threat"], s["offensive"]),
+    "SEVERE_TOXICITY": lambda s: max(s["hate"], s["threat"]),
+    "IDENTITY_ATTACK": lambda s: s["hate"],
+    "INSULT": lambda s: s["offensive"],
+    "PROFANITY": lambda s: s["offensive"],
+    "THREAT": lambda s: s["threat"],
+    "POLARIZATION": lambda s: s["polarization"],
+}
+SUPPORTED_LANGUAGES = ("en",)
+ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
+
+
+def perspective_error(message: str, error_type: str, **extra: Any) -> APIError:
+    """A 400 in Perspective's shape: Google error plus a ``commentanalyzer`` error detail."""
+    return APIError(400, message, details=[{"@type": ERROR_TYPE, "errorType": error_type, **extra}])
+
+
+class TextEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: CleanStr
+    type: CleanStr | None = Field(None, description="PLAIN_TEXT (the only type supported)")
+
+
+class ArticleAndParentComment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    article: TextEntry | None = None
+    parentComment: TextEntry | None = None  # noqa: N815 - Perspective's field name
+
+
+class Context(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[TextEntry] | None = None
+    articleAndParentComment: ArticleAndParentComment | None = None  # noqa: N815
+
+
+class AttributeParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scoreType: CleanStr | None = None  # noqa: N815
+    scoreThreshold: float | None = Field(None, ge=0.0, le=1.0)  # noqa: N815
+
+
+class AnalyzeCommentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: TextEntry
+    context: Context | None = None
+    requestedAttributes: dict[CleanStr, AttributeParameters]  # noqa: N815
+    spanAnnotations: StrictBool | None = None  # noqa: N815
+    languages: list[CleanStr] | None = None
+    doNotStore: StrictBool | None = None  # noqa: N815
+    clientToken: CleanStr | None = None  # noqa: N815
+    sessionId: CleanStr | None = None  # noqa: N815
+    communityId: CleanStr | None = None  # noqa: N815
+
+
+class ScoreValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(ge=0.0, le=1.0)
+    type: CleanStr | None = None
+
+
+class SpanScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    begin: int | None = None
+    end: int | None = None
+    score: ScoreValue
+
+
+class AttributeScores(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summaryScore: ScoreValue | None = None  # noqa: N815
+    spanScores: list[SpanScore] | None = None  # noqa: N815
+
+
+class AnalyzeCommentResponse(BaseModel):
+    attributeScores: dict[str, AttributeScores]  # noqa: N815
+    languages: list[str]
+    clientToken: str | None = None  # noqa: N815
+
+
+class SuggestCommentScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: TextEntry
+    context: Context | None = None
+    attributeScores: dict[CleanStr, AttributeScores]  # noqa: N815
+    languages: list[CleanStr] | None = None
+    communityId: CleanStr | None = None  # noqa: N815
+    clientToken: CleanStr | None = None  # noqa: N815
+    sessionId: CleanStr | None = None  # noqa: N815
+
+
+class SuggestCommentScoreResponse(BaseModel):
+    requestedLanguages: list[str]  # noqa: N815
+    clientToken: str | None = None  # noqa: N815
+
+
+def _languages(requested: list[str] | None, attributes: list[str]) -> list[str]:
+    if not requested:
+        return ["en"]
+    bad = [lang for lang in requested if lang.lower().replace("_", "-").split("-")[0] not in SUPPORTED_LANGUAGES]
+    if bad:
+        attr = attributes[0] if attributes else "TOXICITY"
+        raise perspective_error(
+            f"Attribute {attr} does not support request languages: {', '.join(bad)}",
+            "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
+            languageNotSupportedByAttributeError={
+                "requestedLanguages": requested,
+                "attribute": attr,
+                "supportedLanguages": list(SUPPORTED_LANGUAGES),
+            },
+        )
+    return list(requested)
+
+
+def _check_attributes(names: list[str]) -> None:
+    if not names:
+        raise perspective_error("requestedAttributes must name at least one attribute", "INVALID_REQUEST")
+    unknown = [a for a in names if a not in ATTRIBUTES]
+    if unknown:
+        raise perspective_error(
+            f"Unknown or unsupported attribute(s): {', '.join(unknown)}. "
+            f"Supported: {', '.join(ATTRIBUTES)}",
+            "INVALID_ATTRIBUTE",
+        )
+
+
+def _check_comment(comment: TextEntry, max_chars: int) -> str:
+    if comment.type not in (None, "PLAIN_TEXT", "TEXT_TYPE_UNSPECIFIED"):
+        raise perspective_error(f"Comment type {comment.type} is not supported; use PLAIN_TEXT", "INVALID_REQUEST")
+    text = comment.text
+    if not text.strip():
+        raise perspective_error("Comment text is empty", "COMMENT_EMPTY")
+    if len(text) > max_chars:
+        raise perspective_error(
+            f"Comment text has {len(text)} characters; the limit is {max_chars} (SIGNALS_MAX_TEXT_CHARS)",
+            "COMMENT_TOO_LONG",
+        )
+    return text
+
+
+def _value(v: float) -> dict[str, Any]:
+    return {"value": round(float(v), 6), "type": "PROBABILITY"}
+
+
+ScoreScope = Annotated[Principal, Depends(require_scope("score", allow_query=True))]
+
+
+@router.post(
+    f"/{API_VERSION}/comments:analyze",
+    response_model=None,
+    responses={200: {"model": AnalyzeCommentResponse}, 400: {"description": "Perspective-style error"}},
+)
+def analyze(
+    body: AnalyzeCommentRequest,
+    request: Request,
+    scorer: ScorerDep,
+    settings: SettingsDep,
+    principal: ScoreScope,
+) -> dict[str, Any]:
+    """Perspective's ``comments:analyze``: attribute scores for one comment."""
+    names = list(body.requestedAttributes)
+    _check_attributes(names)
+    text = _check_comment(body.comment, settings.max_text_chars)
+    languages = _languages(body.languages, names)
+    for name, params in body.requestedAttributes.items():
+        if params.scoreType not in (None, "PROBABILITY"):
+            raise perspective_error(
+                f"Attribute {name}: scoreType {params.scoreType} is not supported; use PROBABILITY",
+                "INVALID_REQUEST",
+            )
+    if settings.log_text:
+        log.info("analyze key=%s text=%r", principal.name, text)
+    sentences = sentence_spans(text) if body.spanAnnotations else []
+    results = scorer.score([text, *(text[b:e] for b, e in sentences)])
+    request.app.state.metrics.observe_scores("perspective", results[:1])
+    summary = results[0].scores
+    attribute_scores: dict[str, Any] = {}
+    for name, params in body.requestedAttributes.items():
+        fn = ATTRIBUTES[name]
+        threshold = params.scoreThreshold or 0.0
+        value = fn(summary)
+        if value < threshold:
+            continue
+        entry: dict[str, Any] = {"summaryScore": _value(value)}
+        if body.spanAnnotations:
+            entry["spanScores"] = [
+                {"begin": b, "end": e, "score": _value(fn(res.scores))}
+                for (b, e), res in zip(sentences, results[1:], strict=True)
+                if fn(res.scores) >= threshold
+            ]
+        attribute_scores[name] = entry
+    answer: dict[str, Any] = {"attributeScores": attribute_scores, "languages": languages}
+    if body.clientToken is not None:
+        answer["clientToken"] = body.clientToken
+    return answer
+
+
+@router.post(
+    f"/{API_VERSION}/comments:suggestscore",
+    response_model=None,
+    responses={200: {"model": SuggestCommentScoreResponse}, 400: {"description": "Perspective-style error"}},
+)
+async def suggestscore(
+    body: SuggestCommentScoreRequest,
+    settings: SettingsDep,
+    principal: ScoreScope,
+) -> dict[str, Any]:
+    """Perspective's ``comments:suggestscore``: store a suggested score as training feedback."""
+    names = list(body.attributeScores)
+    _check_attributes(names)
+    text = _check_comment(body.comment, settings.max_text_chars)
+    languages = _languages(body.languages, names)
+    scores: dict[str, float] = {}
+    for name, attr in body.attributeScores.items():
+        if attr.summaryScore is None:
+            raise perspective_error(f"Attribute {name}: summaryScore.value is required", "INVALID_REQUEST")
+        scores[name] = attr.summaryScore.value
+    await run_in_threadpool(
+        store_feedback,
+        text,
+        scores,
+        source="perspective.suggestscore",
+        key_name=principal.name,
+        languages=languages,
+        community_id=body.communityId,
+        client_token=body.clientToken,
+        url=settings.database_url,
+    )
+    answer: dict[str, Any] = {"requestedLanguages": languages}
+    if body.clientToken is not None:
+        answer["clientToken"] = body.clientToken
+    return answer
+
+
+@router.get("/$discovery/rest", response_model=None)
+async def discovery(
+    request: Request,
+    settings: SettingsDep,
+    _principal: ScoreScope,
+    version: Annotated[str, Query(description="API version; only v1alpha1 exists")] = API_VERSION,
+) -> dict[str, Any]:
+    """The ``commentanalyzer v1alpha1`` discovery document, rooted at this server."""
+    if version != API_VERSION:
+        raise APIError(404, f"no discovery document for version {version!r}; only {API_VERSION}")
+    return discovery_document(settings.public_url or str(request.base_url))

@@ -1,0 +1,148 @@
+"""``POST /v1/score``: score a batch of texts, answers in item order.
+
+Limits (``SIGNALS_MAX_ITEMS``, ``SIGNALS_MAX_TEXT_CHARS``, ``SIGNALS_MAX_BODY_BYTES``) answer 413 with a
+message naming the limit; malformed requests answer 422 naming the field. Text is never logged unless
+``SIGNALS_LOG_TEXT=true``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from serve.deps import Principal, ScorerDep, SettingsDep, require_scope
+from serve.errors import APIError
+from signals.schema import Score
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["score"])
+
+
+def _utf8(value: str) -> str:
+    """Reject unpaired surrogates (``"\\ud800"`` in JSON): they are not text and break tokenizers."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains an unpaired surrogate at character {exc.start}") from None
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text is empty; send at least one non-space character")
+    return value
+
+
+#: A string that is real Unicode text (usable in any request model).
+CleanStr = Annotated[StrictStr, AfterValidator(_utf8)]
+#: Text to score: real Unicode, not blank.
+ScoreText = Annotated[StrictStr, AfterValidator(_utf8), AfterValidator(_not_blank)]
+
+
+class ScoreItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: CleanStr | None = Field(None, max_length=256, description="Your id for the item, echoed back.")
+    text: ScoreText = Field(description="The text to score (limit: SIGNALS_MAX_TEXT_CHARS characters).")
+    context: dict[str, Any] | None = Field(
+        None, description="Optional metadata (thread, parent, forum); accepted and not used by the model."
+    )
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem] = Field(min_length=1, description="Texts to score (limit: SIGNALS_MAX_ITEMS).")
+    spans: StrictBool = Field(False, description="Also return evidence spans (sentence windows).")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class FlagPair(BaseModel):
+    review: bool = Field(description="At or above the high-recall (review) threshold.")
+    flag: bool = Field(description="At or above the high-precision (flag) threshold.")
+
+
+class SpanOut(BaseModel):
+    begin: int
+    end: int
+    scores: dict[str, float]
+
+
+class ScoreResult(BaseModel):
+    id: str | None
+    scores: dict[str, float] = Field(description="Calibrated probability per signal.")
+    flags: dict[str, FlagPair]
+    priority: float = Field(description="Triage priority: risk plus a share of model uncertainty.")
+    targets: dict[str, float] = Field(description="Target-group probabilities (empty without a target head).")
+    spans: list[SpanOut] = Field(description="Evidence, most relevant first (empty unless spans=true).")
+
+
+class ScoreResponse(BaseModel):
+    model: ModelRef
+    results: list[ScoreResult]
+
+
+def result_dict(item_id: str | None, score: Score) -> dict[str, Any]:
+    """The JSON shape of one result (plain dicts: validating our own output would cost latency)."""
+    return {
+        "id": item_id,
+        "scores": score.scores,
+        "flags": {s: {"review": score.review[s], "flag": score.flags[s]} for s in score.scores},
+        "priority": score.priority,
+        "targets": score.targets,
+        "spans": [{"begin": sp.begin, "end": sp.end, "scores": sp.scores} for sp in score.spans],
+    }
+
+
+def check_text_limits(texts: list[str], max_chars: int, what: str = "items[{i}].text") -> None:
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            raise APIError(
+                413,
+                f"{what.format(i=i)} has {len(text)} characters; the limit is {max_chars} "
+                "(SIGNALS_MAX_TEXT_CHARS)",
+            )
+
+
+@router.post(
+    "/v1/score",
+    response_model=None,
+    responses={
+        200: {"model": ScoreResponse, "description": "One result per item, in item order."},
+        401: {"description": "Missing or invalid key"},
+        403: {"description": "Key lacks the `score` scope"},
+        413: {"description": "Over a size limit (the message names it)"},
+        422: {"description": "Malformed request (the message names the field)"},
+        429: {"description": "Rate limit; see Retry-After"},
+    },
+)
+def score(
+    body: ScoreRequest,
+    request: Request,
+    scorer: ScorerDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(require_scope("score"))],
+) -> dict[str, Any]:
+    """Score texts for hate, threat, offensive language and polarization."""
+    if len(body.items) > settings.max_items:
+        raise APIError(
+            413, f"{len(body.items)} items in one call; the limit is {settings.max_items} (SIGNALS_MAX_ITEMS)"
+        )
+    texts = [item.text for item in body.items]
+    check_text_limits(texts, settings.max_text_chars)
+    if settings.log_text:
+        for item in body.items:
+            log.info("score key=%s id=%s text=%r", principal.name, item.id, item.text)
+    scores = scorer.score(texts, spans=body.spans)
+    request.app.state.metrics.observe_scores("score", scores)
+    return {
+        "model": {"name": scorer.name, "version": scorer.version},
+        "results": [result_dict(item.id, sc) for item, sc in zip(body.items, scores, strict=True)],
+    }

@@ -1,0 +1,53 @@
+"""Server settings: one pydantic-settings object read from ``SIGNALS_*`` environment variables.
+
+``get_settings()`` is cached so every request sees the same object; tests build a ``Settings(...)``
+and hand it to ``create_app(settings)`` (or override ``get_settings`` in ``app.dependency_overrides``).
+Every field is documented in the README's "Scoring service" section.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can tune, each from ``SIGNALS_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGNALS_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface `signals serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `signals serve` listens on.")
+    model: str | None = Field(
+        None,
+        description="Model directory or MLflow URI to serve; default: registry champion, else models/default.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the key/feedback database; default sqlite:///signals.db."
+    )
+    max_items: int = Field(256, ge=1, description="Most items in one /v1/score call (413 beyond).")
+    max_text_chars: int = Field(10_000, ge=1, description="Longest text in characters (413 beyond).")
+    max_body_bytes: int = Field(1_000_000, ge=1, description="Largest request body in bytes (413 beyond).")
+    rate_limit: int = Field(
+        600, ge=0, description="Requests per minute per key (0 = unlimited); a key's own limit wins."
+    )
+    rate_burst: int = Field(60, ge=1, description="Requests a key may send at once before the rate applies.")
+    key_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a verified key is trusted without a database look-up."
+    )
+    auth: bool = Field(True, description="Require API keys. Turn off only for local experiments.")
+    public_metrics: bool = Field(False, description="Serve /metrics without a key (else `admin` scope).")
+    public_url: str | None = Field(
+        None, description="Root URL advertised in the Perspective discovery document; default: request URL."
+    )
+    log_text: bool = Field(False, description="Log the text of scored comments (off: logs carry no text).")
+    window_chars: int = Field(1000, ge=50, description="Sentence-window size for long texts and spans.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes for `signals serve`.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read from the environment once)."""
+    return Settings()

@@ -1,0 +1,102 @@
+"""Fixtures for the scoring service: a fake model, an app on a temporary database, keys per scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from serve.main import create_app
+from serve.settings import Settings
+from signals.db import migrate
+from signals.keys import create_key
+from signals.models import ModelInfo
+from signals.schema import SIGNALS, TARGETS
+from signals.scoring import Scorer
+
+WORDS: dict[str, tuple[str, ...]] = {
+    "hate": ("vermin",),
+    "threat": ("kill",),
+    "offensive": ("idiot",),
+    "polarization": ("traitors",),
+}
+
+
+class FakeModel:
+    """0.9 for a signal whose keyword occurs, else 0.05; deterministic and instant."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.full((len(texts), len(SIGNALS)), 0.05)
+        for i, text in enumerate(texts):
+            low = text.lower()
+            for j, signal in enumerate(SIGNALS):
+                if any(w in low for w in WORDS[signal]):
+                    out[i, j] = 0.9
+        return out
+
+    def predict_targets(self, texts: Sequence[str]) -> np.ndarray:
+        return np.full((len(texts), len(TARGETS)), 0.1)
+
+
+def fake_scorer(version: str = "1") -> Scorer:
+    return Scorer(FakeModel(), ModelInfo(name="fake", version=version, format="fake"))
+
+
+def fake_loader(uri: str | None) -> Scorer:
+    """``uri`` picks the version (``fake:2``); anything else not starting with ``fake`` fails to load."""
+    if uri is None:
+        return fake_scorer("1")
+    if not uri.startswith("fake"):
+        raise FileNotFoundError(f"{uri} is not a model directory")
+    return fake_scorer(uri.partition(":")[2] or "1")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, rate_limit=0)
+
+
+@pytest.fixture
+def keys(db_url: str) -> dict[str, str]:
+    """One key per scope set: ``score``, ``triage``, ``admin``, ``all``."""
+    return {
+        "score": create_key("scorer", "score", url=db_url)[0],
+        "triage": create_key("triager", "triage", url=db_url)[0],
+        "admin": create_key("admin", "admin", url=db_url)[0],
+        "all": create_key("everything", "score,triage,admin", url=db_url)[0],
+    }
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """Build a started TestClient for given settings (lifespan run, fake model loaded)."""
+    clients: list[TestClient] = []
+
+    def make(settings: Settings, loader: Callable[[str | None], Scorer] = fake_loader) -> TestClient:
+        client = TestClient(create_app(settings, loader=loader), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient], settings: Settings) -> TestClient:
+    return make_client(settings)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
