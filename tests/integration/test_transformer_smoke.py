@@ -1,0 +1,129 @@
+"""One-step smoke training through a config override, then ONNX export and the serving model.
+
+A tiny random-weight BERT (real tokenizer) keeps this fast; one test loads the real base weights to
+check the sha256 verification and key mapping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+datasets = pytest.importorskip("datasets")
+
+from signals.models import ModelInfo, load_model_dir  # noqa: E402
+from signals.models.transformer import (  # noqa: E402
+    TransformerConfig,
+    build_network,
+    fit_transformer,
+    load_checkpoint,
+    masked_bce,
+    save_checkpoint,
+    train_network,
+)
+from signals.schema import DATASET_COLUMNS, SIGNALS, TARGET_COLUMNS, UNKNOWN  # noqa: E402
+from signals.scoring import Scorer  # noqa: E402
+
+CONFIG = Path(__file__).parents[2] / "training" / "configs" / "minilm.v1.toml"
+TINY = {
+    "random_init": True,
+    "base_sha256": "",
+    "encoder_overrides": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+    "max_steps": 1,
+    "batch_size": 4,
+    "device": "cpu",
+}
+
+
+def synthetic_dataset() -> datasets.DatasetDict:
+    """Two corpora that label different signals; the rest is masked (-1)."""
+    texts = [
+        ("those people are vermin, deport them all", "a", {"hate": 1, "offensive": 1}),
+        ("what a lovely day at the park", "a", {"hate": 0, "offensive": 0}),
+        ("I will hurt you tomorrow", "b", {"threat": 1, "polarization": 0}),
+        ("our city council fixed the road", "b", {"threat": 0, "polarization": 0}),
+        ("all of them are traitors destroying our city", "b", {"threat": 0, "polarization": 1}),
+        ("you absolute idiot", "a", {"hate": 0, "offensive": 1}),
+    ]
+    rows = []
+    for i, (text, source, labels) in enumerate(texts * 3):
+        row = {"id": f"{source}-{i}", "text": text, "source": source, "lang": "en"}
+        row.update({s: labels.get(s, UNKNOWN) for s in SIGNALS})
+        row.update({c: UNKNOWN for c in TARGET_COLUMNS})
+        row["target_religion"] = 0 if source == "a" else UNKNOWN
+        rows.append(row)
+    cols = {c: [r[c] for r in rows] for c in DATASET_COLUMNS}
+    ds = datasets.Dataset.from_dict(cols)
+    return datasets.DatasetDict({"train": ds, "validation": ds, "test": ds})
+
+
+def test_config_file_loads_with_overrides() -> None:
+    config = TransformerConfig.from_toml(CONFIG, {"max_steps": 1})
+    assert config.max_steps == 1
+    assert config.max_length <= 128  # the CPU budget depends on it
+    with pytest.raises(ValueError, match="unknown transformer config"):
+        TransformerConfig.from_dict({"learning_rat": 1e-5})
+
+
+def test_masked_loss_ignores_unknown_labels() -> None:
+    import torch
+
+    logits = torch.tensor([[5.0, -5.0], [0.0, 0.0]])
+    known_only = masked_bce(logits[:1, :1], torch.tensor([[1]]))
+    with_unknown = masked_bce(logits, torch.tensor([[1, -1], [-1, -1]]))
+    assert torch.isclose(known_only, with_unknown)
+    all_unknown = masked_bce(logits, torch.full((2, 2), -1))
+    assert float(all_unknown) == 0.0
+
+
+def test_base_weights_are_verified() -> None:
+    with pytest.raises(RuntimeError, match="sha256"):
+        build_network(TransformerConfig(base_sha256="deadbeef"))
+    net, tokenizer, cfg = build_network(TransformerConfig())
+    assert cfg["hidden_size"] == 384
+    assert tokenizer.encode("hello").ids[0] == 101
+
+
+def test_one_step_smoke_training_exports_a_serving_model(tmp_path: Path) -> None:
+    dd = synthetic_dataset()
+    config = TransformerConfig.from_toml(CONFIG, TINY)
+    epochs: list[tuple[int, dict[str, float]]] = []
+    model = fit_transformer(config, dd, tmp_path, callback=lambda e, m: epochs.append((e, m)))
+    assert [e for e, _ in epochs] == [1]
+    assert "val_mean_pr_auc" in epochs[0][1]
+
+    probs = model.predict_proba(["hello there", "you absolute idiot"])
+    assert probs.shape == (2, len(SIGNALS))
+    assert np.all((probs >= 0) & (probs <= 1))
+    assert model.predict_targets(["hello there"]).shape == (1, 7)
+
+    out = tmp_path / "model"
+    model.save(out)
+    ModelInfo(name="smoke", version="1", format="onnx").save(out)
+    loaded, info = load_model_dir(out)
+    scorer = Scorer(loaded, info)
+    score = scorer.score("hello there")
+    assert set(score.scores) == set(SIGNALS)
+    assert set(score.targets) == set(info.targets)
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    import torch
+
+    trained = train_network(TransformerConfig.from_toml(CONFIG, TINY), synthetic_dataset())
+    save_checkpoint(trained, tmp_path / "ckpt")
+    again = load_checkpoint(tmp_path / "ckpt")
+    ids = torch.tensor([[101, 7592, 102]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        a = torch.sigmoid(trained.net(ids, mask)[0])
+        b = torch.sigmoid(again.net(ids, mask)[0])
+    assert torch.allclose(a, b, atol=2e-3)  # fp16 storage
