@@ -158,6 +158,134 @@ def score(
     console.print(f"scored {n} rows with {scorer.name} {scorer.version} -> {output}")
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the scoring service (stored hashed).")
+app.add_typer(keys_app, name="keys")
+DatabaseUrl = Annotated[
+    str | None, typer.Option(envvar="SIGNALS_DATABASE_URL", help="Key database [sqlite:///signals.db]")
+]
+
+
+def _migrate_quietly(database_url: str | None) -> None:
+    """Bring the database up to date without alembic's INFO chatter on every key command."""
+    from signals.db import migrate
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    migrate(database_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who the key is for, e.g. forum-bot")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: score, triage, admin")] = "score",
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per minute for this key [SIGNALS_RATE_LIMIT]; 0 = unlimited")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a key; the key itself is printed once, as the last line (only its hash is stored)."""
+    from signals.keys import create_key
+
+    _migrate_quietly(database_url)
+    try:
+        secret, info = create_key(name, scopes, rate_limit=rate_limit, url=database_url)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"created key {info.id} {info.prefix}... for {info.name!r}, scopes {','.join(info.scopes)}")
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List keys (id, prefix, name, scopes, created, revoked); never the keys themselves."""
+    from signals.keys import list_keys
+
+    _migrate_quietly(database_url)
+    table = Table(title="API keys")
+    for col in ("id", "prefix", "name", "scopes", "rate limit", "created", "revoked"):
+        table.add_column(col)
+    for k in list_keys(database_url):
+        table.add_row(
+            str(k.id),
+            k.prefix,
+            k.name,
+            ",".join(k.scopes),
+            "default" if k.rate_limit is None else str(k.rate_limit),
+            k.created.strftime("%Y-%m-%d %H:%M"),
+            "yes" if k.revoked else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id, prefix (as `keys list` shows) or name")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke keys by id, prefix or name (servers stop accepting them within SIGNALS_KEY_CACHE_SECONDS)."""
+    from signals.keys import revoke_key
+
+    _migrate_quietly(database_url)
+    try:
+        revoked = revoke_key(key, database_url)
+    except LookupError as exc:
+        fail(str(exc))
+    for k in revoked:
+        console.print(f"revoked key {k.id} {k.prefix}... ({k.name})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [SIGNALS_HOST or 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [SIGNALS_PORT or 8000]")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model dir or MLflow URI [SIGNALS_MODEL, champion, models/default]")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [SIGNALS_WORKERS or 1]")] = None,
+    demo_key: Annotated[
+        bool, typer.Option(help="Create a fresh key `demo` (all scopes; older demo keys revoked), print it")
+    ] = False,
+) -> None:
+    """Start the scoring service (uvicorn; the model is loaded once at start-up)."""
+    import os
+
+    import uvicorn
+    from serve.settings import Settings
+
+    for var, value in (("SIGNALS_HOST", host), ("SIGNALS_PORT", port), ("SIGNALS_MODEL", model)):
+        if value is not None:
+            os.environ[var] = str(value)  # workers re-read settings from the environment
+    if workers is not None:
+        os.environ["SIGNALS_WORKERS"] = str(workers)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        fail(f"bad SIGNALS_* setting: {exc}")
+    from signals.scoring import DEFAULT_MODEL_DIR
+
+    shipped = (DEFAULT_MODEL_DIR / "signals.json").is_file()
+    if settings.model is None and not shipped and not Path("mlflow.db").exists():
+        fail(f"no model to serve: set SIGNALS_MODEL, promote a champion, or ship {DEFAULT_MODEL_DIR}")
+    _migrate_quietly(settings.database_url)
+    if demo_key:
+        from signals.keys import create_key, list_keys, revoke_key
+
+        if any(k.name == "demo" and not k.revoked for k in list_keys(settings.database_url)):
+            revoke_key("demo", settings.database_url)
+        secret, _ = create_key("demo", "score,triage,admin", url=settings.database_url)
+        console.print(f"demo key (all scopes; send as `Authorization: Bearer <key>`):\n{secret}")
+    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(
+        "serve.main:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # serve.access logs requests without query strings (keys) or text
+        log_level="info",
+    )
+
+
 def main() -> None:
     """Entry point: run the app, turning ``UserError`` into a clean message."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
