@@ -258,6 +258,11 @@ def plot_confusion_matrices(Y_true: Any, P: Any, thresholds: Thresholds | None, 
     for j, (signal, ax) in enumerate(zip(SIGNALS, axes, strict=True)):
         known = y_all[:, j] != UNKNOWN
         y, p = y_all[known, j], p_all[known, j]
+        if len(y) == 0:
+            ax.set_title(signal)
+            ax.text(0.5, 0.5, "no known rows", ha="center", va="center")
+            ax.set_axis_off()
+            continue
         pred = (p >= chosen[signal]).astype(int)
         cm = confusion_matrix(y, pred, labels=[0, 1])
         ConfusionMatrixDisplay(cm, display_labels=["no", "yes"]).plot(

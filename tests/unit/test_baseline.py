@@ -1,0 +1,194 @@
+"""BaselineModel: the scikit-learn estimator contract, masked labels, persistence, learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from signals.models import ModelInfo, load_model_dir
+from signals.models.baseline import MODEL_FILE, BaselineModel
+from signals.schema import SIGNALS
+
+HATE, THREAT, OFFENSIVE, POLARIZATION = range(len(SIGNALS))
+
+# Small vocabulary so the tiny corpora below keep every n-gram (min_df=1) and fit in milliseconds.
+TINY = {"min_df": 1, "word_max_features": 2000, "char_max_features": 2000}
+
+HATEFUL = ["those vermin should leave", "vermin like them are subhuman", "subhuman vermin everywhere"]
+THREATS = ["i will shoot you", "someone should shoot him", "i will hurt you badly"]
+INSULTS = ["you absolute idiot", "what a stupid idiot", "stupid damn fool"]
+BENIGN = ["lovely weather today", "the bus was late again", "great soup at lunch", "thanks for the help"]
+
+
+def corpus(repeat: int = 4) -> tuple[list[str], np.ndarray]:
+    """A separable synthetic task: each group is positive for its own signal and negative elsewhere."""
+    texts: list[str] = []
+    rows: list[list[int]] = []
+    groups = [(HATEFUL, HATE), (THREATS, THREAT), (INSULTS, OFFENSIVE), (BENIGN, None)]
+    for _ in range(repeat):
+        for group, signal in groups:
+            for text in group:
+                texts.append(text)
+                rows.append([1 if j == signal else 0 for j in range(len(SIGNALS))])
+    return texts, np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> BaselineModel:
+    texts, Y = corpus()
+    Y[:, POLARIZATION] = -1  # one signal wholly unknown: no classifier, constant prior
+    return BaselineModel(**TINY).fit(texts, Y)
+
+
+def test_params_are_stored_as_given_and_clone_works() -> None:
+    model = BaselineModel(word_ngram_range=[1, 3], C=0.5, classifier="sgd", min_df=3)
+    params = model.get_params()
+    assert params["word_ngram_range"] == [1, 3]  # as given (a TOML list), converted only at fit
+    assert params["C"] == 0.5 and params["classifier"] == "sgd" and params["min_df"] == 3
+    copy = clone(model)
+    assert copy.get_params() == params and copy is not model
+    assert model.set_params(C=2.0) is model and model.C == 2.0
+
+
+def test_fit_returns_self_and_learned_attributes_end_in_underscore() -> None:
+    texts, Y = corpus(repeat=1)
+    model = BaselineModel(**TINY)
+    with pytest.raises(NotFittedError):
+        model.predict_proba(["hi"])
+    before = set(vars(model))
+    assert model.fit(texts, Y) is model
+    learned = set(vars(model)) - before
+    assert learned and all(name.endswith("_") for name in learned), learned
+    check_is_fitted(model)
+    assert model.signals_ == list(SIGNALS)
+    # clone drops learned state
+    assert not any(name.endswith("_") for name in vars(clone(model)))
+
+
+def test_predict_proba_shape_order_and_single_text(fitted: BaselineModel) -> None:
+    probs = fitted.predict_proba(["i will shoot you", "lovely weather today", "stupid idiot"])
+    assert probs.shape == (3, len(SIGNALS))
+    assert ((probs >= 0) & (probs <= 1)).all()
+    # column order is SIGNALS order: each text's own signal is its highest learned column
+    assert probs[0].argmax() == THREAT
+    assert probs[2, OFFENSIVE] > probs[1, OFFENSIVE]
+    single = fitted.predict_proba("i will shoot you")
+    assert single.shape == (len(SIGNALS),)
+    np.testing.assert_allclose(single, probs[0])
+    assert fitted.predict_proba([]).shape == (0, len(SIGNALS))
+    assert set(np.unique(fitted.predict(["stupid idiot", "hello"]))) <= {0, 1}
+
+
+def test_learns_a_separable_task(fitted: BaselineModel) -> None:
+    held_out = ["vermin subhuman", "shoot you", "idiot fool", "weather was lovely"]
+    pred = fitted.predict(held_out)
+    expected = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(pred[:, :3], expected)
+
+
+def test_all_unknown_signal_predicts_constant_prior(fitted: BaselineModel) -> None:
+    assert fitted.classifiers_["polarization"] is None
+    assert fitted.n_known_["polarization"] == 0
+    probs = fitted.predict_proba(["those vermin", "lovely"])
+    np.testing.assert_array_equal(probs[:, POLARIZATION], [0.0, 0.0])
+    assert fitted.top_features("those vermin", "polarization") == []
+
+
+def test_masked_rows_do_not_influence_a_signals_classifier() -> None:
+    texts, Y = corpus()
+    rng = np.random.default_rng(0)
+    # threat known on only a handful of rows; elsewhere -1
+    known_rows = np.array([3, 4, 5, 12, 13, 14, 20, 21])
+    Y_masked = Y.copy()
+    Y_masked[:, THREAT] = -1
+    Y_masked[known_rows, THREAT] = Y[known_rows, THREAT]
+    model = BaselineModel(**TINY).fit(texts, Y_masked)
+    assert model.n_known_["threat"] == len(known_rows)
+
+    # same texts, other signals' labels scrambled: the threat classifier must not change
+    Y_other = Y_masked.copy()
+    for j in (HATE, OFFENSIVE, POLARIZATION):
+        Y_other[:, j] = rng.integers(0, 2, len(texts))
+    other = BaselineModel(**TINY).fit(texts, Y_other)
+    np.testing.assert_array_equal(model.classifiers_["threat"].coef_, other.classifiers_["threat"].coef_)
+
+    # and it equals a classifier fitted on the known rows alone
+    X = model.vectorizer_.transform(texts)
+    reference = clone(model._make_classifier()).fit(X[known_rows], Y[known_rows, THREAT])
+    np.testing.assert_allclose(
+        model.classifiers_["threat"].coef_, reference.coef_.astype(np.float32), rtol=1e-6
+    )
+
+    # reading -1 as 0 would give a different classifier (the check above can fail)
+    Y_zero = np.where(Y_masked == -1, 0, Y_masked)
+    zero = BaselineModel(**TINY).fit(texts, Y_zero)
+    assert not np.allclose(model.classifiers_["threat"].coef_, zero.classifiers_["threat"].coef_)
+
+
+def test_save_load_round_trip_gives_identical_probabilities(fitted: BaselineModel, tmp_path: Path) -> None:
+    texts = ["i will shoot you", "lovely weather", "those vermin", ""]
+    path = fitted.save(tmp_path / "model")
+    assert path == tmp_path / "model" / MODEL_FILE and path.is_file()
+    loaded = BaselineModel.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_load_model_dir_dispatches_to_baseline(fitted: BaselineModel, tmp_path: Path) -> None:
+    fitted.save(tmp_path)
+    ModelInfo(name="baseline-test", version="1", format="baseline").save(tmp_path)
+    model, info = load_model_dir(tmp_path)
+    assert isinstance(model, BaselineModel) and info.format == "baseline"
+    np.testing.assert_array_equal(model.predict_proba(["idiot"]), fitted.predict_proba(["idiot"]))
+
+
+def test_load_from_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=MODEL_FILE):
+        BaselineModel.load(tmp_path)
+
+
+def test_weights_are_float32(fitted: BaselineModel) -> None:
+    clf = fitted.classifiers_["hate"]
+    assert clf.coef_.dtype == np.float32
+
+
+def test_top_features_name_the_ngrams_that_drove_the_score(fitted: BaselineModel) -> None:
+    top = fitted.top_features("you are vermin and the weather is lovely", "hate", k=5)
+    assert 0 < len(top) <= 5
+    assert [f.weight for f in top] == sorted((f.weight for f in top), reverse=True)
+    assert all(f.weight > 0 and f.kind in ("word", "char") for f in top)
+    assert any(f.kind == "word" and f.ngram == "vermin" for f in top)
+    with pytest.raises(ValueError, match="unknown signal"):
+        fitted.top_features("x", "spam")
+
+
+def test_sgd_classifier_also_learns() -> None:
+    texts, Y = corpus()
+    model = BaselineModel(classifier="sgd", **TINY).fit(texts, Y)
+    assert model.predict(["stupid idiot"])[0, OFFENSIVE] == 1
+    assert model.predict(["lovely weather"])[0, OFFENSIVE] == 0
+
+
+@pytest.mark.parametrize(
+    ("texts", "Y", "match"),
+    [
+        (["a b", "c d"], [[0, 0, 0]] * 2, "shape"),
+        (["a b", "c d"], [[0, 0, 0, 2], [0, 0, 0, 0]], "row 0 polarization is 2"),
+        (["a b", 3], [[0, 0, 0, 0]] * 2, "row 1 is int"),
+        ([], np.zeros((0, 4)), "zero texts"),
+    ],
+)
+def test_bad_input_is_a_clear_error(texts: list, Y: object, match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        BaselineModel(**TINY).fit(texts, Y)
+
+
+def test_unknown_classifier_is_rejected() -> None:
+    texts, Y = corpus(repeat=1)
+    with pytest.raises(ValueError, match="unknown classifier"):
+        BaselineModel(classifier="forest", **TINY).fit(texts, Y)
