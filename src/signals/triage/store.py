@@ -1,0 +1,786 @@
+"""The triage store: submitted items, the append-only decision log, and the queries around them.
+
+Everything goes through SQLAlchemy sessions (``signals.db.session_scope``), so the store runs on the
+default SQLite file (WAL mode) or on PostgreSQL by URL; every function takes an optional ``url``.
+
+Writing items::
+
+    results = add_items([NewItem("forum", "c-17", "text ...", {"thread": "t-3"})], scorer)
+    results[0].status    # "queued" the first time, "existing" for a repeat of (source, external_id)
+
+``add_items`` redacts personal data (``signals.privacy``) from the text and every string in the
+context *before* anything is stored, scores the redacted text (so evidence offsets match what is
+stored), and queues each item with the scorer's priority (calibrated risk plus uncertainty). It is
+idempotent by ``(source, external_id)``: a repeat returns the stored item untouched, also when two
+requests race (the unique constraint decides, the loser re-reads).
+
+Survey imports store answers the same way: ``source`` is the survey's name and ``context`` carries
+``question_id`` and ``question_text`` plus any respondent metadata (already de-identified; it is
+redacted again anyway). ``question_id`` is copied into its own column so the queue and reports can
+filter by question.
+
+Reading::
+
+    items = query_items(ItemFilter(source="city-survey-2026", question_id="Q3"), limit=None)
+    decided = latest_decisions(item_ids=[i.id for i in items])   # {(item_id, signal): Decision}
+
+``query_items`` filters by signal under review, source, question, target group, date and status
+(``ItemFilter``); ``limit=None`` returns everything (reports). ``latest_decisions`` answers the
+current label of every decided (item, signal): the latest appended decision wins, and a pair whose
+latest entry is an undo back to "nothing" (``cleared``) is left out, i.e. it is undecided. A
+prevalence report therefore needs only these two calls: items (with ``scores``/``flags``) per
+question, and the analysts' confirm/reject where they exist.
+
+Decisions are never updated or deleted: ``record_decision`` and ``undo_last`` only append rows
+(analyst, time, model version and the scores that were shown), so the log is a complete audit trail
+(``decision_history``). An item's ``status`` column is a cache recomputed from the log in the same
+transaction: ``queued`` until one analyst has decided every signal, then ``done`` -- or
+``second_review`` when the item needs a second analyst (high risk: any signal at or above the flag
+threshold, when second review is on) until a different analyst has decided every signal too.
+``disagreements`` lists (item, signal) pairs where two analysts' latest decisions differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from signals.db import session_scope
+from signals.privacy import redact, redact_values
+from signals.schema import SIGNALS, TARGETS, Score
+from signals.scoring import Scorer
+from signals.triage.models import (
+    CLEARED,
+    DECISIONS,
+    DONE,
+    QUEUED,
+    SECOND_REVIEW,
+    STATUSES,
+    TriageDecision,
+    TriageItem,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_SOURCE_CHARS = 100
+MAX_EXTERNAL_ID_CHARS = 200
+#: Model target probability from which an item counts as aimed at a target group (for filters).
+TARGET_GROUP_THRESHOLD = 0.5
+
+
+class TriageError(ValueError):
+    """A request the store refuses (unknown item, signal or decision); the message says why."""
+
+
+# --- value objects -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """One text to queue: where it comes from, its id there, the text, and free-form context."""
+
+    source: str
+    external_id: str
+    text: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What ``add_items`` did with one item: its store id, ``queued`` (new) or ``existing``, priority."""
+
+    id: int
+    status: Literal["queued", "existing"]
+    priority: float
+
+
+@dataclass(frozen=True)
+class Item:
+    """A stored item as the rest of the code sees it (JSON fields decoded)."""
+
+    id: int
+    source: str
+    external_id: str
+    text: str
+    context: dict[str, Any]
+    question_id: str | None
+    redactions: dict[str, int]
+    created: datetime
+    model_name: str
+    model_version: str
+    scores: dict[str, float]
+    review: dict[str, bool]
+    flags: dict[str, bool]
+    targets: dict[str, float]
+    spans: list[dict[str, Any]]
+    priority: float
+    second_review: bool
+    status: str
+    submitted_by: str | None
+
+    @property
+    def review_signals(self) -> list[str]:
+        return [s for s in SIGNALS if self.review.get(s)]
+
+    @classmethod
+    def of(cls, row: TriageItem) -> Item:
+        return cls(
+            id=row.id,
+            source=row.source,
+            external_id=row.external_id,
+            text=row.text,
+            context=json.loads(row.context),
+            question_id=row.question_id,
+            redactions=json.loads(row.redactions),
+            created=row.created,
+            model_name=row.model_name,
+            model_version=row.model_version,
+            scores=json.loads(row.scores),
+            review=json.loads(row.review),
+            flags=json.loads(row.flags),
+            targets=json.loads(row.targets),
+            spans=json.loads(row.spans),
+            priority=row.priority,
+            second_review=row.second_review,
+            status=row.status,
+            submitted_by=row.submitted_by,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of the decision log."""
+
+    id: int
+    item_id: int
+    signal: str
+    decision: str
+    target: str | None
+    note: str | None
+    analyst: str
+    created: datetime
+    model_name: str
+    model_version: str
+    scores_shown: dict[str, float]
+    undoes_id: int | None
+
+    @classmethod
+    def of(cls, row: TriageDecision) -> Decision:
+        return cls(
+            id=row.id,
+            item_id=row.item_id,
+            signal=row.signal,
+            decision=row.decision,
+            target=row.target,
+            note=row.note,
+            analyst=row.analyst,
+            created=row.created,
+            model_name=row.model_name,
+            model_version=row.model_version,
+            scores_shown=json.loads(row.scores_shown),
+            undoes_id=row.undoes_id,
+        )
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items a query returns; every field left ``None`` means "any".
+
+    ``status`` is one of ``queued``, ``second_review``, ``done``, or ``open`` (queued or waiting for a
+    second review). With ``for_analyst`` set, ``open`` means "open for this analyst": an item waiting
+    for a second review is left out for the analyst who gave the first one.
+    ``since``/``until`` bound the submission date (inclusive days when given as dates).
+    """
+
+    signal: str | None = None
+    source: str | None = None
+    question_id: str | None = None
+    target: str | None = None
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    status: str | None = None
+    for_analyst: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.signal is not None and self.signal not in SIGNALS:
+            raise TriageError(f"unknown signal {self.signal!r}; expected one of {', '.join(SIGNALS)}")
+        if self.target is not None and self.target not in TARGETS:
+            raise TriageError(f"unknown target group {self.target!r}; expected one of {', '.join(TARGETS)}")
+        if self.status is not None and self.status not in (*STATUSES, "open"):
+            raise TriageError(f"unknown status {self.status!r}; expected open, {', '.join(STATUSES)}")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two or more analysts whose latest decisions on one (item, signal) differ."""
+
+    item_id: int
+    signal: str
+    decisions: dict[str, str]  # analyst -> decision
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _as_list_column(names: Iterable[str]) -> str:
+    """``["hate", "threat"]`` -> ``",hate,threat,"`` (so ``LIKE '%,hate,%'`` matches whole names)."""
+    return "," + ",".join(sorted(set(names))) + ("," if names else "")
+
+
+def _validate_new(item: NewItem, index: int) -> None:
+    where = f"item {index}"
+    if not isinstance(item.source, str) or not item.source.strip():
+        raise TriageError(f"{where}: source is empty")
+    if len(item.source) > MAX_SOURCE_CHARS:
+        raise TriageError(f"{where}: source longer than {MAX_SOURCE_CHARS} characters")
+    if not isinstance(item.external_id, str) or not item.external_id.strip():
+        raise TriageError(f"{where}: external_id is empty")
+    if len(item.external_id) > MAX_EXTERNAL_ID_CHARS:
+        raise TriageError(f"{where}: external_id longer than {MAX_EXTERNAL_ID_CHARS} characters")
+    if not isinstance(item.text, str) or not item.text.strip():
+        raise TriageError(f"{where}: text is empty")
+    if not isinstance(item.context, Mapping):
+        raise TriageError(f"{where}: context must be an object (mapping), got {type(item.context).__name__}")
+
+
+def _spans_json(score: Score, review_thresholds: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Evidence spans with the signals each one carries (span score at or above the review threshold)."""
+    out = []
+    for span in score.spans:
+        signals = [s for s in SIGNALS if span.scores.get(s, 0.0) >= review_thresholds.get(s, 0.5)]
+        out.append(
+            {
+                "begin": span.begin,
+                "end": span.end,
+                "scores": {s: round(v, 4) for s, v in span.scores.items()},
+                "signals": signals,
+            }
+        )
+    return out
+
+
+def _model_target_groups(targets: Mapping[str, float]) -> list[str]:
+    return [t for t, p in targets.items() if p >= TARGET_GROUP_THRESHOLD and t in TARGETS]
+
+
+# --- writing items -------------------------------------------------------------------------------------
+
+
+def add_items(
+    items: Sequence[NewItem],
+    scorer: Scorer,
+    *,
+    url: str | None = None,
+    redact_pii: bool = True,
+    second_review: bool = False,
+    submitted_by: str | None = None,
+) -> list[SubmitResult]:
+    """Redact, score and queue items; answers one ``SubmitResult`` per item, in order.
+
+    Idempotent by ``(source, external_id)``: an item already stored (or repeated earlier in the same
+    call) is not redacted, scored or changed again and comes back as ``existing``. With
+    ``second_review`` on, items with any flag (high-precision threshold) need a second analyst.
+    Raises ``TriageError`` naming the item when one is invalid; nothing is stored then.
+    """
+    for i, item in enumerate(items):
+        _validate_new(item, i)
+    keys = [(it.source, it.external_id) for it in items]
+    for _attempt in range(5):
+        existing = _existing_ids(keys, url)
+        todo: dict[tuple[str, str], int] = {}  # key -> index of its first occurrence among new items
+        for i, key in enumerate(keys):
+            if key not in existing and key not in todo:
+                todo[key] = i
+        prepared = _prepare(
+            [items[i] for i in todo.values()], scorer, redact_pii, second_review, submitted_by
+        )
+        try:
+            with session_scope(url) as session:
+                new_rows = []
+                for row in prepared:
+                    session.add(row)
+                    new_rows.append(row)
+                session.flush()
+                created = {(r.source, r.external_id): (r.id, r.priority) for r in new_rows}
+        except IntegrityError:
+            # Another writer stored one of these keys between our read and our insert: retry, and the
+            # raced keys now come back as existing.
+            log.info("submission raced with another writer; retrying")
+            continue
+        results: list[SubmitResult] = []
+        seen: set[tuple[str, str]] = set()
+        for i, key in enumerate(keys):
+            if key in created and key not in seen and todo.get(key) == i:
+                ident, prio = created[key]
+                results.append(SubmitResult(ident, "queued", prio))
+            else:
+                ident, prio = existing.get(key) or created[key]
+                results.append(SubmitResult(ident, "existing", prio))
+            seen.add(key)
+        if created:
+            log.info("queued %d new item(s), %d existing", len(created), len(items) - len(created))
+        return results
+    raise TriageError("could not store the submission: the database kept reporting conflicts; retry")
+
+
+def _existing_ids(
+    keys: Sequence[tuple[str, str]], url: str | None
+) -> dict[tuple[str, str], tuple[int, float]]:
+    out: dict[tuple[str, str], tuple[int, float]] = {}
+    if not keys:
+        return out
+    by_source: dict[str, set[str]] = defaultdict(set)
+    for source, external_id in keys:
+        by_source[source].add(external_id)
+    with session_scope(url) as session:
+        for source, ids in by_source.items():
+            id_list = sorted(ids)
+            for start in range(0, len(id_list), 500):  # stay under SQL parameter limits
+                chunk = id_list[start : start + 500]
+                query = select(TriageItem.id, TriageItem.external_id, TriageItem.priority).where(
+                    TriageItem.source == source, TriageItem.external_id.in_(chunk)
+                )
+                for ident, external_id, prio in session.execute(query):
+                    out[(source, external_id)] = (ident, prio)
+    return out
+
+
+def _prepare(
+    items: Sequence[NewItem],
+    scorer: Scorer,
+    redact_pii: bool,
+    second_review: bool,
+    submitted_by: str | None,
+) -> list[TriageItem]:
+    """Redact and score outside any transaction (scoring is the slow part; keep write locks short)."""
+    if not items:
+        return []
+    texts: list[str] = []
+    contexts: list[dict[str, Any]] = []
+    counts: list[dict[str, int]] = []
+    for item in items:
+        context = dict(item.context)
+        if redact_pii:
+            red = redact(item.text)
+            context, ctx_counts = redact_values(context)
+            merged = dict(red.counts)
+            for kind, n in ctx_counts.items():
+                merged[kind] = merged.get(kind, 0) + n
+            texts.append(red.text)
+            counts.append(merged)
+        else:
+            texts.append(item.text)
+            counts.append({})
+        contexts.append(context)
+    scores = scorer.score(texts, spans=True)
+    review_t = scorer.info.thresholds.get("review", {})
+    now = utcnow()
+    rows = []
+    for item, text, context, count, score in zip(items, texts, contexts, counts, scores, strict=True):
+        question = context.get("question_id")
+        rows.append(
+            TriageItem(
+                source=item.source,
+                external_id=item.external_id,
+                text=text,
+                context=_dumps(context),
+                question_id=str(question)[:200] if question not in (None, "") else None,
+                redactions=_dumps(count),
+                created=now,
+                model_name=scorer.name,
+                model_version=scorer.version,
+                scores=_dumps({s: round(v, 6) for s, v in score.scores.items()}),
+                review=_dumps(score.review),
+                flags=_dumps(score.flags),
+                targets=_dumps({t: round(v, 6) for t, v in score.targets.items()}),
+                spans=_dumps(_spans_json(score, review_t)),
+                priority=float(score.priority),
+                review_signals=_as_list_column(s for s in SIGNALS if score.review.get(s)),
+                target_groups=_as_list_column(_model_target_groups(score.targets)),
+                second_review=bool(second_review and any(score.flags.values())),
+                status=QUEUED,
+                submitted_by=submitted_by,
+            )
+        )
+    return rows
+
+
+# --- reading items -------------------------------------------------------------------------------------
+
+
+def _day_start(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time.min)
+
+
+def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
+    cond: list[ColumnElement[bool]] = []
+    if filters.signal:
+        cond.append(TriageItem.review_signals.like(f"%,{filters.signal},%"))
+    if filters.source:
+        cond.append(TriageItem.source == filters.source)
+    if filters.question_id:
+        cond.append(TriageItem.question_id == filters.question_id)
+    if filters.target:
+        cond.append(TriageItem.target_groups.like(f"%,{filters.target},%"))
+    if filters.since is not None:
+        cond.append(TriageItem.created >= _day_start(filters.since))
+    if filters.until is not None:
+        until = filters.until
+        bound = (
+            until if isinstance(until, datetime) else datetime.combine(until + timedelta(days=1), time.min)
+        )
+        cond.append(TriageItem.created < bound)
+    if filters.status == "open":
+        if filters.for_analyst:
+            mine = exists().where(
+                TriageDecision.item_id == TriageItem.id, TriageDecision.analyst == filters.for_analyst
+            )
+            cond.append(or_(TriageItem.status == QUEUED, and_(TriageItem.status == SECOND_REVIEW, ~mine)))
+        else:
+            cond.append(TriageItem.status.in_((QUEUED, SECOND_REVIEW)))
+    elif filters.status:
+        cond.append(TriageItem.status == filters.status)
+    return cond
+
+
+def _ordered(query: Select[Any]) -> Select[Any]:
+    return query.order_by(TriageItem.priority.desc(), TriageItem.id.asc())
+
+
+def query_items(
+    filters: ItemFilter | None = None,
+    *,
+    limit: int | None = 100,
+    offset: int = 0,
+    url: str | None = None,
+) -> list[Item]:
+    """Items matching ``filters`` in queue order (priority descending); ``limit=None`` for all."""
+    query = _ordered(select(TriageItem).where(*_where(filters or ItemFilter())))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with session_scope(url) as session:
+        return [Item.of(row) for row in session.scalars(query)]
+
+
+def count_items(filters: ItemFilter | None = None, *, url: str | None = None) -> int:
+    """How many items match ``filters``."""
+    query = select(func.count(TriageItem.id)).where(*_where(filters or ItemFilter()))
+    with session_scope(url) as session:
+        return int(session.scalar(query) or 0)
+
+
+def get_item(item_id: int, *, url: str | None = None) -> Item | None:
+    """One item by store id, or ``None``."""
+    with session_scope(url) as session:
+        row = session.get(TriageItem, item_id)
+        return Item.of(row) if row else None
+
+
+def items_by_id(item_ids: Iterable[int], *, url: str | None = None) -> dict[int, Item]:
+    """Several items by store id (unknown ids are left out)."""
+    ids = sorted(set(item_ids))
+    out: dict[int, Item] = {}
+    with session_scope(url) as session:
+        for start in range(0, len(ids), 500):
+            query = select(TriageItem).where(TriageItem.id.in_(ids[start : start + 500]))
+            out.update({row.id: Item.of(row) for row in session.scalars(query)})
+    return out
+
+
+def facets(*, url: str | None = None) -> dict[str, list[str]]:
+    """Distinct sources and question ids, for the filter drop-downs."""
+    with session_scope(url) as session:
+        sources = [
+            s for (s,) in session.execute(select(TriageItem.source).distinct().order_by(TriageItem.source))
+        ]
+        questions = [
+            str(q)
+            for (q,) in session.execute(
+                select(TriageItem.question_id)
+                .where(TriageItem.question_id.is_not(None))
+                .distinct()
+                .order_by(TriageItem.question_id)
+            )
+        ]
+    return {"sources": sources, "questions": questions}
+
+
+def neighbours(item_id: int, filters: ItemFilter, *, url: str | None = None) -> tuple[int | None, int | None]:
+    """``(previous, next)`` item ids around ``item_id`` in queue order.
+
+    *Next* is the next item still matching ``filters`` (typically open ones), wrapping to the top, so
+    an analyst can keep pressing "next" until the queue is empty. *Previous* is the item just above in
+    queue order whatever its status, so an analyst can go back to what they just decided.
+    """
+    with session_scope(url) as session:
+        current = session.get(TriageItem, item_id)
+        if current is None:
+            return None, None
+        after = or_(
+            TriageItem.priority < current.priority,
+            and_(TriageItem.priority == current.priority, TriageItem.id > current.id),
+        )
+        before = or_(
+            TriageItem.priority > current.priority,
+            and_(TriageItem.priority == current.priority, TriageItem.id < current.id),
+        )
+        cond = _where(filters)
+        nxt = session.scalar(_ordered(select(TriageItem.id).where(*cond, after)).limit(1))
+        if nxt is None:
+            nxt = session.scalar(
+                _ordered(select(TriageItem.id).where(*cond, TriageItem.id != item_id)).limit(1)
+            )
+        no_status = _where(ItemFilter(**{**filters.__dict__, "status": None, "for_analyst": None}))
+        prev = session.scalar(
+            select(TriageItem.id)
+            .where(*no_status, before)
+            .order_by(TriageItem.priority.asc(), TriageItem.id.desc())
+            .limit(1)
+        )
+    return prev, nxt
+
+
+# --- decisions -----------------------------------------------------------------------------------------
+
+
+def _latest_rows(session: Session, item_ids: Sequence[int] | None, per_analyst: bool) -> list[TriageDecision]:
+    group = [TriageDecision.item_id, TriageDecision.signal]
+    if per_analyst:
+        group.append(TriageDecision.analyst)
+    latest = select(func.max(TriageDecision.id).label("id")).group_by(*group)
+    if item_ids is not None:
+        latest = latest.where(TriageDecision.item_id.in_(item_ids))
+    sub = latest.subquery()
+    return list(session.scalars(select(TriageDecision).join(sub, TriageDecision.id == sub.c.id)))
+
+
+def _recompute(session: Session, item: TriageItem) -> None:
+    """Refresh the item's cached status and decided target groups from the decision log."""
+    rows = _latest_rows(session, [item.id], per_analyst=True)
+    covered: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if row.decision != CLEARED:
+            covered[row.analyst].add(row.signal)
+    complete = sum(1 for signals in covered.values() if set(SIGNALS) <= signals)
+    if complete == 0:
+        item.status = QUEUED
+    elif item.second_review and complete < 2:
+        item.status = SECOND_REVIEW
+    else:
+        item.status = DONE
+    overall = _latest_rows(session, [item.id], per_analyst=False)
+    decided_targets = {r.target for r in overall if r.decision == "confirm" and r.target}
+    model_targets = _model_target_groups(json.loads(item.targets))
+    item.target_groups = _as_list_column({*model_targets, *decided_targets})
+
+
+def _lock_item(session: Session, item_id: int) -> TriageItem:
+    # FOR UPDATE serialises decisions on one item on PostgreSQL (SQLite ignores it: its single
+    # writer lock, taken by the insert that follows, serialises them there).
+    row = session.scalars(select(TriageItem).where(TriageItem.id == item_id).with_for_update()).first()
+    if row is None:
+        raise TriageError(f"no item with id {item_id}")
+    return row
+
+
+def record_decision(
+    item_id: int,
+    signal: str,
+    decision: str,
+    analyst: str,
+    *,
+    target: str | None = None,
+    note: str | None = None,
+    url: str | None = None,
+) -> Decision:
+    """Append one decision (``confirm``/``reject``/``unsure``) with the model version and scores shown.
+
+    The scores recorded are the item's stored scores: the ones the triage page displays.
+    """
+    if signal not in SIGNALS:
+        raise TriageError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNALS)}")
+    if decision not in DECISIONS:
+        raise TriageError(f"unknown decision {decision!r}; expected one of {', '.join(DECISIONS)}")
+    if target is not None and target not in TARGETS:
+        raise TriageError(f"unknown target group {target!r}; expected one of {', '.join(TARGETS)}")
+    if not analyst:
+        raise TriageError("a decision needs an analyst")
+    note = (note or "").strip() or None
+    if note and len(note) > 2000:
+        raise TriageError("note longer than 2000 characters")
+    with session_scope(url) as session:
+        item = _lock_item(session, item_id)
+        row = TriageDecision(
+            item_id=item.id,
+            signal=signal,
+            decision=decision,
+            target=target,
+            note=note,
+            analyst=analyst,
+            created=utcnow(),
+            model_name=item.model_name,
+            model_version=item.model_version,
+            scores_shown=item.scores,
+        )
+        session.add(row)
+        session.flush()
+        _recompute(session, item)
+        return Decision.of(row)
+
+
+def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = None) -> Decision | None:
+    """Undo the analyst's most recent decision (on ``item_id`` when given) by appending its reversal.
+
+    The appended row restores what this analyst had decided on that (item, signal) before, or
+    ``cleared`` when there was nothing; it points at the undone row through ``undoes_id``. Pressing
+    undo again undoes the decision before that. Returns the appended row, or ``None`` when there is
+    nothing left to undo.
+    """
+    with session_scope(url) as session:
+        undone_ids = select(TriageDecision.undoes_id).where(TriageDecision.undoes_id.is_not(None))
+        query = select(TriageDecision).where(
+            TriageDecision.analyst == analyst,
+            TriageDecision.undoes_id.is_(None),
+            TriageDecision.id.not_in(undone_ids),
+        )
+        if item_id is not None:
+            query = query.where(TriageDecision.item_id == item_id)
+        target = session.scalars(query.order_by(TriageDecision.id.desc()).limit(1)).first()
+        if target is None:
+            return None
+        item = _lock_item(session, target.item_id)
+        before = session.scalars(
+            select(TriageDecision)
+            .where(
+                TriageDecision.item_id == target.item_id,
+                TriageDecision.signal == target.signal,
+                TriageDecision.analyst == analyst,
+                TriageDecision.id < target.id,
+            )
+            .order_by(TriageDecision.id.desc())
+            .limit(1)
+        ).first()
+        row = TriageDecision(
+            item_id=target.item_id,
+            signal=target.signal,
+            decision=before.decision if before else CLEARED,
+            target=before.target if before else None,
+            note=f"undo of decision {target.id}",
+            analyst=analyst,
+            created=utcnow(),
+            model_name=item.model_name,
+            model_version=item.model_version,
+            scores_shown=item.scores,
+            undoes_id=target.id,
+        )
+        session.add(row)
+        session.flush()
+        _recompute(session, item)
+        return Decision.of(row)
+
+
+def latest_decisions(
+    item_ids: Sequence[int] | None = None,
+    *,
+    analyst: str | None = None,
+    include_cleared: bool = False,
+    url: str | None = None,
+) -> dict[tuple[int, str], Decision]:
+    """The current decision per (item, signal): the latest appended row wins.
+
+    With ``analyst`` given, only that analyst's own latest decisions (what the page shows them).
+    Pairs whose latest row is ``cleared`` (undone back to nothing) are left out unless
+    ``include_cleared``. ``item_ids=None`` means every item.
+    """
+    out: dict[tuple[int, str], Decision] = {}
+    with session_scope(url) as session:
+        ids = list(item_ids) if item_ids is not None else None
+        chunks: list[list[int] | None] = (
+            [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids is not None else [None]
+        )
+        for chunk in chunks:
+            for row in _latest_rows(session, chunk, per_analyst=analyst is not None):
+                if analyst is not None and row.analyst != analyst:
+                    continue
+                if row.decision == CLEARED and not include_cleared:
+                    continue
+                out[(row.item_id, row.signal)] = Decision.of(row)
+    return out
+
+
+def decision_history(item_id: int, *, url: str | None = None) -> list[Decision]:
+    """Every decision row of an item, oldest first: the audit trail."""
+    with session_scope(url) as session:
+        query = select(TriageDecision).where(TriageDecision.item_id == item_id).order_by(TriageDecision.id)
+        return [Decision.of(row) for row in session.scalars(query)]
+
+
+def disagreements(*, url: str | None = None, limit: int = 500) -> list[Disagreement]:
+    """(item, signal) pairs where analysts' latest confirm/reject/unsure decisions differ."""
+    with session_scope(url) as session:
+        rows = _latest_rows(session, None, per_analyst=True)
+    by_pair: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
+    for row in rows:
+        if row.decision != CLEARED:
+            by_pair[(row.item_id, row.signal)][row.analyst] = row.decision
+    out = [
+        Disagreement(item_id, signal, dict(sorted(found.items())))
+        for (item_id, signal), found in sorted(by_pair.items())
+        if len(set(found.values())) > 1
+    ]
+    return out[:limit]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Numbers for the progress bar: what is open for the analyst, and what they did today."""
+
+    open_for_me: int
+    total: int
+    done: int
+    decided_today: int
+
+
+def progress(analyst: str, filters: ItemFilter | None = None, *, url: str | None = None) -> Progress:
+    """Queue progress for one analyst under the current filters."""
+    base = filters or ItemFilter()
+    open_filter = ItemFilter(**{**base.__dict__, "status": "open", "for_analyst": analyst})
+    all_filter = ItemFilter(**{**base.__dict__, "status": None, "for_analyst": None})
+    done_filter = ItemFilter(**{**base.__dict__, "status": DONE, "for_analyst": None})
+    today = datetime.combine(utcnow().date(), time.min)
+    with session_scope(url) as session:
+        decided = session.scalar(
+            select(func.count(func.distinct(TriageDecision.item_id))).where(
+                TriageDecision.analyst == analyst,
+                TriageDecision.created >= today,
+                TriageDecision.undoes_id.is_(None),
+            )
+        )
+    return Progress(
+        open_for_me=count_items(open_filter, url=url),
+        total=count_items(all_filter, url=url),
+        done=count_items(done_filter, url=url),
+        decided_today=int(decided or 0),
+    )
+
+
+def content_id(text: str) -> str:
+    """A stable external id from the text itself, for inputs that have no id column."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
