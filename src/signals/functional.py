@@ -1,0 +1,943 @@
+"""The project's own functional test suite: template-generated cases, one per behaviour we promise.
+
+A model can score well on held-out corpus rows and still fail the things users care about: flagging
+"I don't hate Muslims", missing "Mu5l1ms are v3rm1n", or confusing a complaint about the council with
+us-vs-them hostility. Each case here is a short text, the *functionality* it tests, the expected 0/1
+decision for only the signals the case says something about (others are not evaluated) and the
+identity group it mentions. ``run_suite`` scores every case through a ``Scorer`` at an operating
+point and reports accuracy overall, per functionality and per group; ``SuiteResult.to_metrics`` gives
+the MLflow metrics the promotion gate reads (``func_overall_acc``, ``func_<functionality>_acc``).
+
+The templates were written for this project from scratch. The module has two strictly separate
+sections: **evaluation templates** (``suite_cases``; never used for training) and **augmentation
+templates** (``augmentation_templates``; different template strings and mostly different identity
+terms, which the transformer trainer may add to its training data). ``evaluation_overlap`` lets any
+training pipeline drop texts that collide with an evaluation case, and a unit test checks the two
+sections never overlap.
+
+Run it on a model directory: ``python -m signals.functional models/default --out reports/func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from signals.schema import SIGNALS, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared vocabulary: functionalities and identity groups
+# ---------------------------------------------------------------------------------------------------
+
+#: Functionality name -> what it checks. Names become metric keys ``func_<name>_acc``.
+FUNCTIONALITIES: dict[str, str] = {
+    "plain_hate": "explicit derogation of a protected group",
+    "implicit_hate": "hate without slurs or insults: insinuation, stereotype, exclusion",
+    "dehumanisation": "comparing a protected group to vermin, disease or animals",
+    "threat_group": "threat or call for violence against a protected group",
+    "threat_individual": "threat against one person, no identity involved",
+    "negated_hate": "negated hateful statement ('I don't hate X')",
+    "counter_speech": "speaking out against hate towards a group",
+    "quoted_condemnation": "quoting hate in order to condemn or report it",
+    "reported_hate": "describing hate one experienced oneself",
+    "neutral_identity": "neutral mention of an identity",
+    "positive_identity": "positive statement about an identity",
+    "reclaimed_self_reference": "in-group, reclaimed use of a term about oneself",
+    "profanity_untargeted": "profanity aimed at no one",
+    "insult_person": "insult at a person, no identity involved",
+    "obfuscated_hate": "hate with leet, spacing, asterisks or homoglyph spellings",
+    "civil_disagreement": "civil disagreement with an institution or political side",
+    "polarization_vilify": "vilifying a political or social out-group (us vs. them)",
+}
+
+#: Functionalities whose cases expect ``hate = 1``; an always-0 model must fail all of them.
+HATE_FUNCTIONALITIES: tuple[str, ...] = (
+    "plain_hate",
+    "implicit_hate",
+    "dehumanisation",
+    "threat_group",
+    "obfuscated_hate",
+)
+
+
+@dataclass(frozen=True)
+class IdentityGroup:
+    """An identity group and the surface forms templates need.
+
+    ``plural`` ("Muslims"), ``person`` with article ("a Muslim"), ``adj`` ("Muslim", used as
+    "my Muslim neighbours"), ``target`` is the ``schema.TARGETS`` category, ``protected`` tells whether
+    attacks on it count as hate (political and social out-groups are not protected characteristics:
+    vilifying them is polarization, not hate).
+    """
+
+    key: str
+    plural: str
+    person: str
+    adj: str
+    target: str
+    protected: bool = True
+
+
+# ===================================================================================================
+# EVALUATION TEMPLATES — NEVER USED FOR TRAINING.
+# Everything from here to the "AUGMENTATION TEMPLATES" banner defines the functional test suite.
+# Do not import these names into any training or data pipeline; use `augmentation_templates()`.
+# ===================================================================================================
+
+EVAL_GROUPS: tuple[IdentityGroup, ...] = (
+    IdentityGroup("muslims", "Muslims", "a Muslim", "Muslim", "religion"),
+    IdentityGroup("jews", "Jews", "a Jewish person", "Jewish", "religion"),
+    IdentityGroup("black_people", "Black people", "a Black person", "Black", "race_ethnicity"),
+    IdentityGroup("asian_people", "Asian people", "an Asian person", "Asian", "race_ethnicity"),
+    IdentityGroup("immigrants", "immigrants", "an immigrant", "immigrant", "national_origin"),
+    IdentityGroup("refugees", "refugees", "a refugee", "refugee", "national_origin"),
+    IdentityGroup("women", "women", "a woman", "female", "gender_sexuality"),
+    IdentityGroup("trans_people", "trans people", "a trans person", "trans", "gender_sexuality"),
+    IdentityGroup("gay_people", "gay people", "a gay person", "gay", "gender_sexuality"),
+    IdentityGroup("disabled_people", "disabled people", "a disabled person", "disabled", "disability"),
+    IdentityGroup("mexicans", "Mexicans", "a Mexican", "Mexican", "national_origin"),
+    IdentityGroup("roma", "Roma", "a Roma person", "Roma", "race_ethnicity"),
+    IdentityGroup("christians", "Christians", "a Christian", "Christian", "religion"),
+    IdentityGroup("hindus", "Hindus", "a Hindu", "Hindu", "religion"),
+)
+
+#: Political and social out-groups for the polarization functionalities (not protected: hate = 0).
+EVAL_OUTGROUPS: tuple[IdentityGroup, ...] = (
+    IdentityGroup("liberals", "liberals", "a liberal", "liberal", "political", protected=False),
+    IdentityGroup("conservatives", "conservatives", "a conservative", "conservative", "political", False),
+    IdentityGroup("landlords", "landlords", "a landlord", "landlord", "other", protected=False),
+    IdentityGroup("cyclists", "cyclists", "a cyclist", "cyclist", "other", protected=False),
+)
+
+# Expected-label shorthands. Only the listed signals are evaluated for a case.
+_HATE = {"hate": 1, "threat": 0}
+_HATE_DEHUMAN = {"hate": 1, "polarization": 1}
+_HATE_THREAT = {"hate": 1, "threat": 1}
+_NOT_HATE = {"hate": 0, "threat": 0}
+_BENIGN = {"hate": 0, "threat": 0, "offensive": 0, "polarization": 0}
+_THREAT_ONLY = {"threat": 1, "hate": 0}
+_INSULT = {"offensive": 1, "hate": 0}
+_PROFANE = {"hate": 0, "threat": 0, "polarization": 0}
+_VILIFY = {"polarization": 1, "hate": 0, "threat": 0}
+_VILIFY_ANY = {"polarization": 1, "threat": 0}
+_RECLAIMED = {"hate": 0, "threat": 0}
+
+# Templates over protected groups. Placeholders: {P} plural, {A} person with article, {J} adjective.
+_EVAL_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "plain_hate": (
+        ("I hate {P}.", _HATE),
+        ("{P} are disgusting and I want nothing to do with them.", _HATE),
+        ("Honestly, {P} are the most worthless people in this country.", _HATE),
+    ),
+    "implicit_hate": (
+        ("Funny how the neighbourhood went downhill as soon as {P} started moving in.", _HATE),
+        ("We never had these problems before there were so many {P} around.", _HATE),
+        ("Let's just say I hold on to my wallet whenever {A} sits next to me.", _HATE),
+    ),
+    "dehumanisation": (
+        ("{P} are vermin.", _HATE_DEHUMAN),
+        ("{P} are nothing but a plague on this town.", _HATE_DEHUMAN),
+        ("{P} are animals, not human beings.", _HATE_DEHUMAN),
+    ),
+    "threat_group": (
+        ("{P} should all be shot.", _HATE_THREAT),
+        ("I'm going to burn down every house where {P} live.", _HATE_THREAT),
+        ("Someone needs to round up {P} and hang them.", _HATE_THREAT),
+    ),
+    "negated_hate": (
+        ("I don't hate {P}.", _NOT_HATE),
+        ("{P} are not vermin, they are people like anyone else.", _NOT_HATE),
+        ("I would never say that {P} are worse than anybody else.", _NOT_HATE),
+    ),
+    "counter_speech": (
+        ("Calling {P} vermin is disgusting, and nobody in this town should tolerate it.", _NOT_HATE),
+        ("Stop blaming {P} for everything, it's lazy and it's cruel.", _NOT_HATE),
+        ("Hatred of {P} has no place in our community.", _NOT_HATE),
+    ),
+    "quoted_condemnation": (
+        (
+            'Someone spray-painted "{P} are parasites" on the library wall and it needs cleaning today.',
+            _NOT_HATE,
+        ),
+        ('Posting things like "all {P} are criminals" is spreading hate. Please stop.', _NOT_HATE),
+        (
+            'My uncle said "{P} should be banned from this country" and I told him how wrong that is.',
+            _NOT_HATE,
+        ),
+    ),
+    "reported_hate": (
+        ("Someone at the bus stop shouted insults at me because I'm {A}.", _NOT_HATE),
+        (
+            "A man on the train told me that {P} like me don't belong here, and nobody said anything.",
+            _NOT_HATE,
+        ),
+        ("At work I keep hearing nasty jokes about {P}, and as {A} it really hurts.", _NOT_HATE),
+    ),
+    "neutral_identity": (
+        ("There are a lot of {P} living on our street.", _BENIGN),
+        ("The library is holding an information evening for {P} next Tuesday.", _BENIGN),
+        ("I am {A} and I work as a nurse in the city centre.", _BENIGN),
+    ),
+    "positive_identity": (
+        ("{P} make this town a better place.", _BENIGN),
+        ("I'm proud to have so many {P} in our community.", _BENIGN),
+        ("My {J} colleagues are some of the kindest people I know.", _BENIGN),
+    ),
+}
+
+# Reclaimed, in-group self-reference: (group key, text). Only groups with a widely reclaimed term.
+_EVAL_RECLAIMED: tuple[tuple[str, str], ...] = (
+    ("gay_people", "I'm queer and proud, and our picnic in the park is on Saturday."),
+    ("gay_people", "Us dykes are running the bake sale at the community centre this year."),
+    ("gay_people", "As a flaming queen I can confirm the new dance studio is fabulous."),
+    ("trans_people", "Us queer folks are organising a clothing swap next weekend."),
+    ("trans_people", "Just a trans girl and her very loud cat, saying hi to the forum."),
+    ("disabled_people", "Crip pride! The new ramps mean I can finally get into the library."),
+    ("disabled_people", "Me and my fellow crips are starting a disability arts group."),
+    ("women", "Me and my girls are having a bad bitch brunch this weekend."),
+    ("roma", "I'm a proud Gypsy and I love telling people about my family's traditions."),
+    ("immigrants", "Us fobs stick together, we're hosting a potluck for new arrivals."),
+)
+
+# Templates with no identity group. {T} is a person slot, {I} an institution, {Y} a policy.
+_EVAL_PERSONS: tuple[str, ...] = ("the councillor", "my neighbour", "that reporter", "the landlord")
+_EVAL_INSTITUTIONS: tuple[str, ...] = (
+    "the council",
+    "the school board",
+    "the mayor",
+    "the transit authority",
+)
+_EVAL_POLICIES: tuple[str, ...] = (
+    "zoning plan",
+    "budget proposal",
+    "parking changes",
+    "bin collection schedule",
+)
+
+_EVAL_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "threat_individual": (
+        ("If {T} shows up at the meeting again I will smash his face in.", _THREAT_ONLY),
+        ("I know where {T} lives and I'm going to make sure he gets hurt.", _THREAT_ONLY),
+        ("{T} deserves a bullet and I'll be the one to give it.", _THREAT_ONLY),
+        ("I'm going to find you and break your legs.", _THREAT_ONLY),
+        ("Keep talking and I will stab you.", _THREAT_ONLY),
+        ("Say that again and you won't walk home tonight.", _THREAT_ONLY),
+    ),
+    "profanity_untargeted": (
+        ("Holy shit, the bus was late again this morning.", _PROFANE),
+        ("This fucking weather is ruining my weekend.", _PROFANE),
+        ("Damn, that concert in the park was bloody brilliant.", _PROFANE),
+        ("The new playground is fucking awesome, thanks to whoever built it.", _PROFANE),
+        ("Shit, I forgot to fill in the survey last week.", _PROFANE),
+        ("What the hell happened to the parking on Main Street?", _PROFANE),
+        ("Crap, the library closes at five now? That's a pain in the ass.", _PROFANE),
+        ("Fuck yeah, the pool is finally open again!", _PROFANE),
+        ("Bugger, I missed the recycling lorry again.", _PROFANE),
+        ("The roadworks on Elm Street are a total clusterfuck.", _PROFANE),
+        ("Goddammit, my bike got a flat on the way to the market.", _PROFANE),
+        ("That storm last night was scary as shit.", _PROFANE),
+    ),
+    "insult_person": (
+        ("{T} is a complete moron and should shut up.", _INSULT),
+        ("Only a brain-dead loser like {T} would write that.", _INSULT),
+        ("You are an absolute idiot.", _INSULT),
+        ("Nobody cares what you think, you pathetic clown.", _INSULT),
+        ("Shut your mouth, you useless piece of garbage.", _INSULT),
+        ("You're too stupid to understand a bus timetable.", _INSULT),
+    ),
+    "civil_disagreement": (
+        ("I disagree with {I}'s {Y}.", _BENIGN),
+        ("I think {I} got the {Y} wrong, and I'd like them to reconsider.", _BENIGN),
+        ("With respect, {I}'s {Y} does not work for families on our side of town.", _BENIGN),
+    ),
+    "polarization_vilify": (
+        ("Those people are destroying our city.", _VILIFY_ANY),
+        ("People from the other side of the river are ruining everything for the rest of us.", _VILIFY_ANY),
+        ("The newcomers don't care about this town, they only take from it.", _VILIFY_ANY),
+    ),
+}
+
+# Templates over political/social out-groups ({P}: "liberals", "landlords"...).
+_EVAL_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "civil_disagreement": (
+        ("I vote differently from most {P}, but I respect their views on housing.", _BENIGN),
+        ("I disagree with {P} about taxes, and that's fine in a democracy.", _BENIGN),
+    ),
+    "polarization_vilify": (
+        ("{P} are destroying this city and they don't care who gets hurt.", _VILIFY),
+        ("Every single one of the {P} is a traitor to this country.", _VILIFY),
+        ("You can't reason with {P}, they are the enemy and always will be.", _VILIFY),
+    ),
+}
+
+# Obfuscated hate: base sentences whose key word is disguised one of four ways.
+_EVAL_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
+    ("I hate {P}.", "hate"),
+    ("{P} are vermin.", "vermin"),
+    ("{P} are filthy parasites.", "parasites"),
+)
+OBFUSCATION_STYLES: tuple[str, ...] = ("leet", "spacing", "asterisks", "homoglyph")
+
+# END OF EVALUATION TEMPLATES ========================================================================
+
+
+# ---------------------------------------------------------------------------------------------------
+# Obfuscation helpers (shared by both sections: they are transformations, not templates)
+# ---------------------------------------------------------------------------------------------------
+
+_LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
+# Cyrillic letters that look like Latin ones; NFKC does not fold them.
+_HOMOGLYPH = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"})
+_VOWELS = set("aeiou")
+
+
+def obfuscate(word: str, style: str) -> str:
+    """Disguise one word: ``leet`` (v3rm1n), ``spacing`` (v e r m i n), ``asterisks`` (v*rm*n), ``homoglyph``.
+
+    >>> obfuscate("vermin", "asterisks")
+    'v*rm*n'
+    """
+    if style == "leet":
+        return word.translate(_LEET)
+    if style == "spacing":
+        return " ".join(word)
+    if style == "asterisks":
+        # keep the first letter so the word stays readable, star the inner vowels
+        return word[0] + "".join("*" if ch in _VOWELS else ch for ch in word[1:])
+    if style == "homoglyph":
+        return word.translate(_HOMOGLYPH)
+    raise ValueError(f"unknown obfuscation style {style!r}; expected one of {OBFUSCATION_STYLES}")
+
+
+def _render(template: str, **slots: str) -> str:
+    text = template.format(**slots)
+    return text[0].upper() + text[1:] if text else text
+
+
+def _group_slots(group: IdentityGroup) -> dict[str, str]:
+    return {"P": group.plural, "A": group.person, "J": group.adj}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One functional test case.
+
+    ``expected`` maps only the evaluated signals to 0/1; signals left out are not scored for this case.
+    ``group`` is an identity-group key (``None`` when the text names no group).
+    """
+
+    id: str
+    text: str
+    functionality: str
+    expected: Mapping[str, int]
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.functionality not in FUNCTIONALITIES:
+            raise ValueError(f"case {self.id}: unknown functionality {self.functionality!r}")
+        bad = set(self.expected) - set(SIGNALS)
+        if bad or not self.expected:
+            raise ValueError(f"case {self.id}: expected labels must name signals of {SIGNALS}, got {bad}")
+
+
+def suite_groups() -> tuple[IdentityGroup, ...]:
+    """Every identity group the evaluation suite uses: protected groups, then political/social ones."""
+    return EVAL_GROUPS + EVAL_OUTGROUPS
+
+
+def suite_cases() -> list[Case]:
+    """Build the functional suite: deterministic, in a fixed order, ids stable across runs.
+
+    >>> cases = suite_cases()
+    >>> cases[0].text, cases[0].expected
+    ('I hate Muslims.', {'hate': 1, 'threat': 0})
+    """
+    cases: list[Case] = []
+    for functionality, templates in _EVAL_GROUP_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            for group in EVAL_GROUPS:
+                text = _render(template, **_group_slots(group))
+                cases.append(
+                    Case(f"{functionality}-{t}-{group.key}", text, functionality, expected, group.key)
+                )
+    for g, group in enumerate(EVAL_GROUPS):
+        for s, style in enumerate(OBFUSCATION_STYLES):
+            base, word = _EVAL_OBFUSCATION_BASES[(g + s) % len(_EVAL_OBFUSCATION_BASES)]
+            clear = _render(base, **_group_slots(group))
+            text = (
+                clear.translate(_HOMOGLYPH)
+                if style == "homoglyph"
+                else clear.replace(word, obfuscate(word, style))
+            )
+            cases.append(
+                Case(f"obfuscated_hate-{style}-{group.key}", text, "obfuscated_hate", _HATE, group.key)
+            )
+    for i, (group_key, text) in enumerate(_EVAL_RECLAIMED):
+        cases.append(
+            Case(
+                f"reclaimed_self_reference-{i}-{group_key}",
+                text,
+                "reclaimed_self_reference",
+                _RECLAIMED,
+                group_key,
+            )
+        )
+    for functionality, templates in _EVAL_PLAIN_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            if "{I}" in template:
+                for k, inst in enumerate(_EVAL_INSTITUTIONS):
+                    policy = _EVAL_POLICIES[(k + t) % len(_EVAL_POLICIES)]
+                    text = _render(template, I=inst, Y=policy)
+                    cases.append(Case(f"{functionality}-{t}-{k}", text, functionality, expected))
+            elif "{T}" in template:
+                for k, person in enumerate(_EVAL_PERSONS):
+                    text = _render(template, T=person)
+                    cases.append(Case(f"{functionality}-{t}-{k}", text, functionality, expected))
+            else:
+                cases.append(Case(f"{functionality}-{t}", template, functionality, expected))
+    for functionality, templates in _EVAL_OUTGROUP_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            for group in EVAL_OUTGROUPS:
+                text = _render(template, **_group_slots(group))
+                cases.append(
+                    Case(f"{functionality}-og{t}-{group.key}", text, functionality, expected, group.key)
+                )
+    return cases
+
+
+# ===================================================================================================
+# AUGMENTATION TEMPLATES — for training-data augmentation only.
+# Different template strings from the evaluation section and mostly different identity terms, so a
+# model trained on them is still tested on unseen wording. tests/unit/test_functional.py checks that no
+# augmentation text equals or closely overlaps an evaluation text once identity terms are masked.
+# ===================================================================================================
+
+AUGMENTATION_GROUPS: tuple[IdentityGroup, ...] = (
+    IdentityGroup("sikhs", "Sikhs", "a Sikh", "Sikh", "religion"),
+    IdentityGroup("catholics", "Catholics", "a Catholic", "Catholic", "religion"),
+    IdentityGroup("muslim_people", "Muslim people", "a Muslim man", "Muslim", "religion"),
+    IdentityGroup("jewish_people", "Jewish people", "a Jewish woman", "Jewish", "religion"),
+    IdentityGroup("arabs", "Arabs", "an Arab", "Arab", "race_ethnicity"),
+    IdentityGroup(
+        "indigenous_people", "Indigenous people", "an Indigenous man", "Indigenous", "race_ethnicity"
+    ),
+    IdentityGroup("black_folks", "Black folks", "a Black woman", "Black", "race_ethnicity"),
+    IdentityGroup("chinese_people", "Chinese people", "a Chinese student", "Chinese", "race_ethnicity"),
+    IdentityGroup("migrants", "migrants", "a migrant", "migrant", "national_origin"),
+    IdentityGroup(
+        "asylum_seekers", "asylum seekers", "an asylum seeker", "asylum-seeking", "national_origin"
+    ),
+    IdentityGroup("nigerians", "Nigerians", "a Nigerian", "Nigerian", "national_origin"),
+    IdentityGroup("pakistanis", "Pakistanis", "a Pakistani", "Pakistani", "national_origin"),
+    IdentityGroup("lesbians", "lesbians", "a lesbian", "lesbian", "gender_sexuality"),
+    IdentityGroup("bisexual_people", "bisexual people", "a bisexual man", "bisexual", "gender_sexuality"),
+    IdentityGroup(
+        "transgender_men", "transgender men", "a transgender man", "transgender", "gender_sexuality"
+    ),
+    IdentityGroup("deaf_people", "deaf people", "a deaf person", "deaf", "disability"),
+    IdentityGroup("autistic_people", "autistic people", "an autistic person", "autistic", "disability"),
+)
+
+AUGMENTATION_OUTGROUPS: tuple[IdentityGroup, ...] = (
+    IdentityGroup("leftists", "leftists", "a leftist", "leftist", "political", protected=False),
+    IdentityGroup("right_wingers", "right-wingers", "a right-winger", "right-wing", "political", False),
+    IdentityGroup("developers", "property developers", "a developer", "developer", "other", protected=False),
+    IdentityGroup("drivers", "car drivers", "a driver", "driver", "other", protected=False),
+)
+
+_AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "plain_hate": (
+        ("{P} make me sick, every last one.", _HATE),
+        ("Nobody in their right mind would hire {A}, they're useless.", _HATE),
+        ("My town would be nicer with zero {P} in it.", _HATE),
+    ),
+    "implicit_hate": (
+        ("Strange that property prices dropped when {P} arrived, isn't it.", _HATE),
+        ("You always know which house belongs to {A}, just follow the smell.", _HATE),
+        ("Our schools were fine until the {P} turned up.", _HATE),
+    ),
+    "dehumanisation": (
+        ("{P} breed like rats.", _HATE_DEHUMAN),
+        ("{P} are a cancer eating this nation alive.", _HATE_DEHUMAN),
+        ("{P} are cockroaches that should be stamped out.", _HATE_DEHUMAN),
+    ),
+    "threat_group": (
+        ("Time to grab the rifles and deal with the {P} for good.", _HATE_THREAT),
+        ("Every {J} family on this road will get a brick through the window.", _HATE_THREAT),
+        ("Gas the {P}, all of them.", _HATE_THREAT),
+    ),
+    "negated_hate": (
+        ("No, I have nothing against {P} at all.", _NOT_HATE),
+        ("It's false that {P} are dangerous.", _NOT_HATE),
+        ("{P} are not a problem for this town, never were.", _NOT_HATE),
+    ),
+    "counter_speech": (
+        ("People who attack {P} online should be ashamed of themselves.", _NOT_HATE),
+        ("We stand with {P} against the bigots harassing them.", _NOT_HATE),
+        ("If you think {P} are less human than you, the problem is you.", _NOT_HATE),
+    ),
+    "quoted_condemnation": (
+        ('The flyer said "get rid of the {P}" - I took it down and called the police.', _NOT_HATE),
+        ('I reported the account that wrote "{P} are scum" under the council post.', _NOT_HATE),
+    ),
+    "reported_hate": (
+        ("The taxi driver refused to take me once he realised I'm {A}.", _NOT_HATE),
+        ("Last night kids threw eggs at our door and shouted that {P} should leave.", _NOT_HATE),
+    ),
+    "neutral_identity": (
+        ("The {J} community choir meets on Thursdays at the town hall.", _BENIGN),
+        ("The census counts how many {P} live in each district.", _BENIGN),
+        ("My neighbour is {A} and runs the allotment committee.", _BENIGN),
+    ),
+    "positive_identity": (
+        ("Thank you to the {J} volunteers who cleaned up the riverside.", _BENIGN),
+        ("{P} have done so much for this community.", _BENIGN),
+        ("Some of my best memories are festivals with {J} friends.", _BENIGN),
+    ),
+}
+
+_AUG_PERSONS: tuple[str, ...] = ("the bus driver", "your boss", "that commenter", "the caretaker")
+_AUG_INSTITUTIONS: tuple[str, ...] = (
+    "the parish council",
+    "the housing office",
+    "the district",
+    "the police board",
+)
+_AUG_POLICIES: tuple[str, ...] = ("speed limit plan", "rent cap", "opening hours", "recycling rules")
+
+_AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "threat_individual": (
+        ("Watch your back, {T}, I'm coming for you.", _THREAT_ONLY),
+        ("One more word and I'll put {T} in hospital.", _THREAT_ONLY),
+        ("I swear I will kill you if you come near my kids.", _THREAT_ONLY),
+    ),
+    "profanity_untargeted": (
+        ("Bloody hell, the queue at the post office was endless.", _PROFANE),
+        ("The fireworks were damn impressive this year.", _PROFANE),
+        ("Ugh, shitty drizzle all week again.", _PROFANE),
+    ),
+    "insult_person": (
+        ("{T} is a spineless weasel.", _INSULT),
+        ("Go away, you dim-witted buffoon.", _INSULT),
+        ("Only an imbecile like {T} could mess this up.", _INSULT),
+    ),
+    "civil_disagreement": (
+        ("I'm not convinced {I}'s {Y} is the right call.", _BENIGN),
+        ("Could {I} explain the {Y}? I have some concerns about it.", _BENIGN),
+    ),
+    "polarization_vilify": (("Outsiders like them will never understand people like us.", _VILIFY_ANY),),
+}
+
+_AUG_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
+    "civil_disagreement": (("I see things differently from {P}, but they make some fair points.", _BENIGN),),
+    "polarization_vilify": (
+        ("{P} hate this country and want to see it burn.", _VILIFY),
+        ("Never trust {P}, they are liars to the core.", _VILIFY),
+    ),
+}
+
+_AUG_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
+    ("{P} are scum.", "scum"),
+    ("Kick out the {P}, they are trash.", "trash"),
+    ("{P} are subhuman.", "subhuman"),
+)
+
+# END OF AUGMENTATION TEMPLATES ======================================================================
+
+
+def _record(rid: str, text: str, expected: Mapping[str, int], group: IdentityGroup | None) -> Record:
+    # A target is known only where the text attacks a group; elsewhere it stays unknown (masked).
+    targets = {group.target: 1} if group is not None and expected.get("hate") == 1 else {}
+    return Record(id=rid, text=text, source="augmentation", labels=dict(expected), targets=targets)
+
+
+def augmentation_templates() -> Iterator[Record]:
+    """Yield augmentation Records with partial labels (source ``augmentation``), deterministic.
+
+    Only the signals a template says something about carry a label; the others stay unknown (-1) so
+    the masked loss ignores them. Never mixes with ``suite_cases``: separate strings and terms.
+
+    >>> recs = list(augmentation_templates())
+    >>> recs[0].source, recs[0].labels["hate"]
+    ('augmentation', 1)
+    """
+    for functionality, templates in _AUG_GROUP_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            for group in AUGMENTATION_GROUPS:
+                yield _record(
+                    f"aug-{functionality}-{t}-{group.key}",
+                    _render(template, **_group_slots(group)),
+                    expected,
+                    group,
+                )
+    for g, group in enumerate(AUGMENTATION_GROUPS):
+        for s, style in enumerate(OBFUSCATION_STYLES):
+            base, word = _AUG_OBFUSCATION_BASES[(g + s) % len(_AUG_OBFUSCATION_BASES)]
+            clear = _render(base, **_group_slots(group))
+            text = (
+                clear.translate(_HOMOGLYPH)
+                if style == "homoglyph"
+                else clear.replace(word, obfuscate(word, style))
+            )
+            yield _record(f"aug-obfuscated_hate-{style}-{group.key}", text, _HATE, group)
+    for functionality, templates in _AUG_PLAIN_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            if "{I}" in template:
+                for k, inst in enumerate(_AUG_INSTITUTIONS):
+                    text = _render(template, I=inst, Y=_AUG_POLICIES[(k + t) % len(_AUG_POLICIES)])
+                    yield _record(f"aug-{functionality}-{t}-{k}", text, expected, None)
+            elif "{T}" in template:
+                for k, person in enumerate(_AUG_PERSONS):
+                    yield _record(f"aug-{functionality}-{t}-{k}", _render(template, T=person), expected, None)
+            else:
+                yield _record(f"aug-{functionality}-{t}", template, expected, None)
+    for functionality, templates in _AUG_OUTGROUP_TEMPLATES.items():
+        for t, (template, expected) in enumerate(templates):
+            for group in AUGMENTATION_OUTGROUPS:
+                text = _render(template, **_group_slots(group))
+                yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Leak guard: compare texts with identity terms masked
+# ---------------------------------------------------------------------------------------------------
+
+
+def _identity_terms() -> list[str]:
+    terms: set[str] = set()
+    for g in EVAL_GROUPS + EVAL_OUTGROUPS + AUGMENTATION_GROUPS + AUGMENTATION_OUTGROUPS:
+        terms.update({g.plural, g.person, g.adj})
+    terms.update(_EVAL_PERSONS + _EVAL_INSTITUTIONS + _EVAL_POLICIES)
+    terms.update(_AUG_PERSONS + _AUG_INSTITUTIONS + _AUG_POLICIES)
+    return sorted((t.lower() for t in terms), key=len, reverse=True)
+
+
+_SKELETON_RE: re.Pattern[str] | None = None
+
+
+def skeleton(text: str) -> str:
+    """Lower-cased text with identity and slot terms replaced by ``<x>`` and punctuation dropped.
+
+    Two texts with the same skeleton differ only in which group or slot filler they mention.
+
+    >>> skeleton("I hate Muslims!") == skeleton("i hate Sikhs")
+    True
+    """
+    global _SKELETON_RE
+    if _SKELETON_RE is None:
+        _SKELETON_RE = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in _identity_terms()) + r")\b")
+    out = _SKELETON_RE.sub(" x ", text.lower())
+    out = re.sub(r"[^\w\s]", " ", out)
+    return re.sub(r"\s+", " ", out).strip()
+
+
+def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85) -> list[int]:
+    """Indices of ``texts`` that equal or closely match an evaluation case once identity terms are masked.
+
+    Training pipelines call this to drop any text that would leak the functional suite into training
+    (similarity is ``difflib.SequenceMatcher.ratio`` of the skeletons, ``>= min_ratio``).
+    """
+    eval_skeletons = sorted({skeleton(c.text) for c in suite_cases()})
+    exact = set(eval_skeletons)
+    hits = []
+    for i, text in enumerate(texts):
+        sk = skeleton(text)
+        if sk in exact:
+            hits.append(i)
+            continue
+        matcher = difflib.SequenceMatcher(a=sk, autojunk=False)
+        for other in eval_skeletons:
+            matcher.set_seq2(other)
+            if (
+                matcher.real_quick_ratio() >= min_ratio
+                and matcher.quick_ratio() >= min_ratio
+                and matcher.ratio() >= min_ratio
+            ):
+                hits.append(i)
+                break
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running the suite
+# ---------------------------------------------------------------------------------------------------
+
+
+class SuiteScorer(Protocol):
+    """What ``run_suite`` needs: calibrated per-signal probabilities (``signals.scoring.Scorer``)."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _resolve_thresholds(scorer: Any, threshold: str | float | Mapping[str, float]) -> dict[str, float]:
+    if isinstance(threshold, str):
+        info = getattr(scorer, "info", None)
+        points = getattr(info, "thresholds", None) or {}
+        if threshold not in points:
+            raise ValueError(f"unknown operating point {threshold!r}; the model has {sorted(points)}")
+        return {s: float(points[threshold][s]) for s in SIGNALS}
+    if isinstance(threshold, Mapping):
+        missing = set(SIGNALS) - set(threshold)
+        if missing:
+            raise ValueError(f"threshold mapping lacks signals {sorted(missing)}")
+        return {s: float(threshold[s]) for s in SIGNALS}
+    return {s: float(threshold) for s in SIGNALS}
+
+
+@dataclass
+class SuiteResult:
+    """Outcome of ``run_suite``: the cases, the calibrated probabilities and the decisions taken.
+
+    A case is correct when every evaluated signal's decision (probability >= threshold) equals the
+    expected label.
+    """
+
+    cases: list[Case]
+    probs: np.ndarray
+    thresholds: dict[str, float]
+    operating_point: str = "flag"
+    model: str = ""
+    decisions: np.ndarray = field(init=False)
+    correct: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probs = np.asarray(self.probs, dtype=float)
+        if self.probs.shape != (len(self.cases), len(SIGNALS)):
+            raise ValueError(f"probs shape {self.probs.shape} != ({len(self.cases)}, {len(SIGNALS)})")
+        cut = np.array([self.thresholds[s] for s in SIGNALS])
+        self.decisions = (self.probs >= cut).astype(int)
+        self.correct = np.array(
+            [
+                all(self.decisions[i, SIGNALS.index(s)] == v for s, v in case.expected.items())
+                for i, case in enumerate(self.cases)
+            ],
+            dtype=bool,
+        )
+
+    @property
+    def overall_accuracy(self) -> float:
+        return float(self.correct.mean()) if len(self.cases) else float("nan")
+
+    def _accuracy_by(self, key: str) -> dict[str, float]:
+        totals: dict[str, list[int]] = {}
+        for case, ok in zip(self.cases, self.correct, strict=True):
+            name = getattr(case, key)
+            if name is None:
+                continue
+            totals.setdefault(name, []).append(int(ok))
+        return {name: float(np.mean(v)) for name, v in totals.items()}
+
+    @property
+    def per_functionality(self) -> dict[str, float]:
+        """Accuracy per functionality, in ``FUNCTIONALITIES`` order."""
+        acc = self._accuracy_by("functionality")
+        return {f: acc[f] for f in FUNCTIONALITIES if f in acc}
+
+    @property
+    def per_group(self) -> dict[str, float]:
+        """Accuracy over all cases mentioning each identity group."""
+        return self._accuracy_by("group")
+
+    def to_metrics(self, prefix: str = "func") -> dict[str, float]:
+        """Flat metrics for MLflow: ``func_overall_acc``, ``func_<functionality>_acc``, ``funcgroup_<g>_acc``.
+
+        Per-group keys use a separate ``funcgroup_`` prefix so that every ``func_<x>_acc`` key is a
+        functionality (the promotion gate relies on that).
+        """
+        out = {f"{prefix}_overall_acc": self.overall_accuracy}
+        out.update({f"{prefix}_{name}_acc": acc for name, acc in self.per_functionality.items()})
+        out.update({f"{prefix}group_{name}_acc": acc for name, acc in self.per_group.items()})
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per case: text, functionality, group, expected/prob/decision per signal, correct."""
+        out = []
+        for i, case in enumerate(self.cases):
+            row: dict[str, Any] = {
+                "id": case.id,
+                "functionality": case.functionality,
+                "group": case.group or "",
+                "text": case.text,
+                "correct": bool(self.correct[i]),
+            }
+            for j, s in enumerate(SIGNALS):
+                row[f"expected_{s}"] = case.expected.get(s, "")
+                row[f"prob_{s}"] = round(float(self.probs[i, j]), 4)
+                row[f"pred_{s}"] = int(self.decisions[i, j])
+            out.append(row)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-case predictions as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One row per functionality (and ``overall``): n cases, n correct, accuracy."""
+        out = []
+        for name in self.per_functionality:
+            mask = np.array([c.functionality == name for c in self.cases])
+            out.append(
+                {
+                    "functionality": name,
+                    "n": int(mask.sum()),
+                    "correct": int(self.correct[mask].sum()),
+                    "accuracy": float(self.correct[mask].mean()),
+                }
+            )
+        out.append(
+            {
+                "functionality": "overall",
+                "n": len(self.cases),
+                "correct": int(self.correct.sum()),
+                "accuracy": self.overall_accuracy,
+            }
+        )
+        return out
+
+    def write_csv(self, directory: str | Path) -> list[Path]:
+        """Write ``functional_cases.csv`` (per case) and ``functional_summary.csv``; returns the paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, rows in (
+            ("functional_cases.csv", self.rows()),
+            ("functional_summary.csv", self.summary_rows()),
+        ):
+            path = directory / name
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            paths.append(path)
+        return paths
+
+    def to_table(self) -> Table:
+        """A rich table: accuracy per functionality, with its description."""
+        from rich.table import Table
+
+        title = (
+            f"Functional suite ({self.operating_point} threshold){' - ' + self.model if self.model else ''}"
+        )
+        table = Table(title=title)
+        table.add_column("functionality")
+        table.add_column("tests")
+        table.add_column("n", justify="right")
+        table.add_column("accuracy", justify="right")
+        for row in self.summary_rows():
+            acc = row["accuracy"]
+            style = "red" if acc < 0.5 else ("yellow" if acc < 0.8 else "green")
+            table.add_row(
+                row["functionality"],
+                FUNCTIONALITIES.get(row["functionality"], "all cases"),
+                str(row["n"]),
+                f"[{style}]{acc:.1%}[/]",
+            )
+        return table
+
+
+def run_suite(
+    scorer: SuiteScorer,
+    threshold: str | float | Mapping[str, float] = "flag",
+    cases: Sequence[Case] | None = None,
+) -> SuiteResult:
+    """Score the functional suite and decide each case at an operating point.
+
+    ``threshold`` is an operating point of the model's manifest (``"flag"`` or ``"review"``), one
+    probability for all signals, or a mapping signal -> probability.
+
+    >>> result = run_suite(load_scorer("models/default"))  # doctest: +SKIP
+    >>> result.to_metrics()["func_overall_acc"]            # doctest: +SKIP
+    """
+    cases = list(cases) if cases is not None else suite_cases()
+    thresholds = _resolve_thresholds(scorer, threshold)
+    probs = np.asarray(scorer.predict_proba([c.text for c in cases]), dtype=float)
+    name = getattr(scorer, "name", "")
+    result = SuiteResult(
+        cases,
+        probs,
+        thresholds,
+        operating_point=threshold if isinstance(threshold, str) else "custom",
+        model=name if isinstance(name, str) else "",
+    )
+    log.info("functional suite: %d cases, overall accuracy %.3f", len(cases), result.overall_accuracy)
+    return result
+
+
+def evaluate_model_dir(
+    path: str | Path, threshold: str = "flag", out_dir: str | Path | None = None
+) -> dict[str, float]:
+    """Run the functional suite and its per-group bias metrics on a model directory (or MLflow URI).
+
+    Returns the flat metrics (``func_*`` and ``bias_func_*``); with ``out_dir``, also writes the
+    per-case and summary CSVs and ``bias_functional.csv`` there, for logging as MLflow artifacts.
+    """
+    from signals.bias import bias_frame, bias_metrics, suite_bias_report
+    from signals.scoring import load_scorer
+
+    scorer = load_scorer(path)
+    result = run_suite(scorer, threshold=threshold)
+    report = suite_bias_report(result)
+    metrics = result.to_metrics()
+    metrics.update(bias_metrics(report, prefix="bias_func"))
+    if out_dir is not None:
+        result.write_csv(out_dir)
+        bias_frame(report).to_csv(Path(out_dir) / "bias_functional.csv", index=False)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m signals.functional MODEL_DIR [--threshold flag] [--out DIR]``: print the suite tables."""
+    from rich.console import Console
+
+    from signals.bias import bias_table, suite_bias_report
+    from signals.scoring import load_scorer
+
+    parser = argparse.ArgumentParser(prog="python -m signals.functional", description=main.__doc__)
+    parser.add_argument("model", help="model directory (with signals.json) or MLflow model URI")
+    parser.add_argument("--threshold", default="flag", help="operating point: flag or review")
+    parser.add_argument("--out", default=None, help="directory for the CSV artifacts")
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        scorer = load_scorer(args.model)
+        result = run_suite(scorer, threshold=args.threshold)
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    console.print(result.to_table())
+    report = suite_bias_report(result)
+    console.print(bias_table(report))
+    if args.out:
+        result.write_csv(args.out)
+        from signals.bias import bias_frame
+
+        bias_frame(report).to_csv(Path(args.out) / "bias_functional.csv", index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    raise SystemExit(main())

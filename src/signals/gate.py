@@ -1,0 +1,211 @@
+"""Promotion gate: does a challenger beat the champion? Pure functions over flat MLflow metric dicts.
+
+A challenger passes when, compared with the current champion:
+
+1. **per-signal PR-AUC on validation** (``val_<signal>_pr_auc``, from ``signals.evaluation.flat_metrics``)
+   is at least the champion's minus ``tolerance`` for *every* signal: a better hate model that loses
+   the threat signal is not promoted;
+2. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
+   least the champion's minus ``tolerance``;
+3. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
+   default 50%). A functionality the champion already failed does not block the challenger (it is
+   listed as a warning), otherwise a first weak champion could never be replaced; ``strict_floor=True``
+   makes every functionality below the floor a failure.
+
+``tolerance`` (default 0.005) lets a retrain that is equal within run-to-run noise replace the
+champion, e.g. after new analyst labels; it also means a chain of promotions can drift down by up to
+0.005 per step, so the gate table shows each delta. A metric neither model has (a signal with one class
+on validation) is skipped; one only the champion has fails the challenger.
+
+When there is no champion yet (``champion_metrics`` is ``None`` or empty) the challenger passes: the
+first model needs no rival. Floor violations are still reported as warnings.
+
+>>> compare(None, {"val_hate_pr_auc": 0.7}).passed
+True
+>>> r = compare({"val_hate_pr_auc": 0.8}, {"val_hate_pr_auc": 0.7}, signals=["hate"])
+>>> r.passed, r.reasons
+(False, ['val_hate_pr_auc: 0.7000 < champion 0.8000 - tolerance 0.005'])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from signals.schema import SIGNALS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+TOLERANCE = 0.005
+MIN_FUNCTIONALITY_ACC = 0.5
+FUNC_OVERALL_KEY = "func_overall_acc"
+_FUNC_KEY = re.compile(r"^func_(?P<name>.+)_acc$")
+
+
+def pr_auc_key(signal: str, split: str = "val") -> str:
+    """The metric key of a split's PR-AUC for a signal, as ``evaluation.flat_metrics`` writes it."""
+    return f"{split}_{signal}_pr_auc"
+
+
+def functionality_keys(metrics: Mapping[str, float]) -> list[str]:
+    """The ``func_<functionality>_acc`` keys of a metrics dict (not ``func_overall_acc``), sorted."""
+    return sorted(k for k in metrics if _FUNC_KEY.match(k) and k != FUNC_OVERALL_KEY)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison: ``passed`` False fails the gate, ``warning`` marks a non-blocking concern."""
+
+    key: str
+    champion: float | None
+    challenger: float | None
+    required: float | None
+    passed: bool
+    warning: bool = False
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.champion is None or self.challenger is None:
+            return None
+        return self.challenger - self.champion
+
+
+@dataclass
+class GateResult:
+    """Outcome of ``compare``: ``passed``, the failure ``reasons``, every ``check`` and any ``warnings``."""
+
+    passed: bool
+    checks: list[Check]
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+    has_champion: bool = True
+    tolerance: float = TOLERANCE
+
+    def to_metrics(self, prefix: str = "gate") -> dict[str, float]:
+        """``gate_passed`` (1/0), ``gate_failed_checks``, ``gate_warnings`` and ``gate_delta_<key>``."""
+        out = {
+            f"{prefix}_passed": 1.0 if self.passed else 0.0,
+            f"{prefix}_failed_checks": float(sum(not c.passed for c in self.checks)),
+            f"{prefix}_warnings": float(len(self.warnings)),
+        }
+        for check in self.checks:
+            if check.delta is not None:
+                out[f"{prefix}_delta_{check.key}"] = check.delta
+        return out
+
+    def to_table(self) -> Table:
+        """A rich side-by-side table: champion, challenger, delta, required value and verdict per check."""
+        from rich.table import Table
+
+        verdict = "[bold green]PASS[/]" if self.passed else "[bold red]FAIL[/]"
+        title = f"Promotion gate: {verdict}" + ("" if self.has_champion else " (no champion yet)")
+        table = Table(title=title, caption=f"tolerance {self.tolerance}")
+        for name, justify in (
+            ("metric", "left"),
+            ("champion", "right"),
+            ("challenger", "right"),
+            ("delta", "right"),
+            ("required", "right"),
+            ("result", "left"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+
+        def fmt(v: float | None, signed: bool = False) -> str:
+            return "-" if v is None else (f"{v:+.4f}" if signed else f"{v:.4f}")
+
+        for c in self.checks:
+            result = "[red]fail[/]" if not c.passed else ("[yellow]warn[/]" if c.warning else "[green]ok[/]")
+            if c.note:
+                result += f" {c.note}"
+            table.add_row(
+                c.key, fmt(c.champion), fmt(c.challenger), fmt(c.delta, signed=True), fmt(c.required), result
+            )
+        return table
+
+
+def _get(metrics: Mapping[str, float] | None, key: str) -> float | None:
+    if not metrics or key not in metrics or metrics[key] is None:
+        return None
+    return float(metrics[key])
+
+
+def _at_least_champion(
+    key: str, champion: Mapping[str, float] | None, challenger: Mapping[str, float], tolerance: float
+) -> Check | None:
+    old, new = _get(champion, key), _get(challenger, key)
+    if old is None and new is None:
+        return None
+    if new is None:
+        return Check(key, old, None, old, passed=False, note="missing in challenger")
+    if old is None:
+        return Check(key, None, new, None, passed=True, note="champion has no value")
+    required = old - tolerance
+    return Check(key, old, new, required, passed=new >= required)
+
+
+def compare(
+    champion_metrics: Mapping[str, float] | None,
+    challenger_metrics: Mapping[str, float],
+    tolerance: float = TOLERANCE,
+    min_functionality_acc: float = MIN_FUNCTIONALITY_ACC,
+    strict_floor: bool = False,
+    signals: Sequence[str] = SIGNALS,
+) -> GateResult:
+    """Compare a challenger's metrics with the champion's (rules in the module docstring).
+
+    Both arguments are flat metric dicts of the runs (``tracking.run_metrics``); ``None`` or an empty
+    dict as champion means there is none yet and the challenger passes.
+    """
+    has_champion = bool(champion_metrics)
+    champion = champion_metrics if has_champion else None
+    checks: list[Check] = []
+    for key in [pr_auc_key(s) for s in signals] + [FUNC_OVERALL_KEY]:
+        check = _at_least_champion(key, champion, challenger_metrics, tolerance)
+        if check is None:
+            checks.append(
+                Check(key, None, None, None, passed=True, warning=True, note="neither model has it")
+            )
+        else:
+            checks.append(check)
+    for key in functionality_keys(challenger_metrics):
+        new = float(challenger_metrics[key])
+        old = _get(champion, key)
+        if new >= min_functionality_acc:
+            checks.append(Check(key, old, new, min_functionality_acc, passed=True))
+        elif strict_floor or (old is not None and old >= min_functionality_acc):
+            checks.append(
+                Check(key, old, new, min_functionality_acc, passed=False, note="dropped below floor")
+            )
+        else:
+            note = "below floor (champion too)" if old is not None else "below floor"
+            checks.append(Check(key, old, new, min_functionality_acc, passed=True, warning=True, note=note))
+    if champion is not None:
+        for key in functionality_keys(champion):
+            if key not in challenger_metrics:
+                checks.append(
+                    Check(key, _get(champion, key), None, None, passed=False, note="missing in challenger")
+                )
+
+    reasons = [_reason(c, tolerance) for c in checks if not c.passed]
+    warnings = [f"{c.key}: {c.note}" for c in checks if c.warning]
+    if not has_champion:
+        # The first challenger has no rival: failed comparisons become warnings, the gate passes.
+        warnings = [f"{r} (ignored: no champion)" for r in reasons] + warnings
+        return GateResult(
+            True, checks, ["no champion yet: the first challenger passes"], warnings, False, tolerance
+        )
+    return GateResult(not reasons, checks, reasons, warnings, True, tolerance)
+
+
+def _reason(check: Check, tolerance: float) -> str:
+    if check.challenger is None:
+        return f"{check.key}: missing in challenger (champion {check.champion:.4f})"
+    if check.note == "dropped below floor":
+        return f"{check.key}: {check.challenger:.4f} dropped below the floor {check.required:.2f}"
+    if check.note == "below floor":
+        return f"{check.key}: {check.challenger:.4f} below the floor {check.required:.2f}"
+    return f"{check.key}: {check.challenger:.4f} < champion {check.champion:.4f} - tolerance {tolerance}"

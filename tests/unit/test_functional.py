@@ -1,0 +1,262 @@
+"""The functional suite: coverage, determinism, scoring logic and separation from augmentation data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from signals import functional as fx
+from signals.models import ModelInfo
+from signals.normalize import normalize
+from signals.schema import SIGNALS, UNKNOWN
+from signals.scoring import Scorer
+
+GROUP_FUNCTIONALITIES = (
+    "plain_hate",
+    "implicit_hate",
+    "dehumanisation",
+    "threat_group",
+    "negated_hate",
+    "counter_speech",
+    "quoted_condemnation",
+    "reported_hate",
+    "neutral_identity",
+    "positive_identity",
+    "obfuscated_hate",
+)
+
+
+class OracleModel:
+    """Answers every suite case perfectly: 0.9 where a signal is expected 1, else 0.1."""
+
+    def __init__(self, cases: Sequence[fx.Case]) -> None:
+        # The scorer normalises (and de-obfuscates) before the model sees a text, so an obfuscated case
+        # may reach the model as the same text as a plain one: merge their expectations.
+        self.answers: dict[str, list[float]] = {}
+        for c in cases:
+            row = self.answers.setdefault(normalize(c.text), [0.1] * len(SIGNALS))
+            for j, s in enumerate(SIGNALS):
+                if c.expected.get(s) == 1:
+                    row[j] = 0.9
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([self.answers[t] for t in texts])
+
+
+class ConstantModel:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return np.full((len(texts), len(SIGNALS)), self.value)
+
+
+def _scorer(model: object) -> Scorer:
+    info = ModelInfo(
+        name="fake",
+        version="1",
+        format="fake",
+        thresholds={"review": {s: 0.3 for s in SIGNALS}, "flag": {s: 0.5 for s in SIGNALS}},
+    )
+    return Scorer(model, info)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[fx.Case]:
+    return fx.suite_cases()
+
+
+def test_suite_size_and_coverage(cases: list[fx.Case]) -> None:
+    assert 300 <= len(cases) <= 1000
+    per_functionality = Counter(c.functionality for c in cases)
+    assert set(per_functionality) == set(fx.FUNCTIONALITIES)
+    assert min(per_functionality.values()) >= 8
+    protected = [g.key for g in fx.EVAL_GROUPS]
+    assert len(protected) >= 12
+    for name in GROUP_FUNCTIONALITIES:
+        groups = {c.group for c in cases if c.functionality == name}
+        assert groups == set(protected), name
+    per_group = Counter(c.group for c in cases)
+    assert all(per_group[g] >= 30 for g in protected)
+    assert all(per_group[g.key] >= 4 for g in fx.EVAL_OUTGROUPS)
+
+
+def test_cases_are_well_formed(cases: list[fx.Case]) -> None:
+    assert len({c.id for c in cases}) == len(cases)
+    assert len({c.text for c in cases}) == len(cases)
+    known_groups = {g.key for g in fx.suite_groups()}
+    for c in cases:
+        assert c.group is None or c.group in known_groups
+        assert set(c.expected) <= set(SIGNALS) and c.expected
+        assert "{" not in c.text and "}" not in c.text
+    for name in fx.HATE_FUNCTIONALITIES:
+        assert all(c.expected["hate"] == 1 for c in cases if c.functionality == name)
+    for name in (
+        "negated_hate",
+        "counter_speech",
+        "quoted_condemnation",
+        "reported_hate",
+        "reclaimed_self_reference",
+    ):
+        assert all(c.expected["hate"] == 0 for c in cases if c.functionality == name)
+    vilify = [c for c in cases if c.functionality == "polarization_vilify"]
+    civil = [c for c in cases if c.functionality == "civil_disagreement"]
+    assert all(c.expected["polarization"] == 1 for c in vilify)
+    assert all(c.expected["polarization"] == 0 for c in civil)
+
+
+def test_cases_agree_after_normalisation(cases: list[fx.Case]) -> None:
+    # Two cases the model sees as one text must not expect opposite decisions for a signal.
+    seen: dict[tuple[str, str], int] = {}
+    for c in cases:
+        for signal, value in c.expected.items():
+            key = (normalize(c.text), signal)
+            assert seen.setdefault(key, value) == value, (c.id, signal)
+
+
+def test_suite_is_deterministic(cases: list[fx.Case]) -> None:
+    assert fx.suite_cases() == cases
+    assert list(fx.augmentation_templates()) == list(fx.augmentation_templates())
+
+
+def test_obfuscation_styles_change_the_text(cases: list[fx.Case]) -> None:
+    assert fx.obfuscate("vermin", "leet") == "v3rm1n"
+    assert fx.obfuscate("hate", "spacing") == "h a t e"
+    assert fx.obfuscate("vermin", "asterisks") == "v*rm*n"
+    assert fx.obfuscate("vermin", "homoglyph") != "vermin"
+    with pytest.raises(ValueError):
+        fx.obfuscate("x", "rot13")
+    obfuscated = [c for c in cases if c.functionality == "obfuscated_hate"]
+    assert {c.id.split("-")[1] for c in obfuscated} == set(fx.OBFUSCATION_STYLES)
+    homoglyph = [c.text for c in obfuscated if "-homoglyph-" in c.id]
+    assert all(any(ord(ch) > 0x400 for ch in t) for t in homoglyph)
+
+
+def test_perfect_oracle_scores_100_percent(cases: list[fx.Case]) -> None:
+    result = fx.run_suite(_scorer(OracleModel(cases)))
+    assert result.overall_accuracy == 1.0
+    assert set(result.per_functionality.values()) == {1.0}
+    metrics = result.to_metrics()
+    assert metrics["func_overall_acc"] == 1.0
+    assert {f"func_{f}_acc" for f in fx.FUNCTIONALITIES} <= set(metrics)
+
+
+def test_always_zero_model_fails_hate_functionalities() -> None:
+    result = fx.run_suite(_scorer(ConstantModel(0.0)))
+    acc = result.per_functionality
+    for name in fx.HATE_FUNCTIONALITIES:
+        assert acc[name] == 0.0, name
+    for name in ("neutral_identity", "positive_identity", "negated_hate", "civil_disagreement"):
+        assert acc[name] == 1.0, name
+    assert acc["threat_individual"] == 0.0 and acc["insult_person"] == 0.0
+    assert 0.0 < result.overall_accuracy < 1.0
+
+
+def test_only_evaluated_signals_count() -> None:
+    case = fx.Case("x-1", "some text", "plain_hate", {"hate": 1})
+    # threat, offensive, polarization are all wrong-ish but not evaluated for this case
+    result = fx.SuiteResult([case], np.array([[0.9, 0.9, 0.9, 0.9]]), {s: 0.5 for s in SIGNALS})
+    assert result.correct.tolist() == [True]
+    result = fx.SuiteResult([case], np.array([[0.4, 0.0, 0.0, 0.0]]), {s: 0.5 for s in SIGNALS})
+    assert result.correct.tolist() == [False]
+
+
+def test_threshold_choices(cases: list[fx.Case]) -> None:
+    scorer = _scorer(ConstantModel(0.4))  # between review (0.3) and flag (0.5)
+    flag = fx.run_suite(scorer, "flag")
+    review = fx.run_suite(scorer, "review")
+    assert flag.per_functionality["plain_hate"] == 0.0
+    assert review.per_functionality["plain_hate"] == 0.0  # threat=0 is expected, 0.4 >= 0.3 says 1
+    assert review.per_functionality["dehumanisation"] == 1.0  # hate=1 and polarization=1 expected
+    assert flag.per_functionality["dehumanisation"] == 0.0
+    assert fx.run_suite(scorer, 0.35).per_functionality["dehumanisation"] == 1.0
+    custom = dict.fromkeys(SIGNALS, 0.9) | {"hate": 0.1}
+    assert fx.run_suite(scorer, custom).per_functionality["plain_hate"] == 1.0
+    with pytest.raises(ValueError, match="operating point"):
+        fx.run_suite(scorer, "nonsense")
+    with pytest.raises(ValueError, match="lacks signals"):
+        fx.run_suite(scorer, {"hate": 0.5})
+
+
+def test_outputs_csv_frame_and_table(tmp_path: Path, fake_scorer: Scorer) -> None:
+    result = fx.run_suite(fake_scorer)
+    # the keyword model flags hate on "vermin" (also when spelt v3rm1n) but not on "I hate X"
+    by_id = {c.id: i for i, c in enumerate(result.cases)}
+    assert result.decisions[by_id["obfuscated_hate-leet-jews"], 0] == 1
+    assert not result.correct[by_id["plain_hate-0-jews"]]
+    assert 0.0 < result.overall_accuracy < 1.0
+    frame = result.to_frame()
+    assert len(frame) == len(result.cases)
+    assert {
+        "id",
+        "functionality",
+        "group",
+        "text",
+        "correct",
+        "prob_hate",
+        "pred_hate",
+        "expected_hate",
+    } <= set(frame.columns)
+    paths = result.write_csv(tmp_path / "out")
+    assert [p.name for p in paths] == ["functional_cases.csv", "functional_summary.csv"]
+    summary = paths[1].read_text().splitlines()
+    assert summary[0] == "functionality,n,correct,accuracy"
+    assert summary[-1].startswith(f"overall,{len(result.cases)},")
+    console = Console(record=True, width=200)
+    console.print(result.to_table())
+    assert "obfuscated_hate" in console.export_text()
+    metrics = result.to_metrics()
+    assert all(not k.startswith("func_group") for k in metrics)
+    assert "funcgroup_muslims_acc" in metrics
+
+
+def test_evaluate_model_dir(keyword_model_dir: Path, tmp_path: Path) -> None:
+    metrics = fx.evaluate_model_dir(keyword_model_dir, out_dir=tmp_path / "artifacts")
+    assert 0.0 < metrics["func_overall_acc"] < 1.0
+    assert "bias_func_hate_overall_auc" in metrics
+    assert (tmp_path / "artifacts" / "functional_cases.csv").is_file()
+    assert (tmp_path / "artifacts" / "bias_functional.csv").is_file()
+
+
+def test_main_reports_a_bad_model_dir(tmp_path: Path) -> None:
+    assert fx.main([str(tmp_path / "nothing-here")]) == 2
+
+
+# -- separation of evaluation and augmentation -----------------------------------------------------
+
+
+def test_augmentation_records_have_partial_labels() -> None:
+    records = list(fx.augmentation_templates())
+    assert len(records) >= 300
+    assert len({r.id for r in records}) == len(records)
+    assert all(r.source == "augmentation" for r in records)
+    # every record leaves at least one signal unknown or labels only what its template says
+    hate = [r for r in records if r.labels["hate"] == 1]
+    assert hate and all(any(v == 1 for v in r.targets.values()) for r in hate)
+    assert any(r.labels["offensive"] == UNKNOWN for r in records)
+    functionalities = {r.id.split("-")[1] for r in records}
+    assert functionalities <= set(fx.FUNCTIONALITIES)
+
+
+def test_augmentation_never_overlaps_evaluation(cases: list[fx.Case]) -> None:
+    aug_texts = [r.text for r in fx.augmentation_templates()]
+    eval_texts = {c.text.lower() for c in cases}
+    assert not eval_texts & {t.lower() for t in aug_texts}
+    eval_skeletons = {fx.skeleton(c.text) for c in cases}
+    assert not eval_skeletons & {fx.skeleton(t) for t in aug_texts}
+    assert fx.evaluation_overlap(aug_texts, min_ratio=0.8) == []
+
+
+def test_overlap_guard_catches_a_leak() -> None:
+    # The same evaluation template with another group, or a near copy, must be caught.
+    leaks = [
+        "I hate Sikhs.",
+        "Catholics are nothing but a plague on this town!",
+        "a totally unrelated sentence",
+    ]
+    assert fx.evaluation_overlap(leaks) == [0, 1]
