@@ -355,6 +355,149 @@ def serve(
     )
 
 
+@app.command("import")
+def import_survey(
+    export: Annotated[Path, typer.Argument(metavar="SURVEY.(csv|xlsx)", help="Wide survey export")],
+    text_columns: Annotated[str, typer.Option(help="Open questions to import, e.g. 'Q3,Q7'")],
+    id_column: Annotated[str, typer.Option(help="Respondent id column, e.g. RespondentID")],
+    survey: Annotated[str, typer.Option(help="Survey name (the triage store's source), e.g. city-2025")],
+    meta: Annotated[
+        str | None, typer.Option(help="Columns kept beside each answer, e.g. 'ward,date'")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write a scored .csv/.parquet instead of storing")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding [UTF-8, with or without BOM]")] = None,
+    header_rows: Annotated[int | None, typer.Option(help="Header rows above the answers [detected]")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="SIGNALS_DATABASE_URL", help="Triage store [sqlite:///signals.db]")
+    ] = None,
+) -> None:
+    """Import a survey export: one redacted, language-tagged, scored record per answer."""
+    from signals.scoring import load_scorer
+    from signals.surveys import SurveyInputError
+    from signals.surveys import import_survey as run_import
+
+    try:
+        scorer = load_scorer(model)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        fail(f"cannot load model {model or '(default)'}: {exc}")
+    if output is None:
+        _migrate_quietly(database_url)
+    try:
+        summary = run_import(
+            export, survey, text_columns, id_column, scorer, meta,
+            encoding=encoding, header_rows=header_rows, output=output, url=database_url,
+        )  # fmt: skip
+    except SurveyInputError as exc:
+        fail(str(exc))
+    langs = ", ".join(f"{k} {v}" for k, v in sorted(summary.languages.items(), key=lambda kv: -kv[1]))
+    flagged = ", ".join(f"{s} {summary.flagged.get(s, 0)}" for s in SIGNALS)
+    console.print(
+        f"{summary.survey}: {summary.answers} answers from {summary.respondents} respondents "
+        f"({summary.layout} export); {summary.new} new, {summary.existing} already stored "
+        f"-> {summary.destination}"
+    )
+    console.print(f"languages: {langs}; flagged: {flagged}")
+    if summary.redactions:
+        console.print(
+            "personal data replaced: " + ", ".join(f"{k} {v}" for k, v in summary.redactions.items())
+        )
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write, e.g. report.html")],
+    survey: Annotated[str | None, typer.Option(help="Survey name in the triage store")] = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", help="A scored file from `signals import --output` instead")
+    ] = None,
+    date_field: Annotated[str | None, typer.Option(help="Meta field holding the date [detected]")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="SIGNALS_DATABASE_URL", help="Triage store [sqlite:///signals.db]")
+    ] = None,
+) -> None:
+    """Write a briefing (one self-contained HTML file, plus its tables as CSV and JSON)."""
+    from signals.report import ReportContext, build_report, frame_model, read_scored_file, store_frame
+
+    if (survey is None) == (input_path is None):
+        fail("give --survey NAME (triage store) or --input SCORED_FILE")
+    try:
+        if input_path is not None:
+            if not input_path.is_file():
+                fail(f"input file not found: {input_path}")
+            frame = read_scored_file(input_path)
+            missing = {"text", "question_id", *(f"flag_{s}" for s in SIGNALS)} - set(frame.columns)
+            if missing:
+                fail(f"{input_path} is not a scored survey file: no column(s) {sorted(missing)}")
+            name = (
+                survey or str(frame["survey"].iloc[0])
+                if "survey" in frame and len(frame)
+                else input_path.stem
+            )
+            source = f"scored file {input_path.name}"
+        else:
+            assert survey is not None
+            _migrate_quietly(database_url)
+            frame = store_frame(survey, database_url)
+            name = survey
+            from signals.db import database_url as resolve_url
+
+            source = f"triage store ({resolve_url(database_url).split('///')[-1]})"
+        files = build_report(frame, output, ReportContext(name, frame_model(frame), source), date_field)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"report for {name} ({len(frame)} answers) -> {files.html}; tables: {files.json.name}, "
+                  f"{len(files.csv)} CSV files")  # fmt: skip
+
+
+@app.command("score-spark")
+def score_spark(
+    input_path: Annotated[str, typer.Option("--input", help="Parquet or CSV file or folder")],
+    output: Annotated[str, typer.Option(help="Output folder (Spark writes part files)")],
+    master: Annotated[str, typer.Option(help="Spark master: local[*] or spark://host:7077 ...")] = "local[*]",
+    model: Annotated[
+        str | None,
+        typer.Option(help="MLflow model URI or model dir [registry champion, else models/default]"),
+    ] = None,
+    text_column: Annotated[str, typer.Option(help="Column holding the text")] = "text",
+    output_format: Annotated[str | None, typer.Option("--format", help="csv or parquet [parquet]")] = None,
+    python: Annotated[
+        str | None, typer.Option(help="Python on the workers (PYSPARK_PYTHON) [this venv's python]")
+    ] = None,
+    partitions: Annotated[int | None, typer.Option(help="Partitions to score in [4 per core]")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder")] = False,
+) -> None:
+    """Score a large file on Spark with the MLflow pyfunc model (mlflow.pyfunc.spark_udf)."""
+    from signals.spark import SparkInputError
+    from signals.spark import score_spark as run_spark
+
+    try:
+        result = run_spark(
+            input_path, output, master=master, model=model, text_column=text_column, output_fmt=output_format,
+            worker_python=python, partitions=partitions, overwrite=overwrite,
+        )  # fmt: skip
+    except SparkInputError as exc:
+        fail(str(exc))
+    console.print(
+        f"scored {result.rows} rows on {master} in {result.seconds:.1f}s "
+        f"({result.rows / max(result.seconds, 1e-9):.0f} rows/s) with {result.model_uri} -> {result.output}"
+    )
+
+
+def _register_triage() -> None:
+    # submit, users, labels, triage: defined beside the triage store (signals/triage/cli.py).
+    from signals.triage.cli import register
+
+    register(app)
+
+
+_register_triage()
+
+
 def main() -> None:
     """Entry point: run the app, turning ``UserError`` into a clean message."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

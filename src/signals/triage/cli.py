@@ -1,0 +1,250 @@
+"""Triage commands for the ``signals`` CLI: ``submit``, ``users create|list|passwd|disable``,
+``labels export``, ``triage demo``. ``register(app)`` adds them to the main typer app.
+
+Heavy imports (pandas, the scorer, SQLAlchemy models) happen inside the commands, so ``signals
+--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+console = Console(stderr=True, soft_wrap=True)
+
+users_app = typer.Typer(no_args_is_help=True, help="Analyst accounts for the triage page.")
+labels_app = typer.Typer(no_args_is_help=True, help="Analyst labels back to training.")
+triage_app = typer.Typer(no_args_is_help=True, help="The triage queue.")
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL [SIGNALS_DATABASE_URL, else sqlite:///signals.db]"),
+]
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+def submit(
+    input_path: Annotated[Path, typer.Argument(metavar="FILE.csv", help="CSV file with one comment per row")],
+    source: Annotated[str, typer.Option(help="Name of where the comments come from (forum, survey...)")],
+    text_column: Annotated[str, typer.Option(help="Column holding the text")] = "text",
+    id_column: Annotated[
+        str | None, typer.Option(help="Column holding each row's id in the source [a hash of the text]")
+    ] = None,
+    context_column: Annotated[
+        list[str] | None, typer.Option(help="Column to keep as context (repeatable), e.g. question_id")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
+    ] = None,
+    redact: Annotated[bool, typer.Option(help="Redact personal data before storing (default on)")] = True,
+    second_review: Annotated[bool, typer.Option(help="High-risk items need a second analyst")] = False,
+    encoding: Annotated[str, typer.Option(help="Input file encoding")] = "utf-8",
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Redact, score and queue the rows of a CSV for triage (idempotent by --source and id)."""
+    import pandas as pd
+
+    from signals.db import migrate
+    from signals.scoring import load_scorer
+    from signals.triage.store import NewItem, TriageError, add_items, content_id
+
+    if not input_path.is_file():
+        _fail(f"input file not found: {input_path}")
+    try:
+        frame = pd.read_csv(input_path, dtype=str, keep_default_na=False, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        _fail(f"{input_path}: not valid {encoding} at byte {exc.start}; pass --encoding (e.g. cp1252)")
+    except LookupError:
+        _fail(f"unknown encoding {encoding!r}")
+    except pd.errors.EmptyDataError:
+        _fail(f"{input_path}: the file is empty (no header row)")
+    except pd.errors.ParserError as exc:
+        _fail(f"{input_path}: malformed CSV: {exc}")
+    columns = list(frame.columns)
+    for option, column in (("--text-column", text_column), ("--id-column", id_column)):
+        if column is not None and column not in columns:
+            _fail(f"{input_path}: no column {column!r} for {option}; columns are {columns}")
+    for column in context_column or []:
+        if column not in columns:
+            _fail(f"{input_path}: no column {column!r} for --context-column; columns are {columns}")
+    items: list[NewItem] = []
+    skipped: list[int] = []
+    for i, row in enumerate(frame.to_dict(orient="records")):
+        line = i + 2  # header is line 1
+        text = str(row[text_column])
+        if not text.strip():
+            skipped.append(line)
+            continue
+        external = str(row[id_column]).strip() if id_column else content_id(text)
+        if not external:
+            _fail(f"{input_path}: line {line}: empty id in column {id_column!r}")
+        items.append(NewItem(source, external, text, {c: row[c] for c in context_column or []}))
+    if not items:
+        _fail(f"{input_path}: no rows with text in column {text_column!r}")
+    try:
+        scorer = load_scorer(model)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        _fail(f"cannot load model {model or '(default)'}: {exc}")
+    migrate(database_url)
+    queued = existing = 0
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("queueing", total=len(items))
+            for start in range(0, len(items), 256):
+                chunk = items[start : start + 256]
+                results = add_items(
+                    chunk, scorer, url=database_url, redact_pii=redact, second_review=second_review
+                )
+                queued += sum(1 for r in results if r.status == "queued")
+                existing += sum(1 for r in results if r.status == "existing")
+                bar.update(task, completed=start + len(chunk))
+    except TriageError as exc:
+        _fail(f"{input_path}: {exc} (item numbers count rows with text in this batch)")
+    note = (
+        f"; skipped {len(skipped)} empty row(s) (lines {', '.join(map(str, skipped[:10]))})"
+        if skipped
+        else ""
+    )
+    console.print(f"{queued} queued, {existing} already stored (source {source!r}){note}")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Login name (a-z, 0-9, '.', '_', '-')")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (scripts)")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create an analyst who can log in to /triage (the password is asked for, never an argument)."""
+    import sys
+
+    from signals.db import migrate
+    from signals.triage.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    migrate(database_url)
+    try:
+        user = create_user(username, password, url=database_url)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"created analyst {user.username!r}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Set a new password for an analyst (re-enables a disabled account)."""
+    import sys
+
+    from signals.db import migrate
+    from signals.triage.users import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    migrate(database_url)
+    try:
+        set_password(username, password, url=database_url)
+    except (ValueError, LookupError) as exc:
+        _fail(str(exc).strip("'\""))
+    console.print(f"password of {username!r} changed")
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Stop an analyst from logging in (their decisions stay in the audit log)."""
+    from signals.db import migrate
+    from signals.triage.users import set_active
+
+    migrate(database_url)
+    try:
+        set_active(username, False, url=database_url)
+    except (ValueError, LookupError) as exc:
+        _fail(str(exc).strip("'\""))
+    console.print(f"analyst {username!r} disabled")
+
+
+@users_app.command("list")
+def users_list(database_url: DatabaseOpt = None) -> None:
+    """List analysts."""
+    from signals.db import migrate
+    from signals.triage.users import list_users
+
+    migrate(database_url)
+    table = Table(title="Analysts")
+    for col in ("username", "active", "created"):
+        table.add_column(col)
+    for user in list_users(url=database_url):
+        table.add_row(user.username, "yes" if user.active else "no", f"{user.created:%Y-%m-%d %H:%M}")
+    Console().print(table)
+
+
+@labels_app.command("export")
+def labels_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder of label versions")] = Path(
+        "data/labels"
+    ),
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only items from this submission source (repeatable)")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Write the analysts' decisions as a versioned dataset (unified schema, undecided signals masked)."""
+    from signals.db import migrate
+    from signals.triage.export import export_labels
+
+    migrate(database_url)
+    result = export_labels(output, sources=source, url=database_url)
+    if result.n_rows == 0:
+        console.print("[yellow]no decided items yet[/]: the export is empty")
+    console.print(f"{result.n_rows} labelled item(s) -> {result.path} (version {result.version})")
+    typer.echo(json.dumps({"path": str(result.path), "version": result.version, "n_rows": result.n_rows}))
+
+
+@triage_app.command("demo")
+def triage_demo(
+    model: Annotated[str | None, typer.Option(help="Model dir or MLflow URI [default scorer]")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Queue the invented demo comments and (re)set the demo analyst's password; prints the login."""
+    from signals.scoring import load_scorer
+    from signals.triage.demo import seed_demo
+
+    try:
+        scorer = load_scorer(model)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        _fail(f"cannot load model {model or '(default)'}: {exc}")
+    seed = seed_demo(scorer, url=database_url)
+    console.print(f"demo queue: {seed.queued} new, {seed.existing} existing item(s)")
+    console.print(f"log in at /triage as [bold]{seed.username}[/] with password [bold]{seed.password}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the triage commands to the main ``signals`` app."""
+    app.command("submit")(submit)
+    app.add_typer(users_app, name="users")
+    app.add_typer(labels_app, name="labels")
+    app.add_typer(triage_app, name="triage")
