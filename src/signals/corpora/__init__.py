@@ -91,9 +91,9 @@ def iter_records(
     """Yield Records from every selected corpus under ``corpora_dir`` in the selected languages.
 
     ``sources=None`` means every registered corpus that exists (missing folders are skipped with a
-    warning); an explicit ``sources`` list makes every named folder mandatory. Corpora without any of
-    the requested languages are skipped without reading their files. Texts are raw: normalisation and
-    dedup happen in ``signals.dataset``.
+    warning, corpora without any requested language are skipped unread); an explicit ``sources`` list
+    makes every named folder mandatory and each named corpus must have one of the languages. Texts are
+    raw: normalisation and dedup happen in ``signals.dataset``.
     """
     corpora_dir = Path(corpora_dir)
     if not corpora_dir.is_dir():
@@ -114,6 +114,11 @@ def iter_records(
         adapter = ADAPTERS[name]
         chosen = [lang for lang in langs if lang in adapter.languages]
         if not chosen:
+            if explicit:
+                raise CorpusError(
+                    f"corpus {name!r} has language(s) {', '.join(adapter.languages)}, "
+                    f"none of the requested {', '.join(langs)}"
+                )
             logger.debug("%s: none of %s; skipped", name, langs)
             continue
         folder = corpora_dir / name

@@ -9,6 +9,7 @@ Layout: ``subtask{1,2,3}/train/<iso639-3>.csv``, all with ``id, text`` and joine
 - Subtask 3 manifestations (stereotype, vilification, dehumanization, extreme language, lack of empathy,
   invalidation) are forms of polarization, not separate signals: a post with any manifestation is
   polarized; they fill polarization only where subtask 1 lacks the post, and disagreements are logged.
+A language whose files are missing is skipped with a warning (partial copies stay usable).
 POLAR says nothing about hate, threats or offensive language: those stay unknown. (Dehumanising a
 political out-group is polarization but not identity hate, so manifestations are not mapped to hate.)
 """
@@ -19,7 +20,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from signals.corpora._base import CorpusAdapter, CorpusNotFoundError, parse_binary, read_table
+from signals.corpora._base import CorpusAdapter, parse_binary, read_table
 from signals.schema import Record
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ def _stage(folder: Path, subtask: int, stem: str) -> Path:
 def _read_language(folder: Path, lang: str, stem: str) -> Iterator[Record]:
     p1, p2, p3 = (_stage(folder, s, stem) for s in (1, 2, 3))
     if not p1.is_file() and not p3.is_file():
-        raise CorpusNotFoundError(f"{NAME}: neither {p1} nor {p3} exists for language {lang!r}")
+        # A partial copy (e.g. only some languages) is usable; say what is missing and go on.
+        logger.warning("%s: no subtask 1 or 3 file for %s (%s); language skipped", NAME, lang, p1)
+        return
 
     polar: dict[str, int] = {}
     texts: dict[str, str] = {}
