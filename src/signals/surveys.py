@@ -31,16 +31,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from signals.schema import SIGNALS, TARGETS, Score
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from signals.scoring import Scorer
 
-#: Source name of survey items in the triage store: ``survey:<NAME>``.
-SOURCE_PREFIX = "survey:"
+log = logging.getLogger(__name__)
 
 #: Language tag of answers too short to tell (and so treated as the survey's language).
 UNDETERMINED = "und"
@@ -518,12 +518,14 @@ def prepare_answers(
     return out, counts
 
 
-def answers_frame(answers: Sequence[SurveyAnswer], scores: Sequence[Score] | None = None) -> pd.DataFrame:
+def answers_frame(
+    answers: Sequence[SurveyAnswer], scores: Sequence[Score] | None = None, model: str | None = None
+) -> pd.DataFrame:
     """The scored-file shape (and the report's input): one row per answer.
 
     Columns: ``survey, respondent_id, question_id, question_text, lang, non_english, text``, then
     ``meta.<field>`` per meta field, then ``p_<signal>``, ``review_<signal>``, ``flag_<signal>``,
-    ``target_<group>`` and ``priority`` when ``scores`` are given.
+    ``target_<group>`` and ``priority`` when ``scores`` are given, and ``model`` ("name version").
     """
     rows: list[dict[str, Any]] = []
     for i, a in enumerate(answers):
@@ -544,5 +546,126 @@ def answers_frame(answers: Sequence[SurveyAnswer], scores: Sequence[Score] | Non
             row.update({f"flag_{n}": int(s.flags[n]) for n in SIGNALS})
             row.update({f"target_{t}": s.targets.get(t) for t in TARGETS})
             row["priority"] = s.priority
+        if model is not None:
+            row["model"] = model
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass
+class ImportSummary:
+    """What ``import_survey`` did: counts for the CLI, and where the answers went."""
+
+    survey: str
+    layout: str
+    respondents: int
+    answers: int
+    new: int
+    existing: int
+    languages: dict[str, int]
+    redactions: dict[str, int]
+    flagged: dict[str, int]
+    destination: str
+
+
+def import_survey(
+    path: str | Path,
+    survey: str,
+    text_columns: str | Sequence[str],
+    id_column: str,
+    scorer: Scorer,
+    meta_columns: str | Sequence[str] | None = None,
+    *,
+    encoding: str | None = None,
+    header_rows: int | None = None,
+    output: str | Path | None = None,
+    url: str | None = None,
+) -> ImportSummary:
+    """Read, redact, tag, score and store a survey export; the whole ``signals import`` command.
+
+    Without ``output`` the answers go to the triage store (source = the survey name, ``external_id`` =
+    ``respondent/question``, so importing the same export again adds nothing); the store redacts,
+    scores and queues them. With ``output`` (``.csv`` or ``.parquet``) a scored file in the
+    ``answers_frame`` shape is written instead, for ``signals report --input`` or other tools.
+    Validation happens before anything is stored or written.
+    """
+    if not survey.strip():
+        raise SurveyInputError("--survey needs a name, e.g. 'community-survey-2025'")
+    table = read_table(path, id_column=id_column, encoding=encoding, header_rows=header_rows)
+    answers = extract_answers(table, survey.strip(), text_columns, id_column, meta_columns)
+    if not answers:
+        raise SurveyInputError(f"{table.path.name}: every answer in the chosen text columns is empty")
+    respondents = len({a.respondent_id for a in answers})
+    flagged: Counter[str] = Counter()
+    if output is not None:
+        output = Path(output)
+        if output.suffix.lower() not in (".csv", ".parquet"):
+            raise SurveyInputError(f"--output must end in .csv or .parquet, got {output.name}")
+        prepared, redactions = prepare_answers(answers)
+        scores = scorer.score([a.text for a in prepared])
+        for sc in scores:
+            flagged.update(s for s in SIGNALS if sc.flags[s])
+        frame = answers_frame(prepared, scores, model=f"{scorer.name} {scorer.version}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(output.name + ".partial")
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        tmp.replace(output)
+        langs = Counter(a.lang for a in prepared)
+        return ImportSummary(
+            survey,
+            table.layout,
+            respondents,
+            len(prepared),
+            len(prepared),
+            0,
+            dict(langs),
+            dict(redactions),
+            dict(flagged),
+            str(output),
+        )
+
+    from signals.db import database_url
+    from signals.triage.store import NewItem, add_items, items_by_id
+
+    # The store redacts text and context itself (and records what it replaced); the language is
+    # detected here on the original text, which never leaves this function unredacted.
+    tagged = [
+        SurveyAnswer(
+            a.survey,
+            a.respondent_id,
+            a.question_id,
+            a.question_text,
+            a.text,
+            detect_language(a.text),
+            a.meta,
+            a.row,
+        )
+        for a in answers
+    ]
+    items = [NewItem(a.survey, a.external_id, a.text, a.context()) for a in tagged]
+    results = add_items(items, scorer, url=url)
+    stored = items_by_id([r.id for r in results], url=url)
+    redactions_total: Counter[str] = Counter()
+    for r in results:
+        item = stored.get(r.id)
+        if item is not None and r.status == "queued":
+            redactions_total.update(item.redactions)
+        if item is not None:
+            flagged.update(s for s in SIGNALS if item.flags.get(s))
+    new = sum(r.status == "queued" for r in results)
+    log.info("imported %d answers of %s into the triage store (%d new)", len(results), survey, new)
+    return ImportSummary(
+        survey,
+        table.layout,
+        respondents,
+        len(results),
+        new,
+        len(results) - new,
+        dict(Counter(a.lang for a in tagged)),
+        dict(redactions_total),
+        dict(flagged),
+        database_url(url),
+    )

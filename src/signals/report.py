@@ -1,0 +1,712 @@
+"""Survey briefing: prevalence tables with Wilson intervals, charts, and one self-contained HTML file.
+
+The input is one row per scored answer (the shape of ``signals.surveys.answers_frame``): ``text``,
+``question_id``, ``question_text``, ``lang``, ``meta.<field>`` columns, ``p_<signal>``,
+``flag_<signal>`` (0/1), ``target_<group>`` probabilities (empty when the model has no target head) and,
+for answers an analyst has looked at, ``decision_<signal>`` (1 confirmed, 0 rejected, empty = not
+reviewed).
+
+*Prevalence* of a signal is the share of answers the model flags for it (at its high-precision
+``flag`` threshold), with a 95 % Wilson score interval: it behaves at 0 % and with the small counts of a
+ward or a month, where the textbook normal interval goes below zero. Analyst decisions are reported
+beside it (how many flagged answers were reviewed, and what share analysts confirmed), because the
+model's flags are an estimate and the confirmed rate tells the reader how far to trust them.
+
+``build_report`` writes the HTML (charts as inline SVG, so the one file prints and mails well), the
+same tables as ``<stem>-<table>.csv`` and everything as ``<stem>.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
+
+log = logging.getLogger(__name__)
+
+#: Two-sided 95 % normal quantile.
+Z95 = 1.959963984540054
+
+#: A target group counts for an answer when its probability reaches this.
+TARGET_THRESHOLD = 0.5
+
+#: A meta field with more values than this shows the largest groups and pools the rest.
+MAX_GROUPS = 25
+
+#: Quotes shown per signal.
+QUOTES_PER_SIGNAL = 3
+
+SIGNAL_TITLES = {"hate": "Hate", "threat": "Threat", "offensive": "Offensive", "polarization": "Polarization"}
+
+# Okabe-Ito colours plus a distinct marker each: readable for colour-blind readers and in greyscale print.
+_STYLE = {
+    "hate": ("#D55E00", "o"),
+    "threat": ("#0072B2", "s"),
+    "offensive": ("#E69F00", "^"),
+    "polarization": ("#009E73", "D"),
+}
+
+_DATE_LIKE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})")
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion ``successes / n``; ``(nan, nan)`` when n is 0.
+
+    >>> [round(x, 4) for x in wilson_interval(81, 263)]  # Newcombe (1998), example (b)
+    [0.2553, 0.3662]
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be within 0..{n}, got {successes}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # Clamp rounding noise at the edges (k = 0 or k = n give exactly 0 or 1 analytically).
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _rate_row(k: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(k, n)
+    return {"n": n, "k": k, "rate": k / n if n else math.nan, "ci_low": low, "ci_high": high}
+
+
+def _flags(frame: pd.DataFrame, signal: str) -> pd.Series:
+    return pd.to_numeric(frame[f"flag_{signal}"], errors="coerce").fillna(0).astype(int)
+
+
+def meta_fields(frame: pd.DataFrame) -> list[str]:
+    """The meta fields of a report frame, in column order."""
+    return [c[len("meta.") :] for c in frame.columns if c.startswith("meta.")]
+
+
+def detect_date_field(frame: pd.DataFrame) -> str | None:
+    """The first meta field whose values are (nearly all) dates, e.g. ``date`` or ``StartDate``."""
+    for name in meta_fields(frame):
+        values = frame[f"meta.{name}"].dropna().astype(str)
+        values = values[values.str.strip() != ""]
+        if len(values) and values.str.match(_DATE_LIKE).mean() >= 0.9:
+            return name
+    return None
+
+
+def prevalence(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Share of answers flagged per signal (overall, or per value of column ``by``), with Wilson CIs.
+
+    Columns: ``[by,] signal, n, k, rate, ci_low, ci_high`` where ``n`` is the number of answers in the
+    group and ``k`` how many the model flagged.
+    """
+    rows = []
+    groups: list[tuple[Any, pd.DataFrame]] = (
+        [(None, frame)] if by is None else list(frame.groupby(by, sort=False, dropna=False))
+    )
+    for key, group in groups:
+        for signal in SIGNALS:
+            row = {} if by is None else {by: key}
+            row["signal"] = signal
+            row.update(_rate_row(int(_flags(group, signal).sum()), len(group)))
+            rows.append(row)
+    columns = ([] if by is None else [by]) + ["signal", "n", "k", "rate", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def by_question(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prevalence per question (question id and text), in the order questions appear."""
+    table = prevalence(frame, by="question_id")
+    texts = frame.drop_duplicates("question_id").set_index("question_id")["question_text"]
+    table.insert(1, "question_text", table["question_id"].map(texts))
+    return table
+
+
+def by_target(frame: pd.DataFrame) -> pd.DataFrame:
+    """Share of *all* answers flagged for a signal and aimed at a target group (probability >= 0.5).
+
+    Empty when the model gives no target probabilities.
+    """
+    columns = ["target", "signal", "n", "k", "rate", "ci_low", "ci_high"]
+    present = [t for t in TARGETS if f"target_{t}" in frame and frame[f"target_{t}"].notna().any()]
+    rows = []
+    for target in present:
+        aimed = pd.to_numeric(frame[f"target_{target}"], errors="coerce").fillna(0) >= TARGET_THRESHOLD
+        for signal in SIGNALS:
+            k = int(((_flags(frame, signal) == 1) & aimed).sum())
+            rows.append({"target": TARGET_LABELS[target], "signal": signal, **_rate_row(k, len(frame))})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _period(dates: pd.Series) -> tuple[pd.Series, str]:
+    span = (dates.max() - dates.min()).days if dates.notna().any() else 0
+    if span <= 70:
+        starts = dates.dt.to_period("W-SUN").dt.start_time
+        return starts.dt.strftime("%Y-%m-%d").where(dates.notna()), "week starting"
+    if span <= 4 * 366:
+        return dates.dt.strftime("%Y-%m").where(dates.notna()), "month"
+    return dates.dt.strftime("%Y").where(dates.notna()), "year"
+
+
+def over_time(frame: pd.DataFrame, date_field: str | None) -> tuple[pd.DataFrame, str]:
+    """Prevalence per week, month or year (chosen from the date span) of a date meta field.
+
+    Returns the table (column ``period``, sorted) and the period's name; answers without a parseable
+    date are left out of this table only.
+    """
+    columns = ["period", "signal", "n", "k", "rate", "ci_low", "ci_high"]
+    if date_field is None or f"meta.{date_field}" not in frame:
+        return pd.DataFrame(columns=columns), ""
+    dates = pd.to_datetime(frame[f"meta.{date_field}"], errors="coerce", format="mixed")
+    periods, unit = _period(dates)
+    dated = frame.assign(period=periods).dropna(subset=["period"])
+    # prevalence() lists signals in SIGNALS order within each group; a stable sort keeps that order.
+    table = prevalence(dated, by="period").sort_values("period", kind="stable")
+    return table.reset_index(drop=True), unit
+
+
+def by_meta(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Prevalence per value of one meta field (empty values as ``(blank)``, rare values pooled)."""
+    values = frame[f"meta.{name}"].fillna("").astype(str).str.strip().replace("", "(blank)")
+    counts = values.value_counts()
+    if len(counts) > MAX_GROUPS:
+        keep = set(counts.index[: MAX_GROUPS - 1])
+        values = values.where(values.isin(keep), "(other)")
+    grouped = frame.assign(value=values)
+    table = prevalence(grouped, by="value")
+    # Natural order ("Ward 2" before "Ward 10"), so tables read like the survey's own lists.
+    natural = table["value"].map(
+        lambda v: [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", v)]
+    )
+    table = table.assign(_key=natural.map(tuple)).sort_values("_key", kind="stable").drop(columns="_key")
+    table.insert(0, "field", name)
+    return table.reset_index(drop=True)
+
+
+def review_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per signal: flagged answers, how many analysts reviewed, and the share they confirmed.
+
+    ``confirmed_rate`` (with Wilson CI) is confirmed / (confirmed + rejected) among flagged answers:
+    the flags' precision as measured by analysts; "unsure" decisions count as reviewed, not in the
+    rate. ``found_unflagged`` counts reviewed answers the model did not flag but analysts marked as
+    carrying the signal.
+    """
+    rows = []
+    for signal in SIGNALS:
+        flagged = _flags(frame, signal) == 1
+        col = f"decision_{signal}"
+        decision = (
+            pd.to_numeric(frame[col], errors="coerce")
+            if col in frame
+            else pd.Series(np.nan, index=frame.index)
+        )
+        reviewed = decision.notna()
+        confirmed = decision == 1
+        decided = decision.isin([0, 1])  # "unsure" (0.5) is reviewed but has no verdict
+        k = int((flagged & confirmed).sum())
+        n = int((flagged & decided).sum())
+        low, high = wilson_interval(k, n)
+        rows.append(
+            {
+                "signal": signal,
+                "answers": len(frame),
+                "flagged": int(flagged.sum()),
+                "flagged_reviewed": int((flagged & reviewed).sum()),
+                "flagged_unsure": int((flagged & reviewed & ~decided).sum()),
+                "flagged_unreviewed": int((flagged & ~reviewed).sum()),
+                "confirmed": k,
+                "confirmed_rate": k / n if n else math.nan,
+                "ci_low": low,
+                "ci_high": high,
+                "reviewed_total": int(reviewed.sum()),
+                "found_unflagged": int((~flagged & confirmed).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def languages(frame: pd.DataFrame) -> pd.DataFrame:
+    """Answers per detected language (``und``: too short to tell)."""
+    counts = frame["lang"].fillna("und").value_counts()
+    table = counts.rename_axis("lang").reset_index(name="answers")
+    table["share"] = table["answers"] / max(len(frame), 1)
+    return table
+
+
+def quotes(frame: pd.DataFrame, per_signal: int = QUOTES_PER_SIGNAL) -> pd.DataFrame:
+    """Example quotes: only answers an analyst reviewed and confirmed for the signal (redacted text).
+
+    Model-only flags are never quoted: a briefing must not put words in residents' mouths that no
+    person has checked.
+    """
+    columns = ["signal", "question_id", "text", "p", *(f"meta.{m}" for m in meta_fields(frame))]
+    rows = []
+    for signal in SIGNALS:
+        col = f"decision_{signal}"
+        if col not in frame:
+            continue
+        chosen = frame[pd.to_numeric(frame[col], errors="coerce") == 1]
+        chosen = chosen.assign(p=pd.to_numeric(chosen[f"p_{signal}"], errors="coerce")).sort_values(
+            "p", ascending=False, kind="stable"
+        )
+        for _, r in chosen.head(per_signal).iterrows():
+            rows.append({"signal": signal, **{c: r.get(c) for c in columns if c != "signal"}})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class ReportTables:
+    """Every table of a report, as DataFrames (also written as CSV and JSON)."""
+
+    overall: pd.DataFrame
+    by_question: pd.DataFrame
+    by_target: pd.DataFrame
+    over_time: pd.DataFrame
+    by_meta: pd.DataFrame
+    review: pd.DataFrame
+    languages: pd.DataFrame
+    quotes: pd.DataFrame
+    time_unit: str = ""
+    date_field: str | None = None
+
+    def items(self) -> list[tuple[str, pd.DataFrame]]:
+        return [
+            ("overall", self.overall),
+            ("by_question", self.by_question),
+            ("by_target", self.by_target),
+            ("over_time", self.over_time),
+            ("by_meta", self.by_meta),
+            ("review", self.review),
+            ("languages", self.languages),
+            ("quotes", self.quotes),
+        ]
+
+
+def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> ReportTables:
+    """All report tables for a frame of scored answers; ``date_field`` defaults to the detected one."""
+    if frame.empty:
+        raise ValueError("no answers to report on")
+    date_field = date_field or detect_date_field(frame)
+    if date_field is not None and f"meta.{date_field}" not in frame:
+        raise ValueError(f"no meta field {date_field!r}; the meta fields are {meta_fields(frame)}")
+    time_table, unit = over_time(frame, date_field)
+    metas = [by_meta(frame, m) for m in meta_fields(frame) if m != date_field]
+    meta_table = (
+        pd.concat(metas, ignore_index=True)
+        if metas
+        else pd.DataFrame(columns=["field", "value", "signal", "n", "k", "rate", "ci_low", "ci_high"])
+    )
+    return ReportTables(
+        overall=prevalence(frame),
+        by_question=by_question(frame),
+        by_target=by_target(frame),
+        over_time=time_table,
+        by_meta=meta_table,
+        review=review_summary(frame),
+        languages=languages(frame),
+        quotes=quotes(frame),
+        time_unit=unit,
+        date_field=date_field,
+    )
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    # Let the browser scale the drawing to the column width (screen and print).
+    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 class="chart"', svg, count=1)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: sharp in print, searchable, selectable
+            "font.family": "sans-serif",
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "axes.grid.axis": "x",
+            "grid.color": "#dddddd",
+        }
+    )
+    return plt
+
+
+def _pct_axis(ax: Any, upper: float, axis: str = "x") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    limit = min(1.0, max(0.1, upper * 1.1))
+    getattr(ax, f"set_{axis}lim")(0, limit)
+    getattr(ax, f"{axis}axis").set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def dot_chart(table: pd.DataFrame, group: str, labels: dict[str, str] | None = None) -> str:
+    """Dot-and-whisker chart: one row per group, one marker per signal with its 95 % interval."""
+    plt = _pyplot()
+    groups = list(dict.fromkeys(table[group].tolist()))
+    fig, ax = plt.subplots(figsize=(7.2, max(1.8, 0.8 + 0.45 * len(groups))))
+    offsets = np.linspace(-0.27, 0.27, len(SIGNALS))
+    for off, signal in zip(offsets, SIGNALS, strict=True):
+        rows = table[table["signal"] == signal].set_index(group).reindex(groups)
+        y = np.arange(len(groups)) + off
+        rate = rows["rate"].to_numpy(dtype=float)
+        err = np.vstack(
+            [rate - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - rate]
+        )
+        color, marker = _STYLE[signal]
+        ax.errorbar(
+            rate, y, xerr=err, fmt=marker, color=color, ms=6, capsize=2.5, lw=1.2, label=SIGNAL_TITLES[signal]
+        )
+    ax.set_yticks(np.arange(len(groups)))
+    ax.set_yticklabels([(labels or {}).get(str(g), str(g)) for g in groups])
+    ax.invert_yaxis()
+    _pct_axis(ax, float(table["ci_high"].max()) if len(table) else 0.1)
+    ax.set_xlabel("share of answers flagged (dot) with 95 % interval (line)")
+    ax.legend(
+        ncol=4, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize=9, borderaxespad=0.2
+    )
+    return _svg(fig)
+
+
+def overall_chart(table: pd.DataFrame) -> str:
+    """Horizontal bars of overall prevalence with interval whiskers and the value printed at each bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.2, 2.6))
+    y = np.arange(len(SIGNALS))
+    rows = table.set_index("signal").reindex(list(SIGNALS))
+    rate = rows["rate"].to_numpy(dtype=float)
+    err = np.vstack(
+        [rate - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - rate]
+    )
+    colors = [_STYLE[s][0] for s in SIGNALS]
+    ax.barh(y, rate, color=colors, alpha=0.85, height=0.6)
+    ax.errorbar(rate, y, xerr=err, fmt="none", ecolor="#222222", capsize=3, lw=1.2)
+    for yi, (r, hi, k, n) in enumerate(zip(rate, rows["ci_high"], rows["k"], rows["n"], strict=True)):
+        ax.text(hi + 0.005, yi, f" {r:.1%}  ({k} of {n})", va="center", fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels([SIGNAL_TITLES[s] for s in SIGNALS])
+    ax.invert_yaxis()
+    _pct_axis(ax, float(rows["ci_high"].max()) * 1.25)
+    ax.set_xlabel("share of answers flagged, with 95 % interval")
+    return _svg(fig)
+
+
+def time_chart(table: pd.DataFrame, unit: str) -> str:
+    """Small multiples, one panel per signal: prevalence per period with its shaded 95 % interval.
+
+    One panel each because four overlapping interval bands are unreadable, in print above all.
+    """
+    plt = _pyplot()
+    periods = list(dict.fromkeys(table["period"].tolist()))
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 4.6), sharex=True, sharey=True)
+    x = np.arange(len(periods))
+    upper = float(table["ci_high"].max())
+    for ax, signal in zip(axes.flat, SIGNALS, strict=True):
+        rows = table[table["signal"] == signal].set_index("period").reindex(periods)
+        color, marker = _STYLE[signal]
+        ax.fill_between(
+            x, rows["ci_low"].astype(float), rows["ci_high"].astype(float), color=color, alpha=0.15, lw=0
+        )
+        ax.plot(x, rows["rate"].astype(float), marker=marker, color=color, lw=1.6, ms=5)
+        ax.set_title(SIGNAL_TITLES[signal], loc="left", fontsize=10, fontweight="bold")
+        _pct_axis(ax, upper, axis="y")
+        ax.grid(axis="y", color="#dddddd")
+        ax.set_xticks(x)
+        rotate = len(periods) > 6
+        ax.set_xticklabels(
+            periods, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=8
+        )
+    for ax in axes[1]:
+        ax.set_xlabel(unit)
+    fig.supylabel("share of answers flagged", fontsize=9)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def review_chart(table: pd.DataFrame) -> str:
+    """Stacked bars: flagged answers reviewed (confirmed / rejected) and not yet reviewed, per signal."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.2, 2.4))
+    rows = table.set_index("signal").reindex(list(SIGNALS))
+    y = np.arange(len(SIGNALS))
+    confirmed = rows["confirmed"].to_numpy(dtype=float)
+    rejected = rows["flagged_reviewed"].to_numpy(dtype=float) - confirmed
+    unreviewed = rows["flagged_unreviewed"].to_numpy(dtype=float)
+    ax.barh(y, confirmed, color="#333333", height=0.6, label="reviewed: confirmed")
+    ax.barh(y, rejected, left=confirmed, color="#999999", height=0.6, label="reviewed: rejected or unsure")
+    ax.barh(
+        y,
+        unreviewed,
+        left=confirmed + rejected,
+        color="white",
+        edgecolor="#333333",
+        hatch="///",
+        height=0.6,
+        label="not reviewed yet",
+    )
+    ax.set_yticks(y)
+    ax.set_yticklabels([SIGNAL_TITLES[s] for s in SIGNALS])
+    ax.invert_yaxis()
+    ax.set_xlabel("flagged answers")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(
+        ncol=3, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize=9, borderaxespad=0.2
+    )
+    return _svg(fig)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+@dataclass
+class ReportContext:
+    """What the page says about where the numbers came from."""
+
+    survey: str
+    model: str  # "name version"
+    source: str  # "triage store sqlite:///signals.db" or the scored file
+    thresholds: dict[str, float] = field(default_factory=dict)
+    generated: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+@dataclass
+class ReportFiles:
+    html: Path
+    json: Path
+    csv: list[Path]
+
+
+def _pct(rate: Any) -> str:
+    return "–" if rate is None or (isinstance(rate, float) and math.isnan(rate)) else f"{float(rate):.1%}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    if low is None or (isinstance(low, float) and math.isnan(low)):
+        return "–"
+    return f"{float(low):.1%} – {float(high):.1%}"
+
+
+def _findings(tables: ReportTables, n_answers: int) -> list[str]:
+    """Plain sentences for the top of the page, computed from the tables (no interpretation)."""
+    out = []
+    for _, r in tables.overall.iterrows():
+        out.append(
+            f"<b>{SIGNAL_TITLES[r['signal']]}</b>: {r['k']} of {n_answers} answers flagged "
+            f"({_pct(r['rate'])}; 95 % interval {_interval(r['ci_low'], r['ci_high'])})."
+        )
+    bq = tables.by_question
+    if len(bq["question_id"].unique()) > 1:
+        for signal in SIGNALS:
+            part = bq[(bq["signal"] == signal) & (bq["k"] > 0)].sort_values("rate", ascending=False)
+            if len(part):
+                top = part.iloc[0]
+                out.append(
+                    f"{SIGNAL_TITLES[signal]} flags were most frequent in answers to {top['question_id']} "
+                    f"({_pct(top['rate'])} of {top['n']} answers)."
+                )
+                break
+    rv = tables.review
+    flagged, reviewed, confirmed = rv["flagged"].sum(), rv["flagged_reviewed"].sum(), rv["confirmed"].sum()
+    if flagged:
+        out.append(
+            f"Analysts have reviewed {reviewed} of {flagged} signal flags so far and confirmed {confirmed}."
+            if reviewed
+            else f"None of the {flagged} signal flags has been reviewed by an analyst yet: "
+            "read the numbers as the model's estimate."
+        )
+    return out
+
+
+def _wide(table: pd.DataFrame, group: str) -> list[dict[str, Any]]:
+    """Long table (one row per group and signal) -> one dict per group with a cell per signal."""
+    out = []
+    for key, part in table.groupby(group, sort=False):
+        records = part.to_dict("records")
+        out.append(
+            {
+                "group": key,
+                "n": records[0]["n"],
+                "first": records[0],
+                "cells": {r["signal"]: r for r in records},
+            }
+        )
+    return out
+
+
+def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContext) -> str:
+    """The briefing page as one HTML string (inline CSS and SVG; no external resources)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("signals", "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
+    env.filters["pct"] = _pct
+    env.filters["interval"] = lambda r: _interval(r["ci_low"], r["ci_high"])
+    questions = frame.drop_duplicates("question_id")[["question_id", "question_text"]].to_dict("records")
+    charts: dict[str, Any] = {
+        "overall": overall_chart(tables.overall),
+        "by_question": dot_chart(tables.by_question, "question_id"),
+        "by_target": dot_chart(tables.by_target, "target") if len(tables.by_target) else None,
+        "over_time": time_chart(tables.over_time, tables.time_unit) if len(tables.over_time) else None,
+        "review": review_chart(tables.review),
+        "meta": {
+            name: dot_chart(part, "value") for name, part in tables.by_meta.groupby("field", sort=False)
+        },
+    }
+    non_english = (
+        int(frame["non_english"].astype(str).str.lower().isin(["true", "1"]).sum())
+        if "non_english" in frame
+        else 0
+    )
+    dates = None
+    if tables.date_field:
+        parsed = pd.to_datetime(frame[f"meta.{tables.date_field}"], errors="coerce", format="mixed").dropna()
+        if len(parsed):
+            dates = (parsed.min().date().isoformat(), parsed.max().date().isoformat())
+    template = env.get_template("report.html.j2")
+    return template.render(
+        ctx=context,
+        signals=SIGNALS,
+        titles=SIGNAL_TITLES,
+        definitions=SIGNAL_DEFINITIONS,
+        tables=tables,
+        charts=charts,
+        questions=questions,
+        n_answers=len(frame),
+        n_respondents=frame["respondent_id"].nunique() if "respondent_id" in frame else None,
+        non_english=non_english,
+        dates=dates,
+        findings=_findings(tables, len(frame)),
+        meta_fields=[m for m in meta_fields(frame) if m != tables.date_field],
+        target_threshold=TARGET_THRESHOLD,
+        wide={
+            "by_question": _wide(tables.by_question, "question_id"),
+            "by_target": _wide(tables.by_target, "target"),
+            "over_time": _wide(tables.over_time, "period"),
+            "meta": {
+                name: _wide(part, "value") for name, part in tables.by_meta.groupby("field", sort=False)
+            },
+        },
+        quotes={s: tables.quotes[tables.quotes["signal"] == s].to_dict("records") for s in SIGNALS},
+    )
+
+
+def _jsonable(table: pd.DataFrame) -> list[dict[str, Any]]:
+    records = json.loads(table.to_json(orient="records", force_ascii=False, double_precision=6))
+    return list(records)
+
+
+def build_report(
+    frame: pd.DataFrame, output: str | Path, context: ReportContext, date_field: str | None = None
+) -> ReportFiles:
+    """Write ``output`` (HTML), ``<stem>.json`` and ``<stem>-<table>.csv`` beside it; return the paths."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tables = compute_tables(frame, date_field)
+    html = render_html(frame, tables, context)
+    output.write_text(html, encoding="utf-8")
+    csvs = []
+    for name, table in tables.items():
+        path = output.with_name(f"{output.stem}-{name}.csv")
+        table.to_csv(path, index=False)
+        csvs.append(path)
+    payload = {
+        "survey": context.survey,
+        "model": context.model,
+        "source": context.source,
+        "generated": context.generated,
+        "answers": len(frame),
+        "date_field": tables.date_field,
+        "time_unit": tables.time_unit,
+        "confidence": 0.95,
+        "interval": "Wilson score",
+        "tables": {name: _jsonable(table) for name, table in tables.items()},
+    }
+    json_path = output.with_suffix(".json")
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("wrote report %s (%d answers) with %d tables", output, len(frame), len(csvs))
+    return ReportFiles(output, json_path, csvs)
+
+
+def read_scored_file(path: str | Path) -> pd.DataFrame:
+    """A scored survey file written by ``signals import --output`` (CSV or Parquet) as a report frame."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(
+        path, dtype={"respondent_id": str, "question_id": str}, keep_default_na=False, na_values=[""]
+    )
+
+
+def frame_model(frame: pd.DataFrame) -> str:
+    """The model named in a scored file's ``model`` column (``unknown`` when absent)."""
+    if "model" in frame and frame["model"].notna().any():
+        return ", ".join(sorted(frame["model"].dropna().astype(str).unique()))
+    return "unknown"
+
+
+#: Analyst decisions as report values: confirmed 1, rejected 0, unsure 0.5 (reviewed, no verdict).
+DECISION_VALUES = {"confirm": 1.0, "reject": 0.0, "unsure": 0.5}
+
+
+def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
+    """The report frame of one survey from the triage store: items plus their latest decisions.
+
+    Raises ``LookupError`` when the store holds no item of that survey (the CLI lists the ones it has).
+    """
+    from signals.triage.store import ItemFilter, facets, latest_decisions, query_items
+
+    items = query_items(ItemFilter(source=survey), limit=None, url=url)
+    if not items:
+        known = ", ".join(facets(url=url).get("sources", [])) or "none"
+        raise LookupError(f"no answers of survey {survey!r} in the store; surveys and sources there: {known}")
+    items.sort(key=lambda it: it.id)  # import order, not queue order: tables list questions as asked
+    decided = latest_decisions([it.id for it in items], url=url)
+    rows = []
+    for it in items:
+        ctx = it.context
+        row: dict[str, Any] = {
+            "item_id": it.id,
+            "survey": it.source,
+            "respondent_id": ctx.get("respondent_id"),
+            "question_id": it.question_id or ctx.get("question_id") or "(none)",
+            "question_text": ctx.get("question_text") or it.question_id or "",
+            "lang": ctx.get("lang", "und"),
+            "non_english": bool(ctx.get("non_english", False)),
+            "text": it.text,
+            "model": f"{it.model_name} {it.model_version}",
+        }
+        row.update({f"meta.{k}": v for k, v in (ctx.get("meta") or {}).items()})
+        for s in SIGNALS:
+            row[f"p_{s}"] = it.scores.get(s)
+            row[f"flag_{s}"] = int(bool(it.flags.get(s)))
+            d = decided.get((it.id, s))
+            row[f"decision_{s}"] = DECISION_VALUES.get(d.decision, math.nan) if d else math.nan
+        row.update({f"target_{t}": it.targets.get(t) for t in TARGETS})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,169 @@
+"""Report statistics against hand-computed numbers (tests/fixtures/surveys/scored_small.csv).
+
+The fixture has 10 answers (5 to Q3, 5 to Q7) in two wards over January-April 2025; its flags and
+analyst decisions were chosen so every expected count below can be read off the file by eye.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from signals.report import (
+    ReportContext,
+    build_report,
+    by_meta,
+    by_question,
+    by_target,
+    compute_tables,
+    detect_date_field,
+    over_time,
+    prevalence,
+    quotes,
+    read_scored_file,
+    review_summary,
+    wilson_interval,
+)
+
+SMALL = Path(__file__).parents[1] / "fixtures" / "surveys" / "scored_small.csv"
+
+
+@pytest.fixture
+def small() -> pd.DataFrame:
+    return read_scored_file(SMALL)
+
+
+def _row(table: pd.DataFrame, **where: object) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for col, value in where.items():
+        mask &= table[col] == value
+    assert mask.sum() == 1, f"{where}: {mask.sum()} rows"
+    return table[mask].iloc[0]
+
+
+def test_wilson_matches_hand_values() -> None:
+    # Newcombe (1998) example: 81/263 -> 0.2553 to 0.3662.
+    low, high = wilson_interval(81, 263)
+    assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+    # k = 0 has the closed form (0, z^2 / (n + z^2)): 3.8415 / 13.8415 for n = 10.
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(1.959964**2 / (10 + 1.959964**2), abs=1e-6)
+    # 2/10 by hand: centre (0.2 + 0.19207) / 1.38415 = 0.28326, half-width 0.22658.
+    low, high = wilson_interval(2, 10)
+    assert (round(low, 4), round(high, 4)) == (0.0567, 0.5098)
+    # Symmetry: the interval of n - k failures mirrors that of k successes.
+    a, b = wilson_interval(3, 17)
+    c, d = wilson_interval(14, 17)
+    assert (a, b) == pytest.approx((1 - d, 1 - c))
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        wilson_interval(5, 4)
+
+
+def test_overall_prevalence(small: pd.DataFrame) -> None:
+    table = prevalence(small)
+    counts = dict(zip(table["signal"], table["k"], strict=True))
+    assert counts == {"hate": 2, "threat": 1, "offensive": 1, "polarization": 2}
+    hate = _row(table, signal="hate")
+    assert hate["n"] == 10 and hate["rate"] == 0.2
+    assert (round(hate["ci_low"], 4), round(hate["ci_high"], 4)) == (0.0567, 0.5098)
+
+
+def test_by_question(small: pd.DataFrame) -> None:
+    table = by_question(small)
+    assert list(dict.fromkeys(table["question_id"])) == ["Q3", "Q7"]
+    assert _row(table, question_id="Q3", signal="hate")[["n", "k"]].tolist() == [5, 2]
+    assert _row(table, question_id="Q3", signal="threat")["k"] == 1
+    assert _row(table, question_id="Q7", signal="hate")["k"] == 0
+    assert _row(table, question_id="Q7", signal="offensive")["rate"] == 0.2
+    assert _row(table, question_id="Q7", signal="hate")["question_text"] == "What should the city do?"
+
+
+def test_by_meta_and_time(small: pd.DataFrame) -> None:
+    wards = by_meta(small, "ward")
+    assert _row(wards, value="Ward 1", signal="hate")[["n", "k"]].tolist() == [5, 2]
+    assert _row(wards, value="Ward 1", signal="polarization")["k"] == 2
+    assert _row(wards, value="Ward 2", signal="threat")[["n", "k"]].tolist() == [5, 1]
+    assert detect_date_field(small) == "date"
+    months, unit = over_time(small, "date")
+    assert unit == "month"  # January 10 to April 9 is more than ten weeks
+    assert list(dict.fromkeys(months["period"])) == ["2025-01", "2025-02", "2025-04"]
+    assert _row(months, period="2025-01", signal="hate")[["n", "k"]].tolist() == [4, 2]
+    assert _row(months, period="2025-02", signal="threat")[["n", "k"]].tolist() == [4, 1]
+    assert _row(months, period="2025-04", signal="offensive")[["n", "k"]].tolist() == [2, 1]
+
+
+def test_weekly_periods_for_short_surveys(small: pd.DataFrame) -> None:
+    short = small[small["meta.date"] < "2025-03-01"]
+    weeks, unit = over_time(short, "date")
+    assert unit == "week starting"
+    # 2025-01-10 is a Friday: its week starts Monday 2025-01-06.
+    assert list(dict.fromkeys(weeks["period"])) == ["2025-01-06", "2025-01-20", "2025-02-03", "2025-02-10"]
+
+
+def test_by_target(small: pd.DataFrame) -> None:
+    table = by_target(small)
+    assert set(table["target"]) == {"religion", "political"}  # only groups the file has
+    assert _row(table, target="religion", signal="hate")[["n", "k"]].tolist() == [10, 1]
+    assert _row(table, target="political", signal="polarization")["k"] == 1
+    assert _row(table, target="political", signal="offensive")["k"] == 0  # r2/Q7 is not flagged
+
+
+def test_review_summary(small: pd.DataFrame) -> None:
+    table = review_summary(small).set_index("signal")
+    hate = table.loc["hate"]
+    assert (hate["flagged"], hate["flagged_reviewed"], hate["confirmed"], hate["flagged_unreviewed"]) == (2, 2, 1, 0)
+    assert hate["confirmed_rate"] == 0.5
+    assert (hate["ci_low"], hate["ci_high"]) == pytest.approx(wilson_interval(1, 2))
+    threat = table.loc["threat"]
+    assert (threat["flagged_reviewed"], threat["flagged_unreviewed"]) == (0, 1)
+    assert math.isnan(threat["confirmed_rate"])
+    offensive = table.loc["offensive"]
+    # r6 was marked unsure: reviewed but no verdict; r2/Q7 was confirmed without a flag.
+    assert (offensive["flagged_reviewed"], offensive["flagged_unsure"], offensive["found_unflagged"]) == (1, 1, 1)
+    assert math.isnan(offensive["confirmed_rate"])
+    polarization = table.loc["polarization"]
+    assert (polarization["flagged_reviewed"], polarization["confirmed"], polarization["confirmed_rate"]) == (1, 1, 1.0)
+
+
+def test_quotes_only_confirmed(small: pd.DataFrame) -> None:
+    table = quotes(small)
+    assert table.groupby("signal")["text"].apply(list).to_dict() == {
+        "hate": ["They are vermin and should leave."],
+        "offensive": ["Fire the useless council clowns."],
+        "polarization": ["Those people are destroying our city."],
+    }
+    # The rejected hate flag (r2) and the unreviewed threat flag (r3) are never quoted.
+    assert "Someone called my neighbour vermin." not in set(table["text"])
+    assert "A note said they would shoot my dog." not in set(table["text"])
+
+
+def test_build_report_writes_html_csv_json(small: pd.DataFrame, tmp_path: Path) -> None:
+    out = tmp_path / "brief" / "report.html"
+    files = build_report(small, out, ReportContext("small", "keyword-test 1", "scored file"))
+    html = out.read_text()
+    assert html.startswith("<!doctype html>") and "<svg" in html
+    assert "src=" not in html.replace('src="data:', "")  # self-contained: no external resources
+    assert "keyword-test 1" in html and "Wilson" in html
+    assert "They are vermin and should leave." in html  # confirmed quote
+    assert "A note said they would shoot my dog." not in html  # unreviewed text stays out
+    payload = json.loads(files.json.read_text())
+    overall = {r["signal"]: (r["k"], r["n"]) for r in payload["tables"]["overall"]}
+    assert overall == {"hate": (2, 10), "threat": (1, 10), "offensive": (1, 10), "polarization": (2, 10)}
+    names = sorted(p.name for p in files.csv)
+    assert "report-by_question.csv" in names and "report-review.csv" in names
+    csv_overall = pd.read_csv(out.with_name("report-overall.csv"))
+    assert csv_overall.set_index("signal").loc["hate", "ci_high"] == pytest.approx(0.5098, abs=1e-4)
+
+
+def test_tables_without_dates_or_targets(small: pd.DataFrame) -> None:
+    bare = small.drop(columns=["meta.date", "target_religion", "target_political"])
+    tables = compute_tables(bare)
+    assert tables.date_field is None and tables.over_time.empty and tables.by_target.empty
+    assert set(tables.by_meta["field"]) == {"ward"}
+    with pytest.raises(ValueError, match="no meta field"):
+        compute_tables(small, date_field="when")
