@@ -1,0 +1,110 @@
+"""The promotion gate over flat metric dicts."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from signals.gate import TOLERANCE, compare, functionality_keys, pr_auc_key
+from signals.schema import SIGNALS
+
+
+def metrics(pr_auc: float = 0.7, overall: float = 0.8, **func: float) -> dict[str, float]:
+    out = {pr_auc_key(s): pr_auc for s in SIGNALS}
+    out["func_overall_acc"] = overall
+    out.update(
+        {f"func_{name}_acc": v for name, v in (func or {"plain_hate": 0.9, "negated_hate": 0.7}).items()}
+    )
+    out["val_hate_roc_auc"] = 0.9  # other keys are ignored
+    out["funcgroup_muslims_acc"] = 0.1  # per-group accuracies are not functionalities
+    return out
+
+
+def test_keys_match_evaluation_and_suite() -> None:
+    from signals.evaluation import flat_metrics
+
+    flat = flat_metrics(
+        {"hate": {"n": 2, "positives": 1, "roc_auc": 1.0, "pr_auc": 1.0, "points": {}}}, "val"
+    )
+    assert pr_auc_key("hate") in flat
+    assert functionality_keys(metrics()) == ["func_negated_hate_acc", "func_plain_hate_acc"]
+
+
+def test_equal_or_better_challenger_passes() -> None:
+    champion = metrics()
+    assert compare(champion, metrics()).passed
+    better = compare(champion, metrics(pr_auc=0.75, overall=0.85))
+    assert better.passed and better.reasons == []
+
+
+def test_within_tolerance_passes_beyond_fails() -> None:
+    champion = metrics()
+    assert compare(champion, metrics(pr_auc=0.7 - TOLERANCE / 2)).passed
+    assert not compare(champion, metrics(pr_auc=0.7 - 2 * TOLERANCE)).passed
+    assert not compare(champion, metrics(pr_auc=0.69), tolerance=0.0).passed
+
+
+def test_every_signal_must_hold() -> None:
+    challenger = metrics(pr_auc=0.9)
+    challenger["val_threat_pr_auc"] = 0.6
+    result = compare(metrics(), challenger)
+    assert not result.passed
+    assert len(result.reasons) == 1 and result.reasons[0].startswith("val_threat_pr_auc")
+
+
+def test_functional_overall_must_hold() -> None:
+    result = compare(metrics(), metrics(pr_auc=0.9, overall=0.7))
+    assert not result.passed
+    assert result.reasons[0].startswith("func_overall_acc")
+
+
+def test_functionality_dropping_below_floor_fails() -> None:
+    champion = metrics(plain_hate=0.9, negated_hate=0.6)
+    result = compare(champion, metrics(pr_auc=0.9, overall=0.9, plain_hate=1.0, negated_hate=0.4))
+    assert not result.passed
+    assert result.reasons == ["func_negated_hate_acc: 0.4000 dropped below the floor 0.50"]
+
+
+def test_functionality_already_below_floor_warns_unless_strict() -> None:
+    champion = metrics(plain_hate=0.9, negated_hate=0.2)
+    challenger = metrics(overall=0.85, plain_hate=0.9, negated_hate=0.3)
+    result = compare(champion, challenger)
+    assert result.passed
+    assert result.warnings == ["func_negated_hate_acc: below floor (champion too)"]
+    assert not compare(champion, challenger, strict_floor=True).passed
+
+
+def test_missing_metrics() -> None:
+    champion = metrics()
+    challenger = metrics()
+    del challenger["val_hate_pr_auc"]
+    result = compare(champion, challenger)
+    assert not result.passed and "missing in challenger" in result.reasons[0]
+    # a metric neither has (one class on validation) is skipped with a warning
+    del champion["val_hate_pr_auc"]
+    result = compare(champion, challenger)
+    assert result.passed and any("neither model" in w for w in result.warnings)
+    # a functionality the champion had but the challenger lacks fails
+    challenger = metrics(plain_hate=0.9)
+    assert not compare(metrics(plain_hate=0.9, negated_hate=0.7), challenger).passed
+
+
+@pytest.mark.parametrize("champion", [None, {}])
+def test_no_champion_passes(champion: dict[str, float] | None) -> None:
+    result = compare(champion, metrics(pr_auc=0.1, overall=0.1, plain_hate=0.2))
+    assert result.passed and not result.has_champion
+    assert result.reasons == ["no champion yet: the first challenger passes"]
+    assert any("plain_hate" in w for w in result.warnings)
+
+
+def test_table_and_metrics() -> None:
+    result = compare(metrics(), metrics(pr_auc=0.6))
+    out = result.to_metrics()
+    assert out["gate_passed"] == 0.0
+    assert out["gate_failed_checks"] == len(SIGNALS)
+    assert out["gate_delta_val_hate_pr_auc"] == pytest.approx(-0.1)
+    console = Console(record=True, width=200)
+    console.print(result.to_table())
+    text = console.export_text()
+    assert "FAIL" in text and "val_threat_pr_auc" in text and "-0.1000" in text
+    assert compare(metrics(), metrics()).to_metrics()["gate_passed"] == 1.0
