@@ -348,7 +348,8 @@ def build_dataset(
     if not progress:
         datasets.disable_progress_bars()
     try:
-        dataset.save_to_disk(str(staging))
+        # One shard per split: the data is small, and datasets cannot reload a 0-shard (empty) split.
+        dataset.save_to_disk(str(staging), num_shards=dict.fromkeys(SPLITS, 1))
         saved = load_from_disk(str(staging))
         assert isinstance(saved, DatasetDict)
         card = data_card(
