@@ -103,7 +103,9 @@ class Scorer:
     def __init__(self, model: SignalModel, info: ModelInfo, window_chars: int = 1000) -> None:
         self.model = model
         self.info = info
-        self.window_chars = window_chars
+        # A model that truncates its input (a transformer's token limit) says how many characters fit;
+        # longer windows would silently lose their ends, so take the smaller of the two.
+        self.window_chars = min(window_chars, int(getattr(model, "max_window_chars", window_chars)))
         missing = set(SIGNALS) - set(info.signals)
         if missing:
             raise ValueError(f"model {info.name} lacks signals {sorted(missing)}")

@@ -131,6 +131,10 @@ class TransformerConfig:
     quantize: bool = True
     #: Seed for sampling, shuffling, augmentation and initialisation.
     seed: int = 13
+    #: Skip training and export this checkpoint (``save_checkpoint`` output, e.g. trained on a GPU
+    #: machine with ``python -m signals.models.transformer``); the pipeline then calibrates and
+    #: evaluates it like a fresh fit.
+    from_checkpoint: str = ""
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TransformerConfig:
@@ -440,7 +444,9 @@ def pr_auc(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     for j, signal in enumerate(SIGNALS):
         known = labels[:, j] >= 0
         y = labels[known, j]
-        out[signal] = float(average_precision_score(y, probs[known, j])) if len(np.unique(y)) == 2 else math.nan
+        out[signal] = (
+            float(average_precision_score(y, probs[known, j])) if len(np.unique(y)) == 2 else math.nan
+        )
     return out
 
 
@@ -630,7 +636,10 @@ def load_checkpoint(directory: str | Path) -> TrainedNetwork:
     meta = json.loads((directory / CHECKPOINT_CONFIG).read_text())
     config = TransformerConfig.from_dict(meta["config"])
     net = SignalsNet.create(meta["encoder_config"], dropout=config.dropout)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(directory / CHECKPOINT_WEIGHTS)).items()}
+    state = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in load_file(str(directory / CHECKPOINT_WEIGHTS)).items()
+    }
     net.load_state_dict(state)
     net.eval()
     tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
@@ -658,10 +667,65 @@ def fit_transformer(
     config = params if isinstance(params, TransformerConfig) else TransformerConfig.from_dict(params)
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
-    trained = train_network(config, dataset, callback)
+    if config.from_checkpoint:
+        trained = load_checkpoint(config.from_checkpoint)
+        log.info("using the checkpoint %s instead of training", config.from_checkpoint)
+        for entry in trained.history:
+            _log_epoch(callback, int(entry["epoch"]), {k: v for k, v in entry.items() if k != "epoch"})
+    else:
+        trained = train_network(config, dataset, callback)
     out = Path(workdir) / "onnx"
     export_onnx(trained, out)
     model = OnnxModel.load(out)
     model.history = trained.history
     model.train_seconds = trained.seconds
     return model
+
+
+def load_splits(path: str | Path) -> Mapping[str, Any]:
+    """A saved ``DatasetDict`` directory, or a directory of ``{split}.parquet`` files (pandas).
+
+    The parquet form lets a bare GPU machine without ``datasets`` train from a copy of the data.
+    """
+    path = Path(path)
+    if (path / "train.parquet").is_file():
+        import pandas as pd
+
+        return {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))}
+    from datasets import load_from_disk
+
+    return load_from_disk(str(path))  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m signals.models.transformer --config C --data D --out CKPT [--set k=v ...]``.
+
+    Trains the network only (no MLflow, no ONNX) and saves a checkpoint: for machines that have torch
+    but not the whole project, such as a lent GPU. Package the result with
+    ``signals train --config C --set transformer.from_checkpoint=CKPT``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--set", action="append", default=[], help="transformer field override k=v")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            overrides[key.strip()] = raw
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = TransformerConfig.from_toml(args.config, overrides)
+    trained = train_network(config, load_splits(args.data))
+    save_checkpoint(trained, args.out)
+    log.info("saved %s after %.0f s", args.out, trained.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
