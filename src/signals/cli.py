@@ -433,11 +433,7 @@ def report(
             missing = {"text", "question_id", *(f"flag_{s}" for s in SIGNALS)} - set(frame.columns)
             if missing:
                 fail(f"{input_path} is not a scored survey file: no column(s) {sorted(missing)}")
-            name = (
-                survey or str(frame["survey"].iloc[0])
-                if "survey" in frame and len(frame)
-                else input_path.stem
-            )
+            name = str(frame["survey"].iloc[0]) if "survey" in frame and len(frame) else input_path.stem
             source = f"scored file {input_path.name}"
         else:
             assert survey is not None

@@ -116,7 +116,12 @@ def test_by_target(small: pd.DataFrame) -> None:
 def test_review_summary(small: pd.DataFrame) -> None:
     table = review_summary(small).set_index("signal")
     hate = table.loc["hate"]
-    assert (hate["flagged"], hate["flagged_reviewed"], hate["confirmed"], hate["flagged_unreviewed"]) == (2, 2, 1, 0)
+    assert (hate["flagged"], hate["flagged_reviewed"], hate["confirmed"], hate["flagged_unreviewed"]) == (
+        2,
+        2,
+        1,
+        0,
+    )
     assert hate["confirmed_rate"] == 0.5
     assert (hate["ci_low"], hate["ci_high"]) == pytest.approx(wilson_interval(1, 2))
     threat = table.loc["threat"]
@@ -124,10 +129,18 @@ def test_review_summary(small: pd.DataFrame) -> None:
     assert math.isnan(threat["confirmed_rate"])
     offensive = table.loc["offensive"]
     # r6 was marked unsure: reviewed but no verdict; r2/Q7 was confirmed without a flag.
-    assert (offensive["flagged_reviewed"], offensive["flagged_unsure"], offensive["found_unflagged"]) == (1, 1, 1)
+    assert (offensive["flagged_reviewed"], offensive["flagged_unsure"], offensive["found_unflagged"]) == (
+        1,
+        1,
+        1,
+    )
     assert math.isnan(offensive["confirmed_rate"])
     polarization = table.loc["polarization"]
-    assert (polarization["flagged_reviewed"], polarization["confirmed"], polarization["confirmed_rate"]) == (1, 1, 1.0)
+    assert (polarization["flagged_reviewed"], polarization["confirmed"], polarization["confirmed_rate"]) == (
+        1,
+        1,
+        1.0,
+    )
 
 
 def test_quotes_only_confirmed(small: pd.DataFrame) -> None:

@@ -1,0 +1,129 @@
+"""`signals import` then `signals report`, through the triage store and through a scored file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from signals.cli import app
+
+runner = CliRunner()
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "surveys"
+EXPORT = FIXTURES / "community_survey_2025.csv"
+SURVEY = "community-survey-2025"
+
+
+def _import(model_dir: Path, db: str, *extra: str, export: Path = EXPORT) -> object:
+    return runner.invoke(
+        app,
+        [
+            "import", str(export), "--text-columns", "Q3,Q7", "--id-column", "RespondentID",
+            "--meta", "ward,date", "--survey", SURVEY, "--model", str(model_dir),
+            "--database-url", db, *extra,
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'signals.db'}"
+
+
+def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: Path) -> None:
+    result = _import(keyword_model_dir, db)
+    assert result.exit_code == 0, result.output
+    assert "74 answers from 39 respondents" in result.output and "74 new" in result.output
+    # Importing the same export again stores nothing twice.
+    again = _import(keyword_model_dir, db)
+    assert again.exit_code == 0 and "0 new, 74 already stored" in again.output
+
+    from signals.triage.store import ItemFilter, query_items, record_decision
+
+    items = query_items(ItemFilter(source=SURVEY), limit=None, url=db)
+    assert len(items) == 74
+    texts = " ".join(i.text for i in items)
+    assert "maria.lopez@example.org" not in texts and "[EMAIL]" in texts  # redacted before storing
+    spanish = next(i for i in items if i.text.startswith("Hay mucha"))
+    assert spanish.context["lang"] == "es" and spanish.context["non_english"] is True
+    assert spanish.context["meta"] == {"ward": "Ward 1", "date": "2025-05-12"}
+    assert spanish.question_id == "Q3"
+
+    hate = [i for i in items if i.flags["hate"]]
+    assert len(hate) == 3  # vermin, deport them all, subhuman
+    record_decision(hate[0].id, "hate", "confirm", "ana", url=db)
+    record_decision(hate[1].id, "hate", "reject", "ana", url=db)
+
+    out = tmp_path / "brief" / "report.html"
+    result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "keyword-test 1" in html and "74 open-ended answers" in html
+    assert hate[0].text in html  # the confirmed answer is quoted ...
+    assert hate[1].text not in html and hate[2].text not in html  # ... rejected and unreviewed are not
+    payload = json.loads(out.with_suffix(".json").read_text())
+    review = {r["signal"]: r for r in payload["tables"]["review"]}["hate"]
+    assert (review["flagged"], review["flagged_reviewed"], review["confirmed"]) == (3, 2, 1)
+    overall = {r["signal"]: r for r in payload["tables"]["overall"]}
+    assert (overall["hate"]["k"], overall["hate"]["n"]) == (3, 74)
+    assert payload["time_unit"] == "month" and payload["date_field"] == "date"
+    wards = {r["value"] for r in payload["tables"]["by_meta"]}
+    assert wards == {"Ward 1", "Ward 2", "Ward 3", "Ward 4"}
+    assert out.with_name("report-by_question.csv").is_file()
+
+
+def test_import_to_scored_file_then_report(keyword_model_dir: Path, tmp_path: Path) -> None:
+    scored = tmp_path / "scored.csv"
+    result = _import(keyword_model_dir, "sqlite:///unused.db", "--output", str(scored))
+    assert result.exit_code == 0, result.output
+    assert not Path("unused.db").exists()
+    frame = pd.read_csv(scored, dtype=str)
+    assert len(frame) == 74 and "[PHONE]" in " ".join(frame["text"])
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--input", str(scored), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "None of the" in html and "has been reviewed" in html  # no analyst decisions in a file
+    assert "No confirmed example yet." in html
+
+
+@pytest.mark.parametrize(
+    ("export", "args", "message"),
+    [
+        (FIXTURES / "empty.csv", [], "empty.csv: the file is empty"),
+        (FIXTURES / "cp1252_export.csv", [], "not valid utf-8 at byte 36 (line 2)"),
+        (FIXTURES / "duplicate_ids.csv", [], "'2' on line 5 (first on line 3)"),
+        (EXPORT, ["--encoding", "nope"], "unknown encoding 'nope'"),
+    ],
+)
+def test_bad_exports_fail_with_a_message(
+    keyword_model_dir: Path, db: str, export: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "import", str(export), "--text-columns", "Q3", "--id-column", "RespondentID", "--survey", "bad",
+            "--model", str(keyword_model_dir), "--database-url", db, *args,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_missing_column_and_unknown_survey(keyword_model_dir: Path, db: str, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "import", str(EXPORT), "--text-columns", "Q3,Q8", "--id-column", "RespondentID", "--survey", "s",
+            "--model", str(keyword_model_dir), "--database-url", db,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "no column 'Q8'" in result.output
+    result = runner.invoke(
+        app, ["report", "--survey", "nope", "--output", str(tmp_path / "r.html"), "--database-url", db]
+    )
+    assert result.exit_code == 2 and "no answers of survey 'nope'" in " ".join(result.output.split())
