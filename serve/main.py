@@ -25,7 +25,7 @@ from serve.deps import KeyGate, ModelHolder
 from serve.errors import install_error_handlers
 from serve.metrics import Metrics
 from serve.middleware import BodyGuard, Observe
-from serve.routes import admin, health, perspective, score
+from serve.routes import admin, health, perspective, score, submissions, triage
 from serve.settings import Settings, get_settings
 from signals.scoring import Scorer
 
@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     app.include_router(score.router)
     app.include_router(perspective.router)
     app.include_router(admin.router)
+    app.include_router(submissions.router)
+    app.include_router(triage.router)
 
     # Added last = outermost: Observe also counts what BodyGuard refuses.
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
