@@ -205,18 +205,17 @@ def data_build(
     except (CorpusError, DatasetError) as exc:
         fail(str(exc))
     card = read_data_card(output)
-    table = Table(title=f"{output}: fingerprint {card['fingerprint'][:12]}")
+    table = Table(
+        title=f"{output}: fingerprint {card['fingerprint'][:12]}",
+        caption="positives per signal; positive/negative/unknown counts in data_card.md",
+    )
     table.add_column("split")
     table.add_column("rows", justify="right")
     for s in SIGNALS:
-        table.add_column(f"{s} +/-/?", justify="right")
+        table.add_column(f"{s} +", justify="right")
     for split, ds in dataset.items():
         labels = card["splits"][split]["labels"]
-        cells = [
-            f"{labels[s]['all']['pos']}/{labels[s]['all']['neg']}/{labels[s]['all']['unknown']}"
-            for s in SIGNALS
-        ]
-        table.add_row(split, str(ds.num_rows), *cells)
+        table.add_row(split, str(ds.num_rows), *(str(labels[s]["all"]["pos"]) for s in SIGNALS))
     Console().print(table)
     build = card["build"]
     console.print(
