@@ -652,11 +652,13 @@ def skeleton(text: str) -> str:
     return re.sub(r"\s+", " ", out).strip()
 
 
-def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85) -> list[int]:
+def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85, fuzzy: bool = True) -> list[int]:
     """Indices of ``texts`` that equal or closely match an evaluation case once identity terms are masked.
 
     Training pipelines call this to drop any text that would leak the functional suite into training
-    (similarity is ``difflib.SequenceMatcher.ratio`` of the skeletons, ``>= min_ratio``).
+    (similarity is ``difflib.SequenceMatcher.ratio`` of the skeletons, ``>= min_ratio``). The fuzzy
+    comparison costs a few milliseconds per text: fine for augmentation sets; for a whole corpus pass
+    ``fuzzy=False`` (exact skeleton matches only).
     """
     eval_skeletons = sorted({skeleton(c.text) for c in suite_cases()})
     exact = set(eval_skeletons)
@@ -665,6 +667,8 @@ def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85) -> list[in
         sk = skeleton(text)
         if sk in exact:
             hits.append(i)
+            continue
+        if not fuzzy:
             continue
         matcher = difflib.SequenceMatcher(a=sk, autojunk=False)
         for other in eval_skeletons:
