@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from conftest import auth, fake_loader
+from conftest import auth
 from fastapi.testclient import TestClient
 
-from serve.main import create_app
 from serve.settings import Settings
 from signals.feedback import load_feedback
 
@@ -170,32 +163,8 @@ def test_discovery_public_url_setting(make_client: Any, settings: Settings, keys
     assert doc["rootUrl"] == doc["baseUrl"] == "https://signals.example.org/"
 
 
-# --- the real Google client against a live server ------------------------------------------------
-
-
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 with a random free port, in a thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(settings, loader=fake_loader)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-
-
 def test_googleapiclient_works_unchanged_but_for_the_url(live_server: str, keys: dict[str, str]) -> None:
+    """The real Google client, pointed at a live uvicorn, needs nothing but the discovery URL."""
     from googleapiclient import discovery
     from googleapiclient.errors import HttpError
 
