@@ -63,13 +63,13 @@ def train(
         fail(str(exc))
     table = Table(title=f"{cfg.name}: run {result.run_id[:8]}, version {result.version}")
     table.add_column("signal")
-    for col in ("val PR-AUC", "val ROC-AUC", "val F1", "test PR-AUC", "test ROC-AUC", "test F1"):
+    for col in ("val PR-AUC", "val ROC-AUC", "val F1@flag", "test PR-AUC", "test ROC-AUC", "test F1@flag"):
         table.add_column(col, justify="right")
     for s in SIGNALS:
         cells = [
             result.metrics.get(f"{split}_{s}_{m}")
             for split in ("val", "test")
-            for m in ("pr_auc", "roc_auc", "f1")
+            for m in ("pr_auc", "roc_auc", "flag_f1")
         ]
         table.add_row(s, *("-" if v is None else f"{v:.3f}" for v in cells))
     Console().print(table)
@@ -105,6 +105,36 @@ def promote(
     except LookupError as exc:
         fail(str(exc))
     Console().print(f"champion -> version {promoted}")
+
+
+@app.command()
+def retrain(
+    config: Annotated[Path, typer.Option(help="Experiment TOML")] = Path("training/configs/baseline.v1.toml"),
+    labels: Annotated[
+        Path | None, typer.Option(help="A label export to use [export the analysts' decisions now]")
+    ] = None,
+    override: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
+    ] = None,
+    no_promote: Annotated[bool, typer.Option("--no-promote", help="Only report the gate")] = False,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
+    ] = None,
+) -> None:
+    """Retrain on the corpora plus the analysts' labels; promote only when the gate passes."""
+    from signals.training import load_config
+    from signals.training import retrain as run_retrain
+
+    try:
+        cfg = load_config(config, override or [])
+        result = run_retrain(cfg, labels, promote=not no_promote, tracking_uri=tracking_uri)
+    except (FileNotFoundError, ValueError, LookupError) as exc:
+        fail(str(exc))
+    console.print(f"analyst labels: {result.n_labels} rows from {result.labels_path}")
+    Console().print(result.gate.to_table())
+    verdict = "promoted to champion" if result.promoted else "not promoted"
+    reasons = "" if result.gate.passed else " (" + "; ".join(result.gate.reasons) + ")"
+    console.print(f"challenger version {result.train.version}: {verdict}{reasons}")
 
 
 @app.command()
@@ -495,7 +525,14 @@ _register_triage()
 
 def main() -> None:
     """Entry point: run the app, turning ``UserError`` into a clean message."""
+    import warnings
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow's advice about integer schemas and pickled pyfunc models is for other set-ups; keep the
+    # command output to what the user needs.
+    warnings.filterwarnings("ignore", module="mlflow")
+    for noisy in ("mlflow", "alembic", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app()
     except UserError as exc:
