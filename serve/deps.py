@@ -206,7 +206,9 @@ def require_scope(scope: str, *, allow_query: bool = False) -> Callable[..., Awa
             return ANONYMOUS
         key = _key_from(request, allow_query)
         if key is None:
-            raise APIError(401, f"an API key is required: send it as {how}", headers={"WWW-Authenticate": "Bearer"})
+            raise APIError(
+                401, f"an API key is required: send it as {how}", headers={"WWW-Authenticate": "Bearer"}
+            )
         info = await gate.lookup(key)
         if info is None:
             raise APIError(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
@@ -214,7 +216,8 @@ def require_scope(scope: str, *, allow_query: bool = False) -> Callable[..., Awa
         request.state.principal = principal
         if scope not in principal.scopes:
             raise APIError(
-                403, f"key {principal.name!r} lacks the {scope!r} scope (it has: {', '.join(principal.scopes)})"
+                403,
+                f"key {principal.name!r} lacks the {scope!r} scope (it has: {', '.join(principal.scopes)})",
             )
         wait = gate.take(principal)
         if wait > 0:

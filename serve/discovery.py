@@ -80,7 +80,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "comment": {"$ref": "TextEntry"},
             "context": {"$ref": "Context"},
-            "requestedAttributes": {"type": "object", "additionalProperties": {"$ref": "AttributeParameters"}},
+            "requestedAttributes": {
+                "type": "object",
+                "additionalProperties": {"$ref": "AttributeParameters"},
+            },
             "spanAnnotations": {"type": "boolean"},
             "languages": {"type": "array", "items": {"type": "string"}},
             "doNotStore": {"type": "boolean"},
@@ -124,7 +127,11 @@ SCHEMAS: dict[str, Any] = {
 }
 
 STANDARD_PARAMETERS: dict[str, Any] = {
-    "key": {"type": "string", "location": "query", "description": "API key (signals key with `score` scope)."},
+    "key": {
+        "type": "string",
+        "location": "query",
+        "description": "API key (signals key with `score` scope).",
+    },
     "alt": {"type": "string", "location": "query", "default": "json", "enum": ["json"]},
     "fields": {"type": "string", "location": "query", "description": "Accepted and ignored."},
     "prettyPrint": {"type": "boolean", "location": "query", "default": "true"},

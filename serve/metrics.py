@@ -39,7 +39,9 @@ class Metrics:
         self.review = Counter(
             "signals_review", "Texts at or above the review threshold", ["signal"], registry=r
         )
-        self.model_info = Gauge("signals_model_info", "The served model (value 1)", ["name", "version"], registry=r)
+        self.model_info = Gauge(
+            "signals_model_info", "The served model (value 1)", ["name", "version"], registry=r
+        )
         self.reloads = Counter("signals_model_reloads", "Model reloads", ["outcome"], registry=r)
         self.rate_limited = Counter("signals_rate_limited", "Requests refused by the rate limit", registry=r)
         # Touch every label so dashboards see zeros instead of missing series.

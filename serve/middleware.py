@@ -32,7 +32,10 @@ async def _send_error(send: Send, code: int, message: str) -> None:
         {
             "type": "http.response.start",
             "status": code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
@@ -76,7 +79,9 @@ class BodyGuard:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 await _send_error(
-                    send, 400, f"request body is not valid UTF-8 (bad byte at offset {exc.start}); send UTF-8 JSON"
+                    send,
+                    400,
+                    f"request body is not valid UTF-8 (bad byte at offset {exc.start}); send UTF-8 JSON",
                 )
                 return
         sent = False
@@ -121,4 +126,6 @@ class Observe:
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
             principal = getattr(scope.get("state", {}).get("principal"), "name", "-")
-            log.info("%s %s %d %.1fms key=%s", method, scope.get("path", ""), status, elapsed * 1000, principal)
+            log.info(
+                "%s %s %d %.1fms key=%s", method, scope.get("path", ""), status, elapsed * 1000, principal
+            )

@@ -18,33 +18,44 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SIGNALS_", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="Interface `signals serve` binds to.")
-    port: int = Field(8000, ge=0, le=65535, description="Port `signals serve` listens on.")
+    host: str = Field(default="127.0.0.1", description="Interface `signals serve` binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `signals serve` listens on.")
     model: str | None = Field(
-        None,
-        description="Model directory or MLflow URI to serve; default: registry champion, else models/default.",
+        default=None,
+        description="Model directory or MLflow URI to serve [registry champion, else models/default].",
     )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the key/feedback database; default sqlite:///signals.db."
+        default=None, description="SQLAlchemy URL of the key/feedback database; default sqlite:///signals.db."
     )
-    max_items: int = Field(256, ge=1, description="Most items in one /v1/score call (413 beyond).")
-    max_text_chars: int = Field(10_000, ge=1, description="Longest text in characters (413 beyond).")
-    max_body_bytes: int = Field(1_000_000, ge=1, description="Largest request body in bytes (413 beyond).")
+    max_items: int = Field(default=256, ge=1, description="Most items in one /v1/score call (413 beyond).")
+    max_text_chars: int = Field(default=10_000, ge=1, description="Longest text in characters (413 beyond).")
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest request body in bytes (413 beyond)."
+    )
     rate_limit: int = Field(
-        600, ge=0, description="Requests per minute per key (0 = unlimited); a key's own limit wins."
+        default=600, ge=0, description="Requests per minute per key (0 = unlimited); a key's own limit wins."
     )
-    rate_burst: int = Field(60, ge=1, description="Requests a key may send at once before the rate applies.")
+    rate_burst: int = Field(
+        default=60, ge=1, description="Requests a key may send at once before the rate applies."
+    )
     key_cache_seconds: float = Field(
-        5.0, ge=0, description="How long a verified key is trusted without a database look-up."
+        default=5.0, ge=0, description="How long a verified key is trusted without a database look-up."
     )
-    auth: bool = Field(True, description="Require API keys. Turn off only for local experiments.")
-    public_metrics: bool = Field(False, description="Serve /metrics without a key (else `admin` scope).")
+    auth: bool = Field(default=True, description="Require API keys. Turn off only for local experiments.")
+    public_metrics: bool = Field(
+        default=False, description="Serve /metrics without a key (else `admin` scope)."
+    )
     public_url: str | None = Field(
-        None, description="Root URL advertised in the Perspective discovery document; default: request URL."
+        default=None,
+        description="Root URL advertised in the Perspective discovery document; default: request URL.",
     )
-    log_text: bool = Field(False, description="Log the text of scored comments (off: logs carry no text).")
-    window_chars: int = Field(1000, ge=50, description="Sentence-window size for long texts and spans.")
-    workers: int = Field(1, ge=1, description="uvicorn worker processes for `signals serve`.")
+    log_text: bool = Field(
+        default=False, description="Log the text of scored comments (off: logs carry no text)."
+    )
+    window_chars: int = Field(
+        default=1000, ge=50, description="Sentence-window size for long texts and spans."
+    )
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes for `signals serve`.")
 
 
 @lru_cache(maxsize=1)

@@ -150,7 +150,9 @@ class SuggestCommentScoreResponse(BaseModel):
 def _languages(requested: list[str] | None, attributes: list[str]) -> list[str]:
     if not requested:
         return ["en"]
-    bad = [lang for lang in requested if lang.lower().replace("_", "-").split("-")[0] not in SUPPORTED_LANGUAGES]
+    bad = [
+        lang for lang in requested if lang.lower().replace("_", "-").split("-")[0] not in SUPPORTED_LANGUAGES
+    ]
     if bad:
         attr = attributes[0] if attributes else "TOXICITY"
         raise perspective_error(
@@ -171,15 +173,16 @@ def _check_attributes(names: list[str]) -> None:
     unknown = [a for a in names if a not in ATTRIBUTES]
     if unknown:
         raise perspective_error(
-            f"Unknown or unsupported attribute(s): {', '.join(unknown)}. "
-            f"Supported: {', '.join(ATTRIBUTES)}",
+            f"Unknown or unsupported attribute(s): {', '.join(unknown)}. Supported: {', '.join(ATTRIBUTES)}",
             "INVALID_ATTRIBUTE",
         )
 
 
 def _check_comment(comment: TextEntry, max_chars: int) -> str:
     if comment.type not in (None, "PLAIN_TEXT", "TEXT_TYPE_UNSPECIFIED"):
-        raise perspective_error(f"Comment type {comment.type} is not supported; use PLAIN_TEXT", "INVALID_REQUEST")
+        raise perspective_error(
+            f"Comment type {comment.type} is not supported; use PLAIN_TEXT", "INVALID_REQUEST"
+        )
     text = comment.text
     if not text.strip():
         raise perspective_error("Comment text is empty", "COMMENT_EMPTY")

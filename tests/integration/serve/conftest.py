@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-
 from serve.main import create_app
 from serve.settings import Settings
+
 from signals.db import migrate
 from signals.keys import create_key
 from signals.models import ModelInfo

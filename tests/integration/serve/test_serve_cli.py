@@ -56,7 +56,9 @@ def test_serve_without_any_model_is_a_clear_error(
     assert uvicorn_calls == []
 
 
-def test_bad_setting_is_a_clear_error(uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_setting_is_a_clear_error(
+    uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIGNALS_MAX_ITEMS", "lots")
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 2 and "SIGNALS_" in result.output

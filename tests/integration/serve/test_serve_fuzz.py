@@ -16,11 +16,11 @@ from pathlib import Path
 import hypothesis
 import pytest
 import schemathesis
-from conftest import fake_loader, fake_scorer
 from schemathesis.checks import not_a_server_error
-
 from serve.main import create_app
 from serve.settings import Settings
+
+from conftest import fake_loader, fake_scorer
 from signals.db import migrate
 from signals.keys import create_key
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import auth
 from fastapi.testclient import TestClient
-
 from serve.settings import Settings
+
+from conftest import auth
 from signals.feedback import load_feedback
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "serve"
@@ -75,7 +75,11 @@ def test_english_variants_accepted(client: TestClient, keys: dict[str, str], lan
 @pytest.mark.parametrize(
     ("body", "error_type", "needle"),
     [
-        ({"comment": {"text": "hi"}, "requestedAttributes": {"FLIRTATION": {}}}, "INVALID_ATTRIBUTE", "FLIRTATION"),
+        (
+            {"comment": {"text": "hi"}, "requestedAttributes": {"FLIRTATION": {}}},
+            "INVALID_ATTRIBUTE",
+            "FLIRTATION",
+        ),
         ({"comment": {"text": "hi"}, "requestedAttributes": {}}, "INVALID_REQUEST", "at least one"),
         ({"comment": {"text": "  "}, "requestedAttributes": {"TOXICITY": {}}}, "COMMENT_EMPTY", "empty"),
         (
@@ -135,7 +139,9 @@ def test_suggestscore_stores_feedback(client: TestClient, keys: dict[str, str], 
     assert row["community_id"] == "forum-7" and row["client_token"] == "suggest-1"
 
 
-def test_suggestscore_rejects_unknown_attribute(client: TestClient, keys: dict[str, str], settings: Settings) -> None:
+def test_suggestscore_rejects_unknown_attribute(
+    client: TestClient, keys: dict[str, str], settings: Settings
+) -> None:
     body = {"comment": {"text": "x"}, "attributeScores": {"NOPE": {"summaryScore": {"value": 1}}}}
     r = client.post(f"/v1alpha1/comments:suggestscore?key={keys['score']}", json=body)
     assert r.status_code == 400 and "NOPE" in r.json()["error"]["message"]

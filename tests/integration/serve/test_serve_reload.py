@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 import httpx
-from conftest import auth, fake_scorer
-
 from serve.settings import Settings
+
+from conftest import auth, fake_scorer
 from signals.scoring import Scorer
 
 

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from conftest import auth
 from fastapi.testclient import TestClient
-
 from serve.settings import Settings
+
+from conftest import auth
 from signals.keys import revoke_key
 from signals.schema import SIGNALS, TARGETS
 
@@ -99,7 +99,10 @@ def test_scopes(
 
 def test_revoked_key_rejected(client: TestClient, keys: dict[str, str], settings: Settings) -> None:
     client.app.state.keys.settings = settings.model_copy(update={"key_cache_seconds": 0})  # type: ignore[attr-defined]
-    assert client.post("/v1/score", json={"items": [{"text": "x"}]}, headers=auth(keys["score"])).status_code == 200
+    assert (
+        client.post("/v1/score", json={"items": [{"text": "x"}]}, headers=auth(keys["score"])).status_code
+        == 200
+    )
     revoke_key("scorer", settings.database_url)
     r = client.post("/v1/score", json={"items": [{"text": "x"}]}, headers=auth(keys["score"]))
     assert r.status_code == 401
@@ -149,7 +152,9 @@ def test_default_limits(client: TestClient, keys: dict[str, str]) -> None:
     r = client.post("/v1/score", json={"items": [{"text": "a" * 10_001}]}, headers=auth(keys["score"]))
     assert r.status_code == 413 and "10000" in r.json()["error"]["message"]
     huge = b'{"items": [{"text": "' + b"a" * 1_000_001 + b'"}]}'
-    r = client.post("/v1/score", content=huge, headers={**auth(keys["score"]), "content-type": "application/json"})
+    r = client.post(
+        "/v1/score", content=huge, headers={**auth(keys["score"]), "content-type": "application/json"}
+    )
     assert r.status_code == 413 and "1000000" in r.json()["error"]["message"]
 
 
@@ -162,10 +167,14 @@ def test_default_limits(client: TestClient, keys: dict[str, str]) -> None:
         (b'{"items": [{"text": 5}]}', "application/json", "items[0].text"),
         (b'{"items": [{"text": "a", "id": 5}]}', "application/json", "items[0].id"),
         (b'{"items": [{"text": "a"}], "spans": "yes"}', "application/json", "spans"),
-        (b'{"items": [{"text": "a", "colour": "red"}]}', "application/json", "items[0].colour: unknown field"),
+        (
+            b'{"items": [{"text": "a", "colour": "red"}]}',
+            "application/json",
+            "items[0].colour: unknown field",
+        ),
         (b'{"items": [{"text": "a"}], "extra": 1}', "application/json", "extra: unknown field"),
         (b'{"items": [{"text": "a"', "application/json", "invalid JSON"),
-        (b'[1, 2]', "application/json", "expected a JSON object"),
+        (b"[1, 2]", "application/json", "expected a JSON object"),
         (b"", "application/json", "body is missing"),
         (b'{"items": [{"text": "caf\xe9"}]}', "application/json", "not valid UTF-8"),
         (b'{"items": [{"text": "\\ud800"}]}', "application/json", "unpaired surrogate"),
@@ -176,7 +185,9 @@ def test_default_limits(client: TestClient, keys: dict[str, str]) -> None:
 def test_bad_input_is_a_clear_4xx(
     client: TestClient, keys: dict[str, str], content: bytes, content_type: str, needle: str
 ) -> None:
-    r = client.post("/v1/score", content=content, headers={**auth(keys["score"]), "content-type": content_type})
+    r = client.post(
+        "/v1/score", content=content, headers={**auth(keys["score"]), "content-type": content_type}
+    )
     assert 400 <= r.status_code < 500, r.text
     assert needle in r.json()["error"]["message"]
 
@@ -214,7 +225,9 @@ def test_auth_can_be_switched_off(make_client: Callable[..., TestClient], settin
 
 
 def test_metrics(client: TestClient, keys: dict[str, str]) -> None:
-    client.post("/v1/score", json={"items": [{"text": "you idiot"}, {"text": "hi"}]}, headers=auth(keys["score"]))
+    client.post(
+        "/v1/score", json={"items": [{"text": "you idiot"}, {"text": "hi"}]}, headers=auth(keys["score"])
+    )
     text = client.get("/metrics", headers=auth(keys["admin"])).text
     assert 'signals_http_requests_total{method="POST",route="/v1/score",status="200"} 1.0' in text
     assert 'signals_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/v1/score"}' in text
@@ -226,19 +239,25 @@ def test_metrics(client: TestClient, keys: dict[str, str]) -> None:
 
 def test_public_metrics_setting(make_client: Callable[..., TestClient], settings: Settings) -> None:
     assert make_client(settings).get("/metrics").status_code == 401
-    assert make_client(settings.model_copy(update={"public_metrics": True})).get("/metrics").status_code == 200
+    assert (
+        make_client(settings.model_copy(update={"public_metrics": True})).get("/metrics").status_code == 200
+    )
 
 
 def test_reload_swaps_model(client: TestClient, keys: dict[str, str]) -> None:
     r = client.post("/admin/reload", json={"model": "fake:2"}, headers=auth(keys["admin"]))
     assert r.status_code == 200
-    assert r.json() == {"previous": {"name": "fake", "version": "1"}, "model": {"name": "fake", "version": "2"}}
+    assert r.json() == {
+        "previous": {"name": "fake", "version": "1"},
+        "model": {"name": "fake", "version": "2"},
+    }
     assert client.get("/readyz").json()["model"]["version"] == "2"
     scored = client.post("/v1/score", json={"items": [{"text": "hi"}]}, headers=auth(keys["score"]))
     assert scored.json()["model"]["version"] == "2"
-    assert 'signals_model_info{name="fake",version="2"} 1.0' in client.get(
-        "/metrics", headers=auth(keys["admin"])
-    ).text
+    assert (
+        'signals_model_info{name="fake",version="2"} 1.0'
+        in client.get("/metrics", headers=auth(keys["admin"])).text
+    )
 
 
 def test_failed_reload_keeps_old_model(client: TestClient, keys: dict[str, str]) -> None:
