@@ -48,7 +48,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
@@ -81,6 +81,11 @@ TARGET_GROUP_THRESHOLD = 0.5
 
 class TriageError(ValueError):
     """A request the store refuses (unknown item, signal or decision); the message says why."""
+
+
+def _aware(value: datetime) -> datetime:
+    """Datetimes come back naive from SQLite; every time in the store is UTC, so say so."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- value objects -------------------------------------------------------------------------------------
@@ -143,7 +148,7 @@ class Item:
             context=json.loads(row.context),
             question_id=row.question_id,
             redactions=json.loads(row.redactions),
-            created=row.created,
+            created=_aware(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores=json.loads(row.scores),
@@ -185,7 +190,7 @@ class Decision:
             target=row.target,
             note=row.note,
             analyst=row.analyst,
-            created=row.created,
+            created=_aware(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores_shown=json.loads(row.scores_shown),
@@ -319,7 +324,9 @@ def add_items(
                 created = {(r.source, r.external_id): (r.id, r.priority) for r in new_rows}
         except IntegrityError:
             # Another writer stored one of these keys between our read and our insert: retry, and the
-            # raced keys now come back as existing.
+            # raced keys now come back as existing. Any other integrity error is not ours to hide.
+            if not _existing_ids(list(todo), url):
+                raise
             log.info("submission raced with another writer; retrying")
             continue
         results: list[SubmitResult] = []

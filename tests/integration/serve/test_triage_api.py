@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import auth
 from fastapi.testclient import TestClient
-
 from serve.settings import Settings
 from serve.triage_settings import TriageSettings
+
+from conftest import auth
 from signals.schema import SIGNALS
 from signals.triage import store
 from signals.triage.users import create_user
@@ -175,8 +175,12 @@ def test_session_and_csrf_cookies_are_hardened(client: TestClient, analyst: str)
     assert "signals_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" not in cookie  # plain http in this test: the browser would drop a Secure cookie
     # a tampered session cookie is ignored
-    client.cookies.set("signals_session", "forged.value.sig", path="/triage")
+    forged = r.cookies["signals_session"][:-3] + "abc"
+    client.cookies.clear()
+    client.cookies.set("signals_session", forged)
     assert client.get("/triage", follow_redirects=False).status_code == 303
+    client.cookies.set("signals_session", r.cookies["signals_session"])
+    assert client.get("/triage", follow_redirects=False).status_code == 200
 
 
 def test_secure_cookie_over_https(

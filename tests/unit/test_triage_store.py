@@ -1,0 +1,278 @@
+"""The triage store: redaction before storage, idempotency, transactions, concurrency, the decision log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from signals.db import migrate, session_scope
+from signals.schema import DATASET_COLUMNS, SIGNALS, UNKNOWN
+from signals.scoring import Scorer
+from signals.triage import store
+from signals.triage.export import export_labels, load_labels
+from signals.triage.models import TriageDecision, TriageItem
+from signals.triage.store import ItemFilter, NewItem, TriageError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def add(db: str, fake_scorer: Scorer) -> Callable[..., list[store.SubmitResult]]:
+    def run(*items: NewItem, **kwargs: object) -> list[store.SubmitResult]:
+        return store.add_items(list(items), fake_scorer, url=db, **kwargs)  # type: ignore[arg-type]
+
+    return run
+
+
+def _rows(db: str, table: type) -> int:
+    with session_scope(db) as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_items_are_redacted_before_anything_is_stored(
+    db: str, add: Callable[..., list], tmp_path: Path
+) -> None:
+    add(
+        NewItem(
+            "forum",
+            "c1",
+            "Those people are traitors. Mail me at jo.lee@example.org",
+            {"author_email": "jo.lee@example.org", "thread": "t1"},
+        )
+    )
+    item = store.query_items(url=db)[0]
+    assert item.text == "Those people are traitors. Mail me at [EMAIL]"
+    assert item.context == {"author_email": "[EMAIL]", "thread": "t1"}
+    assert item.redactions == {"email": 2}
+    # the address appears nowhere in the database file or its write-ahead log
+    for path in tmp_path.glob("triage.db*"):
+        assert b"jo.lee@example.org" not in path.read_bytes()
+    # evidence offsets point into the stored (redacted) text
+    marked = [s for s in item.spans if s["signals"]]
+    assert marked and "traitors" in item.text[marked[0]["begin"] : marked[0]["end"]]
+    assert item.review["polarization"] and item.model_name == "keyword-test"
+
+
+def test_redaction_can_be_turned_off(db: str, add: Callable[..., list]) -> None:
+    add(NewItem("forum", "c1", "mail jo@example.org"), redact_pii=False)
+    assert store.query_items(url=db)[0].text == "mail jo@example.org"
+
+
+def test_idempotent_by_source_and_external_id(db: str, add: Callable[..., list]) -> None:
+    first = add(
+        NewItem("forum", "1", "you idiot"), NewItem("forum", "2", "hello"), NewItem("forum", "1", "again")
+    )
+    assert [r.status for r in first] == ["queued", "queued", "existing"]
+    assert first[2].id == first[0].id and first[2].priority == first[0].priority
+    second = add(NewItem("forum", "2", "changed text"), NewItem("survey", "1", "hello"))
+    assert [r.status for r in second] == ["existing", "queued"]
+    assert store.get_item(first[1].id, url=db).text == "hello"  # a repeat never overwrites
+    assert _rows(db, TriageItem) == 3
+
+
+def test_priority_orders_the_queue(db: str, add: Callable[..., list]) -> None:
+    add(NewItem("f", "benign", "nice park"), NewItem("f", "risky", "you idiot, I will kill you"))
+    assert [i.external_id for i in store.query_items(url=db)] == ["risky", "benign"]
+
+
+def test_invalid_item_stores_nothing(db: str, add: Callable[..., list]) -> None:
+    with pytest.raises(TriageError, match="item 1: text is empty"):
+        add(NewItem("f", "ok", "fine text"), NewItem("f", "bad", "   "))
+    with pytest.raises(TriageError, match="item 0: external_id is empty"):
+        add(NewItem("f", "", "text"))
+    assert _rows(db, TriageItem) == 0
+
+
+def test_failed_transaction_rolls_back(db: str, fake_scorer: Scorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in the middle of a write leaves no partial batch behind."""
+    original = store._prepare
+
+    def broken(*args: object, **kwargs: object) -> list[TriageItem]:
+        rows = original(*args, **kwargs)  # type: ignore[arg-type]
+        rows[1].model_name = None  # type: ignore[assignment]  # NOT NULL violation at flush
+        return rows
+
+    monkeypatch.setattr(store, "_prepare", broken)
+    with pytest.raises(Exception, match="NOT NULL"):
+        store.add_items([NewItem("f", "a", "one"), NewItem("f", "b", "two")], fake_scorer, url=db)
+    assert _rows(db, TriageItem) == 0
+
+
+def test_concurrent_submissions_of_the_same_keys(db: str, fake_scorer: Scorer) -> None:
+    items = [NewItem("forum", str(i), f"comment number {i}, you idiot") for i in range(20)]
+    results: list[list[store.SubmitResult]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(store.add_items(items, fake_scorer, url=db))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _rows(db, TriageItem) == 20
+    ids = {tuple(r.id for r in batch) for batch in results}
+    assert len(ids) == 1  # every caller got the same store ids, in item order
+    queued = sum(r.status == "queued" for batch in results for r in batch)
+    assert queued == 20
+
+
+def test_concurrent_decisions_are_all_kept(db: str, add: Callable[..., list]) -> None:
+    ids = [r.id for r in add(*[NewItem("f", str(i), f"text {i}") for i in range(5)])]
+    errors: list[BaseException] = []
+
+    def analyst(name: str) -> None:
+        try:
+            for item_id in ids:
+                for signal in SIGNALS:
+                    store.record_decision(item_id, signal, "reject", name, url=db)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=analyst, args=(f"analyst{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _rows(db, TriageDecision) == 4 * 5 * len(SIGNALS)
+    assert all(i.status == "done" for i in store.query_items(url=db))
+
+
+def test_latest_decision_wins_and_nothing_is_overwritten(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "you idiot"))
+    first = store.record_decision(r.id, "offensive", "confirm", "ana", url=db)
+    store.record_decision(r.id, "offensive", "reject", "ana", note="on second thought", url=db)
+    latest = store.latest_decisions([r.id], url=db)
+    assert latest[(r.id, "offensive")].decision == "reject"
+    history = store.decision_history(r.id, url=db)
+    assert [d.decision for d in history] == ["confirm", "reject"]
+    assert history[0] == first  # the first row is unchanged
+    assert history[0].scores_shown["offensive"] == pytest.approx(0.9)
+    assert history[0].model_version == "1" and history[0].analyst == "ana"
+
+
+def test_status_and_undo(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "nice park"))
+    for signal in SIGNALS:
+        store.record_decision(r.id, signal, "reject", "ana", url=db)
+    assert store.get_item(r.id, url=db).status == "done"
+    undo = store.undo_last("ana", url=db)
+    assert undo is not None and undo.decision == "cleared" and undo.signal == SIGNALS[-1]
+    assert store.get_item(r.id, url=db).status == "queued"
+    assert (r.id, SIGNALS[-1]) not in store.latest_decisions([r.id], url=db)
+    # undo restores the previous decision when there was one
+    store.record_decision(r.id, "hate", "confirm", "ana", url=db)
+    again = store.undo_last("ana", url=db)
+    assert again is not None and again.decision == "reject" and again.undoes_id is not None
+    # undo walks back further, and stops when nothing is left
+    n_rows = _rows(db, TriageDecision)
+    while store.undo_last("ana", url=db) is not None:
+        pass
+    assert store.latest_decisions([r.id], url=db) == {}
+    assert _rows(db, TriageDecision) > n_rows  # every undo appended a row
+
+
+def test_second_review_and_disagreements(db: str, add: Callable[..., list]) -> None:
+    risky, benign = add(
+        NewItem("f", "r", "deport them all, they are vermin"), NewItem("f", "b", "nice"), second_review=True
+    )
+    assert store.get_item(risky.id, url=db).second_review
+    assert not store.get_item(benign.id, url=db).second_review
+    for signal in SIGNALS:
+        store.record_decision(risky.id, signal, "confirm" if signal == "hate" else "reject", "ana", url=db)
+    assert store.get_item(risky.id, url=db).status == "second_review"
+
+    def open_for(who: str) -> list[int]:
+        return [i.id for i in store.query_items(ItemFilter(status="open", for_analyst=who), url=db)]
+
+    assert risky.id not in open_for("ana") and risky.id in open_for("bob")
+    for signal in SIGNALS:
+        store.record_decision(risky.id, signal, "reject", "bob", url=db)
+    assert store.get_item(risky.id, url=db).status == "done"
+    (dis,) = store.disagreements(url=db)
+    assert (dis.item_id, dis.signal, dis.decisions) == (risky.id, "hate", {"ana": "confirm", "bob": "reject"})
+
+
+def test_filters(db: str, add: Callable[..., list]) -> None:
+    add(
+        NewItem(
+            "survey", "a", "those people are traitors", {"question_id": "Q3", "question_text": "Transport?"}
+        ),
+        NewItem("survey", "b", "great buses", {"question_id": "Q7"}),
+        NewItem("forum", "c", "you idiot"),
+    )
+
+    def ext(f: ItemFilter) -> list[str]:
+        return sorted(i.external_id for i in store.query_items(f, url=db))
+
+    assert ext(ItemFilter(signal="polarization")) == ["a"]
+    assert ext(ItemFilter(source="survey")) == ["a", "b"]
+    assert ext(ItemFilter(question_id="Q7")) == ["b"]
+    assert ext(ItemFilter(since=date.today() + timedelta(days=1))) == []
+    assert ext(ItemFilter(until=date.today())) == ["a", "b", "c"]
+    assert store.count_items(ItemFilter(status="done"), url=db) == 0
+    assert store.facets(url=db) == {"sources": ["forum", "survey"], "questions": ["Q3", "Q7"]}
+    # a target group named by an analyst becomes filterable
+    (a,) = store.query_items(ItemFilter(source="survey", question_id="Q3"), url=db)
+    store.record_decision(a.id, "polarization", "confirm", "ana", target="political", url=db)
+    assert ext(ItemFilter(target="political")) == ["a"]
+    with pytest.raises(TriageError, match="unknown signal"):
+        ItemFilter(signal="spam")
+
+
+def test_bad_decisions_are_refused(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "text"))
+    with pytest.raises(TriageError, match="no item"):
+        store.record_decision(999, "hate", "confirm", "ana", url=db)
+    with pytest.raises(TriageError, match="unknown decision"):
+        store.record_decision(r.id, "hate", "maybe", "ana", url=db)
+    with pytest.raises(TriageError, match="unknown target"):
+        store.record_decision(r.id, "hate", "confirm", "ana", target="aliens", url=db)
+    assert _rows(db, TriageDecision) == 0
+
+
+def test_export_labels_masks_undecided_and_is_versioned(
+    db: str, add: Callable[..., list], tmp_path: Path
+) -> None:
+    a, b, c = (
+        r.id for r in add(NewItem("f", "a", "you idiot"), NewItem("f", "b", "nice"), NewItem("f", "c", "x"))
+    )
+    store.record_decision(a, "offensive", "confirm", "ana", target="other", url=db)
+    store.record_decision(a, "hate", "reject", "ana", url=db)
+    store.record_decision(a, "threat", "unsure", "ana", url=db)
+    store.record_decision(b, "hate", "confirm", "ana", url=db)
+    store.record_decision(b, "hate", "reject", "bob", url=db)  # latest wins
+    store.record_decision(c, "hate", "unsure", "ana", url=db)  # nothing known: not exported
+    out = tmp_path / "labels"
+    path, version, n_rows = export_labels(out, url=db)
+    assert n_rows == 2 and path == out / version and version.startswith("labels-")
+    frame = pd.read_parquet(path / "labels.parquet")
+    assert list(frame.columns) == list(DATASET_COLUMNS)
+    rows = {r["id"]: r for r in frame.to_dict(orient="records")}
+    ra, rb = rows[f"analyst-{a}"], rows[f"analyst-{b}"]
+    assert (ra["offensive"], ra["hate"], ra["threat"], ra["polarization"]) == (1, 0, UNKNOWN, UNKNOWN)
+    assert ra["target_other"] == 1 and ra["target_religion"] == UNKNOWN
+    assert rb["hate"] == 0 and rb["source"] == "analyst" and rb["text"] == "nice"
+    assert [r.id for r in load_labels(path)] == [f"analyst-{a}", f"analyst-{b}"]
+    # same decisions -> same version; a new decision -> a new version
+    assert export_labels(out, url=db).version == version
+    store.record_decision(c, "threat", "reject", "ana", url=db)
+    path2, version2, n2 = export_labels(out, url=db)
+    assert version2 != version and n2 == 3 and path.is_dir() and path2.is_dir()
