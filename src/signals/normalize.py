@@ -74,7 +74,7 @@ LEXICON: frozenset[str] = frozenset(
     nigger niggers nigga niggas faggot faggots fag fags kike kikes spic spics chink chinks tranny
     trannies dyke dykes wetback wetbacks raghead ragheads paki pakis gook gooks coon coons towelhead
     towelheads beaner beaners
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 _WORDS_BY_LEN: dict[int, tuple[str, ...]] = {
@@ -104,8 +104,10 @@ def _latin_dominated(text: str) -> bool:
         if ch.isalpha():
             if ch.isascii():
                 latin += 1
-            elif ch in HOMOGLYPHS or "CYRILLIC" in unicodedata.name(ch, "") or "GREEK" in unicodedata.name(
-                ch, ""
+            elif (
+                ch in HOMOGLYPHS
+                or "CYRILLIC" in unicodedata.name(ch, "")
+                or "GREEK" in unicodedata.name(ch, "")
             ):
                 other += 1
     return latin > other

@@ -92,7 +92,8 @@ def test_serving_never_imports_torch(trained: TrainedNetwork, tmp_path: Path) ->
     code = (
         "import sys\n"
         "from signals.models import load_model_dir, ModelInfo\n"
-        f"ModelInfo(name='t', version='1', format='onnx').save(__import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "from pathlib import Path\n"
+        f"ModelInfo(name='t', version='1', format='onnx').save(Path({str(tmp_path)!r}))\n"
         f"model, info = load_model_dir({str(tmp_path)!r})\n"
         "assert model.predict_proba(['hello there']).shape == (1, 4)\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"

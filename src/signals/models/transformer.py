@@ -375,7 +375,7 @@ def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random, shuffl
     if shuffle:
         rng.shuffle(order)
     chunk = batch_size * 50
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), chunk):
         part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
         batches.extend(part[k : k + batch_size] for k in range(0, len(part), batch_size))
