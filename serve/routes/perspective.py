@@ -28,10 +28,11 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
-from serve.deps import Principal, ScorerDep, SettingsDep, require_scope
+from serve.deps import Principal, ScorerDep, SettingsDep, require_scope, score_texts
 from serve.discovery import API_VERSION, discovery_document
 from serve.errors import APIError
 from serve.routes.score import CleanStr
@@ -206,13 +207,13 @@ ScoreScope = Annotated[Principal, Depends(require_scope("score", allow_query=Tru
     response_model=None,
     responses={200: {"model": AnalyzeCommentResponse}, 400: {"description": "Perspective-style error"}},
 )
-def analyze(
+async def analyze(
     body: AnalyzeCommentRequest,
     request: Request,
     scorer: ScorerDep,
     settings: SettingsDep,
     principal: ScoreScope,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Perspective's ``comments:analyze``: attribute scores for one comment."""
     names = list(body.requestedAttributes)
     _check_attributes(names)
@@ -227,7 +228,9 @@ def analyze(
     if settings.log_text:
         log.info("analyze key=%s text=%r", principal.name, text)
     sentences = sentence_spans(text) if body.spanAnnotations else []
-    results = scorer.score([text, *(text[b:e] for b, e in sentences)])
+    results = await score_texts(
+        scorer, [text, *(text[b:e] for b, e in sentences)], False, settings.inline_chars
+    )
     request.app.state.metrics.observe_scores("perspective", results[:1])
     summary = results[0].scores
     attribute_scores: dict[str, Any] = {}
@@ -248,7 +251,7 @@ def analyze(
     answer: dict[str, Any] = {"attributeScores": attribute_scores, "languages": languages}
     if body.clientToken is not None:
         answer["clientToken"] = body.clientToken
-    return answer
+    return JSONResponse(answer)
 
 
 @router.post(

@@ -351,6 +351,11 @@ def _segments(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, list[st
     return out
 
 
+def _undecided_by_score(scores: dict[str, float], undecided: list[str]) -> list[str]:
+    """Undecided signals, most likely first: the keyboard flow offers the model's strongest call first."""
+    return sorted(undecided, key=lambda s: -scores.get(s, 0.0))
+
+
 @router.get("/items/{item_id}")
 def item_page(ctx: CtxDep, item_id: int, focus: str | None = None) -> Response:
     if ctx.analyst is None:
@@ -360,7 +365,7 @@ def item_page(ctx: CtxDep, item_id: int, focus: str | None = None) -> Response:
         return _error(ctx, 404, f"There is no item {item_id}.")
     filters, carried, _ = _parse_filters(dict(ctx.request.query_params), ctx.analyst)
     mine = store.latest_decisions([item.id], analyst=ctx.analyst, url=ctx.url)
-    undecided = [s for s in SIGNALS if (item.id, s) not in mine]
+    undecided = _undecided_by_score(item.scores, [s for s in SIGNALS if (item.id, s) not in mine])
     active = focus if focus in SIGNALS else (undecided[0] if undecided else SIGNALS[0])
     prev_id, next_id = store.neighbours(item.id, filters, url=ctx.url)
     progress = store.progress(ctx.analyst, filters, url=ctx.url)
@@ -394,7 +399,9 @@ def _after_decision(ctx: Ctx, item_id: int, carried: dict[str, str]) -> str:
     """Stay on the item until this analyst decided every signal, then go to the next open item."""
     assert ctx.analyst is not None
     mine = store.latest_decisions([item_id], analyst=ctx.analyst, url=ctx.url)
-    undecided = [s for s in SIGNALS if (item_id, s) not in mine]
+    item = store.get_item(item_id, url=ctx.url)
+    scores = item.scores if item else {}
+    undecided = _undecided_by_score(scores, [s for s in SIGNALS if (item_id, s) not in mine])
     if undecided:
         return f"/triage/items/{item_id}" + _qs(carried, focus=undecided[0])
     filters, _, _ = _parse_filters(carried, ctx.analyst)
