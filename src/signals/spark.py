@@ -102,6 +102,13 @@ def pyfunc_uri(model: str | None, workdir: Path) -> str:
         model = str(DEFAULT_MODEL_DIR)
     path = Path(model)
     if "://" in model or model.startswith(("models:/", "runs:/")):
+        import mlflow
+
+        from signals.tracking import tracking_uri
+
+        # Registry URIs resolve against the project's store (SIGNALS_MLFLOW_URI, else sqlite:///mlflow.db).
+        mlflow.set_tracking_uri(tracking_uri())
+        mlflow.set_registry_uri(tracking_uri())
         return model
     if (path / "MLmodel").is_file():
         return str(path.resolve())
