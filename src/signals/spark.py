@@ -74,12 +74,16 @@ def spark_session(
     python = worker_python or sys.executable
     os.environ["PYSPARK_PYTHON"] = python
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # One Python worker runs per core, so each ONNX session should use one thread, not all cores
+    # (local workers inherit this environment; cluster executors get it through executorEnv).
+    onnx_threads = os.environ.setdefault("SIGNALS_ONNX_THREADS", "1")
     from pyspark.sql import SparkSession
 
     return (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.pyspark.python", python)
+        .config("spark.executorEnv.SIGNALS_ONNX_THREADS", onnx_threads)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         # Small Arrow batches keep a worker's memory flat with long texts; the model batches inside.
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2000")
