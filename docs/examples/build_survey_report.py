@@ -68,7 +68,16 @@ def main() -> None:
         if OUT.exists():
             shutil.rmtree(OUT)
         subprocess.run(
-            [*signals, "report", "--survey", SURVEY, "--output", str(OUT / "report.html"), "--database-url", db],
+            [
+                *signals,
+                "report",
+                "--survey",
+                SURVEY,
+                "--output",
+                str(OUT / "report.html"),
+                "--database-url",
+                db,
+            ],
             check=True,
         )
     if not args.no_screenshot:
@@ -77,8 +86,8 @@ def main() -> None:
             sys.exit("chromium not found: apt-get install chromium (or pass --no-screenshot)")
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,2400",
-             f"--screenshot={SHOT}", (OUT / "report.html").as_uri()],
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1000,2400", f"--screenshot={SHOT}", (OUT / "report.html").as_uri()],
             check=True, capture_output=True,
         )  # fmt: skip
         print(f"screenshot: {SHOT}")
