@@ -20,6 +20,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -255,6 +256,22 @@ def _safe_next(target: str) -> str:
     return target
 
 
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_SECONDS = 300.0
+
+
+def _failures(ctx: Ctx, username: str) -> deque[float]:
+    """Recent failed logins for a username (per process): five in five minutes lock it for the rest."""
+    state = ctx.request.app.state
+    table: dict[str, deque[float]] | None = getattr(state, "triage_login_failures", None)
+    if table is None or len(table) > 10_000:
+        table = state.triage_login_failures = {}
+    failures = table.setdefault(username.strip().lower()[:100], deque(maxlen=LOGIN_MAX_FAILURES))
+    while failures and failures[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
+        failures.popleft()
+    return failures
+
+
 @router.post("/login")
 async def login(ctx: CtxDep) -> Response:
     form = await _checked_form(ctx)
@@ -262,9 +279,22 @@ async def login(ctx: CtxDep) -> Response:
         return form
     username = form.get("username", "")
     password = form.get("password", "")
-    user = await run_in_threadpool(authenticate, username, password, url=ctx.url)
     nxt = _safe_next(form.get("next", "/triage"))
+    failures = _failures(ctx, username)
+    if len(failures) >= LOGIN_MAX_FAILURES:
+        wait = int(failures[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+        return _page(
+            ctx,
+            "triage/login.html",
+            status_code=429,
+            next=nxt,
+            error=f"Too many failed attempts for this account; try again in {wait} seconds.",
+            title="Log in",
+            username=username,
+        )
+    user = await run_in_threadpool(authenticate, username, password, url=ctx.url)
     if user is None:
+        failures.append(time.monotonic())
         log.info("failed triage login for %r", username[:100])
         return _page(
             ctx,

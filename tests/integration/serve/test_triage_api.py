@@ -334,3 +334,21 @@ def _labels_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     get_triage_settings.cache_clear()
     yield
     get_triage_settings.cache_clear()
+
+
+def test_repeated_failed_logins_are_throttled(client: TestClient, analyst: str) -> None:
+    token = _token(client.get("/triage/login").text)
+    for _ in range(5):
+        r = client.post(
+            "/triage/login", data={"csrf_token": token, "username": "ana", "password": "wrong-password"}
+        )
+        assert r.status_code == 401
+    r = client.post("/triage/login", data={"csrf_token": token, "username": "ana", "password": PASSWORD})
+    assert r.status_code == 429 and "Too many failed attempts" in r.text
+    # other accounts are not affected
+    r = client.post(
+        "/triage/login",
+        data={"csrf_token": token, "username": "bob", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
