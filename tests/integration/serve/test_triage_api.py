@@ -11,12 +11,16 @@ from fastapi.testclient import TestClient
 from serve.settings import Settings
 from serve.triage_settings import TriageSettings
 
-from conftest import auth
 from signals.schema import SIGNALS
 from signals.triage import store
 from signals.triage.users import create_user
 
 PASSWORD = "correct-horse-battery"
+
+
+def auth(key: str) -> dict[str, str]:
+    # Defined here rather than imported from conftest: several conftest modules share that name.
+    return {"Authorization": f"Bearer {key}"}
 
 
 def _body(*items: tuple[str, str, str]) -> dict[str, object]:
