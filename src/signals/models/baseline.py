@@ -108,7 +108,7 @@ class BaselineModel(BaseEstimator):
         char_max_features: int | None = 150_000,
         sublinear_tf: bool = True,
         classifier: str = "logreg",
-        C: float = 4.0,
+        C: float = 1.0,
         alpha: float = 2e-5,
         class_weight: str | None = "balanced",
         max_iter: int = 1000,
