@@ -34,6 +34,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from serve.batcher import Batcher
 from serve.errors import APIError
 from serve.settings import Settings
 from signals.keys import SCOPES, KeyInfo, verify_key
@@ -98,16 +99,10 @@ async def get_scorer(request: Request) -> Scorer:
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 
 
-async def score_texts(scorer: Scorer, texts: list[str], spans: bool, inline_chars: int) -> list[Score]:
-    """Score on the event loop when the request is small, else in the thread pool.
-
-    A thread-pool hop costs about a millisecond on a busy machine, a large share of one comment's
-    budget; a short text scores in a few milliseconds, so blocking the loop that long is the cheaper
-    choice. Big batches go to a thread so health checks and small requests are not held up behind them.
-    """
-    if sum(len(t) for t in texts) <= inline_chars:
-        return scorer.score(texts, spans=spans)
-    return await run_in_threadpool(scorer.score, texts, spans)
+async def score_texts(request: Request, scorer: Scorer, texts: list[str], spans: bool) -> list[Score]:
+    """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time."""
+    batcher: Batcher = request.app.state.batcher
+    return await batcher.score(scorer, texts, spans)
 
 
 # --- keys, scopes, rate limits ---------------------------------------------------------------------

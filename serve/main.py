@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from serve.batcher import Batcher
 from serve.deps import KeyGate, ModelHolder
 from serve.errors import install_error_handlers
 from serve.metrics import Metrics
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         metrics.set_model(scorer.name, scorer.version)
         log.info("serving model %s version %s", scorer.name, scorer.version)
         yield
+        await app.state.batcher.close()
 
     app = FastAPI(
         title="signals",
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     app.state.metrics = metrics
     app.state.models = ModelHolder(loader or default_loader(settings))
     app.state.keys = KeyGate(settings)
+    app.state.batcher = Batcher(max_items=settings.batch_items)
     install_error_handlers(app)
 
     app.include_router(health.router)

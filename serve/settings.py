@@ -55,10 +55,8 @@ class Settings(BaseSettings):
     window_chars: int = Field(
         default=1000, ge=50, description="Sentence-window size for long texts and spans."
     )
-    inline_chars: int = Field(
-        default=2000,
-        ge=0,
-        description="Requests with at most this many characters are scored without a thread hop.",
+    batch_items: int = Field(
+        default=64, ge=1, description="Most texts that waiting requests may pool into one model call."
     )
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes for `signals serve`.")
 

@@ -228,9 +228,7 @@ async def analyze(
     if settings.log_text:
         log.info("analyze key=%s text=%r", principal.name, text)
     sentences = sentence_spans(text) if body.spanAnnotations else []
-    results = await score_texts(
-        scorer, [text, *(text[b:e] for b, e in sentences)], False, settings.inline_chars
-    )
+    results = await score_texts(request, scorer, [text, *(text[b:e] for b, e in sentences)], False)
     request.app.state.metrics.observe_scores("perspective", results[:1])
     summary = results[0].scores
     attribute_scores: dict[str, Any] = {}

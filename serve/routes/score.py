@@ -141,7 +141,7 @@ async def score(
     if settings.log_text:
         for item in body.items:
             log.info("score key=%s id=%s text=%r", principal.name, item.id, item.text)
-    scores = await score_texts(scorer, texts, body.spans, settings.inline_chars)
+    scores = await score_texts(request, scorer, texts, body.spans)
     request.app.state.metrics.observe_scores("score", scores)
     # A JSONResponse directly: FastAPI's generic encoder would walk every value again (~0.3 ms).
     return JSONResponse(

@@ -1,0 +1,97 @@
+"""Opportunistic batching: concurrent requests share one model call, and model calls never overlap.
+
+Every scoring route hands its texts to ``Batcher.score``. One worker task takes the first waiting
+request and everything queued behind it (up to ``max_items`` texts), scores them in one call on a
+dedicated thread, and hands each request its slice. An idle server therefore adds no waiting (a lone
+request is scored at once), while under load the requests that piled up during one model call go
+together into the next, which costs less per comment than one call each. Running one call at a time
+also keeps onnxruntime's intra-op threads from fighting each other for the same two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from signals.schema import Score
+from signals.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    scorer: Scorer
+    texts: list[str]
+    spans: bool
+    future: asyncio.Future[list[Score]]
+
+
+class Batcher:
+    """Queue of scoring jobs served by one worker task and one model thread (see module docstring)."""
+
+    def __init__(self, max_items: int = 64) -> None:
+        self.max_items = max_items
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signals-scorer")
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ensure_worker(self) -> asyncio.Queue[_Job]:
+        loop = asyncio.get_running_loop()
+        # A new loop (tests run one per client) or a dead worker: start afresh on this loop.
+        if self._queue is None or self._loop is not loop or self._task is None or self._task.done():
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._work(self._queue), name="signals-batcher")
+        return self._queue
+
+    async def score(self, scorer: Scorer, texts: list[str], spans: bool = False) -> list[Score]:
+        """Score ``texts`` with ``scorer``, batched with whatever else is waiting."""
+        if not texts:
+            return []
+        future: asyncio.Future[list[Score]] = asyncio.get_running_loop().create_future()
+        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, future))
+        return await future
+
+    async def _work(self, queue: asyncio.Queue[_Job]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await queue.get()]
+            size = len(jobs[0].texts)
+            while size < self.max_items and not queue.empty():
+                job = queue.get_nowait()
+                jobs.append(job)
+                size += len(job.texts)
+            # One call per (model, spans) pair: a reload mid-queue never mixes two models in one call.
+            groups: dict[tuple[int, bool], list[_Job]] = defaultdict(list)
+            for job in jobs:
+                if not job.future.done():  # the client may have gone away
+                    groups[(id(job.scorer), job.spans)].append(job)
+            for (_, spans), group in groups.items():
+                texts = [t for job in group for t in job.texts]
+                try:
+                    scores = await loop.run_in_executor(self._executor, group[0].scorer.score, texts, spans)
+                except Exception as exc:  # every waiting request gets the error, the worker lives on
+                    for job in group:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    continue
+                start = 0
+                for job in group:
+                    end = start + len(job.texts)
+                    if not job.future.done():
+                        job.future.set_result(scores[start:end])
+                    start = end
+
+    async def close(self) -> None:
+        """Stop the worker (app shutdown); queued requests are cancelled."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await self._task
+        self._executor.shutdown(wait=False, cancel_futures=True)
