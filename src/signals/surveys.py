@@ -279,11 +279,10 @@ def _read_xlsx_rows(path: Path) -> tuple[list[list[str]], list[int]]:
 def _is_label(cell: str, id_header: str) -> bool:
     """Whether a cell in the id column is a header label rather than a respondent id."""
     value = cell.strip()
-    return (
-        not value
-        or value.startswith("{")
-        or any(ch.isspace() for ch in value)
-        or _norm(value) == _norm(id_header)
+    # A blank id is *not* a label: treating it as one would silently drop an answer row. Such a row
+    # fails with a message suggesting --header-rows instead.
+    return bool(value) and (
+        value.startswith("{") or any(ch.isspace() for ch in value) or _norm(value) == _norm(id_header)
     )
 
 
@@ -442,8 +441,9 @@ def extract_answers(
     for i, record in enumerate(table.rows):
         respondent = record[id_col.index].strip()
         if not respondent:
+            hint = " (if it is another header row, pass --header-rows)" if i == 0 else ""
             raise SurveyInputError(
-                f"{table.path.name}: {table.where(i)} has no value in the id column {id_col.id!r}"
+                f"{table.path.name}: {table.where(i)} has no value in the id column {id_col.id!r}{hint}"
             )
         if respondent in first_seen:
             duplicates.append(

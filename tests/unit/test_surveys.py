@@ -149,6 +149,12 @@ def test_row_problems_name_the_line(tmp_path: Path) -> None:
     no_id.write_text("RespondentID,Q3\n1,Fine\n2,Quiet\n,Lonely answer\n")
     with pytest.raises(SurveyInputError, match="line 4 has no value in the id column 'RespondentID'"):
         _answers(no_id, "Q3", "RespondentID")
+    # A blank id right under the header is an error with a hint, never a silently dropped "header" row.
+    second = tmp_path / "second.csv"
+    second.write_text("RespondentID,Q3\n,What happened?\n1,Fine\n")
+    with pytest.raises(SurveyInputError, match=r"line 2 has no value .* pass --header-rows"):
+        _answers(second, "Q3", "RespondentID")
+    assert [a.text for a in _answers(second, "Q3", "RespondentID", header_rows=2)] == ["Fine"]
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("RespondentID,Q3\n1,Fine\n2,Fine, thanks\n")
     with pytest.raises(SurveyInputError, match="line 3 has 3 cells but the header has 2"):
