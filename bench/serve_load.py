@@ -72,7 +72,8 @@ class _KeywordModel:
 
 
 def _serve(port: int, model: str | None) -> None:
-    """Child process: run the app on ``port`` with ``model`` (or the keyword fake)."""
+    """Child process: serve ``model`` (or the keyword fake) on ``port`` as `signals serve` does."""
+    os.environ["SIGNALS_KEEP_TORCH_OUT"] = "1"
     import uvicorn
     from serve.main import create_app
     from serve.settings import get_settings

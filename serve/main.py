@@ -15,6 +15,8 @@ A new feature adds its routes with one ``app.include_router`` line below.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -33,6 +35,28 @@ from signals.scoring import Scorer
 log = logging.getLogger(__name__)
 
 Loader = Callable[[str | None], Scorer]
+
+#: Set by ``signals serve`` (inherited by uvicorn workers): make ``import torch`` fail in the server.
+KEEP_TORCH_OUT = "SIGNALS_KEEP_TORCH_OUT"
+
+
+def keep_torch_out() -> None:
+    """Make ``import torch`` fail in this process.
+
+    The server needs no torch (ONNX model, blank spaCy sentencizer), but spaCy's ``thinc`` imports torch
+    whenever it is installed, which costs seconds at start-up and hundreds of MB per worker. thinc treats
+    an ``ImportError`` as "no torch" and carries on. Only for server processes: in a test run or a
+    notebook the same Python may need torch for training.
+    """
+    if "torch" in sys.modules:
+        if sys.modules["torch"] is not None:
+            log.warning("torch was imported before the server started; it stays loaded")
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]
+
+
+if os.environ.get(KEEP_TORCH_OUT) == "1":
+    keep_torch_out()
 
 
 def default_loader(settings: Settings) -> Loader:

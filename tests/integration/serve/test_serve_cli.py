@@ -18,7 +18,7 @@ runner = CliRunner()
 def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda target, **kw: calls.append({"target": target, **kw}))
-    for var in ("SIGNALS_HOST", "SIGNALS_PORT", "SIGNALS_MODEL", "SIGNALS_WORKERS"):
+    for var in ("SIGNALS_HOST", "SIGNALS_PORT", "SIGNALS_MODEL", "SIGNALS_WORKERS", "SIGNALS_KEEP_TORCH_OUT"):
         # set-then-delete records the variable, so values `signals serve` exports are undone afterwards
         monkeypatch.setenv(var, "")
         monkeypatch.delenv(var)
