@@ -27,8 +27,13 @@ debian:
 	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
 	fi
 
+# A working system from a fresh clone: a model (shipped, or trained when none exists), the top flagged
+# items of a built-in sample, the seeded demo triage queue with a demo analyst, then the server at
+# http://127.0.0.1:8000 (API key, analyst login and password are printed before it starts).
 run: setup
 	$(PY) -m signals.demo
+	$(SIGNALS) triage demo
+	$(SIGNALS) serve --demo-key
 
 lint: setup
 	$(VENV)/bin/ruff check src tests serve training bench

@@ -15,7 +15,7 @@ import pandas as pd
 from signals.tracking import score_frame
 
 
-class SignalsPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class SignalsPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Pyfunc over a signals model directory logged as the artifact ``model_dir``."""
 
     def load_context(self, context: Any) -> None:

@@ -138,7 +138,7 @@ class Scorer:
         return np.asarray(fn([normalize(t) for t in texts]), dtype=float)
 
     @overload
-    def score(self, texts: str, spans: bool = ...) -> Score: ...
+    def score(self, texts: str, spans: bool = ...) -> Score: ...  # type: ignore[overload-overlap]
     @overload
     def score(self, texts: Sequence[str], spans: bool = ...) -> list[Score]: ...
 

@@ -207,7 +207,8 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
         val = dd["validation"]
         y_val = label_matrix(val)
         raw = np.asarray(model.predict_proba(list(val["text"])), dtype=float)
-        calibration, thresholds = {}, {"review": {}, "flag": {}}
+        calibration: dict[str, Any] = {}
+        thresholds: dict[str, dict[str, float]] = {"review": {}, "flag": {}}
         from signals.calibration import apply_calibrator
 
         for j, signal in enumerate(SIGNALS):
@@ -317,6 +318,7 @@ def evaluate(
         suite_bias = bias.suite_bias_report(suite)
         metrics.update(suite_bias.to_metrics(prefix="bias_func"))
         report["bias_functional"] = suite_bias.to_dict()
+        assert test_probs is not None
         test_bias = bias.split_bias_report(dd["test"], test_probs)
         metrics.update(test_bias.to_metrics(prefix="bias_test"))
         report["bias_test"] = test_bias.to_dict()
