@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import precision_recall_curve
+
+# scikit-learn is imported inside the fitting functions: serving only applies calibrators (numpy), and
+# importing sklearn (with scipy and pandas) would add about 140 MB to the serving process.
 
 IDENTITY: dict[str, Any] = {"kind": "identity"}
 
@@ -30,6 +31,8 @@ def fit_calibrator(y_true: np.ndarray, p_raw: np.ndarray) -> dict[str, Any]:
     >>> cal["kind"]
     'isotonic'
     """
+    from sklearn.isotonic import IsotonicRegression
+
     y_true = np.asarray(y_true)
     p_raw = np.asarray(p_raw, dtype=float)
     if len(np.unique(y_true)) < 2:
@@ -63,6 +66,8 @@ def choose_thresholds(
     target_precision: float = 0.80,
 ) -> dict[str, float]:
     """Choose ``review`` and ``flag`` thresholds for one signal (rules in the module docstring)."""
+    from sklearn.metrics import precision_recall_curve
+
     y_true = np.asarray(y_true)
     p = np.asarray(p, dtype=float)
     if len(np.unique(y_true)) < 2:

@@ -1,20 +1,22 @@
 """Scorer: texts -> per-signal calibrated probabilities, review/flag decisions, priority and spans.
 
-Long text is scored by sentence windows: the text is split into sentences (spaCy's rule-based
-sentencizer on a blank pipeline, no model download), sentences are packed into windows of at most
-``window_chars`` characters, every window is scored, and each signal takes the maximum over the whole
-text and its windows. A hateful sentence at the end of a long benign comment therefore still flags, and
-the window that carried it is returned as an evidence span.
+Long text is scored by sentence windows: the text is split into sentences (punctuation and line
+rules like spaCy's sentencizer, as one regular expression: spaCy would pull torch into the serving
+process through thinc and more than double its memory), sentences are packed into windows of at most
+``window_chars`` characters (capped by the model's own ``max_window_chars`` when it truncates input),
+every window is scored, and each signal takes the maximum over the whole text and its windows. A
+hateful sentence at the end of a long benign comment therefore still flags, and the window that carried
+it is returned as an evidence span.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 import numpy as np
 
@@ -29,21 +31,20 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 
 
-@lru_cache(maxsize=1)
-def _sentencizer() -> Any:
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
+# A sentence ends after a run of terminal punctuation (plus closing quotes/brackets) that is followed
+# by whitespace, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u061f\u06d4]+[\"'\u201d\u2019)\]]*(?=\s)|\n")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character offsets of the sentences of ``text`` (whitespace trimmed)."""
-    doc = _sentencizer()(text)
+    """Character offsets of the sentences of ``text`` (whitespace trimmed).
+
+    >>> sentence_spans("Fix the road. Thanks!  Really?")
+    [(0, 13), (14, 21), (23, 30)]
+    """
     spans = []
-    for sent in doc.sents:
-        begin, end = sent.start_char, sent.end_char
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
         while begin < end and text[begin].isspace():
             begin += 1
         while end > begin and text[end - 1].isspace():
