@@ -132,7 +132,12 @@ texts = [line for line in sys.stdin.read().split("\\x1e") if line]
 for k in range(0, len(texts), 32):
     scorer.score(texts[k:k + 32], spans=True)
 leaked = [m for m in ("torch", "transformers") if m in sys.modules]
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, ",".join(leaked) or "-")
+# VmHWM belongs to this program's own address space; ru_maxrss would also count the forked parent.
+try:
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak, ",".join(leaked) or "-")
 """
 
 
