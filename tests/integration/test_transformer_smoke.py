@@ -27,6 +27,8 @@ from signals.models.transformer import (  # noqa: E402
 from signals.schema import DATASET_COLUMNS, SIGNALS, TARGET_COLUMNS, UNKNOWN  # noqa: E402
 from signals.scoring import Scorer  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 CONFIG = Path(__file__).parents[2] / "training" / "configs" / "minilm.v1.toml"
 TINY = {
     "random_init": True,

@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from signals.models import ModelInfo  # noqa: E402
 from signals.models.onnx import CONFIG_FILE, OnnxModel, export_onnx  # noqa: E402
 from signals.models.transformer import (  # noqa: E402
     TrainedNetwork,
@@ -20,6 +21,8 @@ from signals.models.transformer import (  # noqa: E402
     encode,
 )
 from signals.normalize import normalize  # noqa: E402
+from signals.schema import SIGNALS  # noqa: E402
+from signals.scoring import DEFAULT_MODEL_DIR, load_scorer  # noqa: E402
 
 TEXTS = [
     "hi",
@@ -105,3 +108,21 @@ def test_serving_never_imports_torch(trained: TrainedNetwork, tmp_path: Path) ->
 def test_missing_files_give_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="model.onnx is missing"):
         OnnxModel.load(tmp_path)
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "model.onnx").is_file(), reason="no shipped champion")
+def test_shipped_champion_artifact() -> None:
+    files = list(DEFAULT_MODEL_DIR.iterdir())
+    assert sum(f.stat().st_size for f in files if f.is_file()) <= 30 * 1024 * 1024
+    info = ModelInfo.load(DEFAULT_MODEL_DIR)
+    assert info.format == "onnx"
+    assert set(info.calibration) == set(SIGNALS)
+    for signal in SIGNALS:
+        assert 0 < info.thresholds["review"][signal] <= info.thresholds["flag"][signal] < 1
+    scorer = load_scorer(DEFAULT_MODEL_DIR)
+    threat, benign, insult = scorer.score(
+        ["I am going to find you and kill you", "Thanks for fixing the library roof so quickly", "you 1d10t"]
+    )
+    assert threat.scores["threat"] > benign.scores["threat"]
+    assert insult.scores["offensive"] > benign.scores["offensive"]
+    assert not any(benign.flags.values())
