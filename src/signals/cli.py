@@ -7,6 +7,7 @@ report; errors a user can cause become a one-line message and exit code 2 (never
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -439,6 +440,16 @@ def import_survey(
         )
 
 
+def _store_label(url: str) -> str:
+    """How a report names its database: the file name for SQLite, else the URL without a password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        return Path(parsed.database or "memory").name
+    return parsed.render_as_string(hide_password=True)
+
+
 @app.command()
 def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write, e.g. report.html")],
@@ -473,7 +484,7 @@ def report(
             name = survey
             from signals.db import database_url as resolve_url
 
-            source = f"triage store ({resolve_url(database_url).split('///')[-1]})"
+            source = f"triage store ({_store_label(resolve_url(database_url))})"
         files = build_report(frame, output, ReportContext(name, frame_model(frame), source), date_field)
     except (LookupError, ValueError) as exc:
         fail(str(exc))
@@ -533,8 +544,10 @@ def main() -> None:
     # MLflow's advice about integer schemas and pickled pyfunc models is for other set-ups; keep the
     # command output to what the user needs.
     warnings.filterwarnings("ignore", module="mlflow")
-    for noisy in ("mlflow", "alembic", "httpx", "urllib3"):
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for noisy in ("alembic", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     try:
         app()
     except UserError as exc:
