@@ -11,8 +11,10 @@ the generator costs little CPU next to the server on a 2-core machine):
 
 Texts are drawn from the validation split of ``data/processed`` when it exists (real forum/social
 media comments), else from a built-in synthetic set. The model is ``$BENCH_MODEL``, else
-``models/default``; without either a keyword fake stands in (the figures then measure the HTTP stack
-only, and the report says so). ``$BENCH_SECONDS`` sets each scenario's length (default 15).
+``models/default``; without either, or with ``BENCH_MODEL=fake``, a keyword fake stands in and the
+figures measure the HTTP stack alone (the report says which). ``$BENCH_SECONDS`` sets each scenario's
+length (default 15), ``$BENCH_SERVER_CPUS`` pins the server (``taskset -c``), ``$BENCH_TEXTS`` reads
+the texts from a JSON list instead, ``$BENCH_SECTION`` names the docs/benchmarks.md section written.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- serve-load:start -->", "<!-- serve-load:end -->"
 HOST = "127.0.0.1"  # loopback only, never anything else
 
 SYNTHETIC = [
@@ -107,6 +108,8 @@ class Connection:
         return cls(reader, writer)
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.reader.at_eof():
+            raise ConnectionResetError("closed by the server")
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -120,6 +123,32 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class Pool:
+    """Keep-alive connections, reopened when the server has closed an idle one (as HTTP clients do)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[Connection] = []
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn = self.idle.pop() if self.idle else await Connection.open(self.port)
+            try:
+                answer = await conn.request(raw)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                conn.close()
+                if attempt == 2:
+                    raise
+                continue
+            self.idle.append(conn)
+            return answer
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
 
 
 def encode(port: int, key: str, payload: dict[str, object]) -> bytes:
@@ -157,34 +186,31 @@ class Result:
 async def open_loop(port: int, requests: list[bytes], rate: float, seconds: float, name: str) -> Result:
     """Send at a fixed rate whatever the answers do; latency counts from the scheduled time."""
     result = Result(name, seconds)
-    pool: list[Connection] = [await Connection.open(port) for _ in range(8)]
-    pending: set[asyncio.Task[None]] = set()
+    pool = Pool(port)
+    tasks: list[asyncio.Task[None]] = []
     start = time.perf_counter()
     n = int(rate * seconds)
 
     async def one(i: int, scheduled: float) -> None:
-        conn = pool.pop() if pool else await Connection.open(port)
         try:
-            status, _ = await conn.request(requests[i % len(requests)])
-            result.latencies.append(time.perf_counter() - scheduled)
-            result.requests += 1
-            result.items += 1
-            result.errors += status >= 500
-        finally:
-            pool.append(conn)
+            status, _ = await pool.request(requests[i % len(requests)])
+        except (asyncio.IncompleteReadError, ConnectionError):
+            result.errors += 1  # a failed request counts, it is never silently dropped
+            return
+        result.latencies.append(time.perf_counter() - scheduled)
+        result.requests += 1
+        result.items += 1
+        result.errors += status >= 500
 
     for i in range(n):
         scheduled = start + i / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i, scheduled))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - start
-    for conn in pool:
-        conn.close()
+    pool.close()
     return result
 
 
@@ -196,17 +222,21 @@ async def closed_loop(
     deadline = time.perf_counter() + seconds
 
     async def client(offset: int) -> None:
-        conn = await Connection.open(port)
+        pool = Pool(port)
         i = offset
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
-            status, _ = await conn.request(requests[i % len(requests)])
+            try:
+                status, _ = await pool.request(requests[i % len(requests)])
+            except (asyncio.IncompleteReadError, ConnectionError):
+                result.errors += 1
+                continue
             result.latencies.append(time.perf_counter() - sent)
             result.requests += 1
             result.items += per_request if status == 200 else 0
             result.errors += status >= 500
             i += connections
-        conn.close()
+        pool.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(connections)))
@@ -218,6 +248,9 @@ async def closed_loop(
 
 
 def load_texts(n: int = 4000) -> tuple[list[str], str]:
+    exported = os.environ.get("BENCH_TEXTS")  # a JSON list of strings, for machines without datasets
+    if exported:
+        return [t[:2000] for t in json.loads(Path(exported).read_text())[:n]], f"{Path(exported).name}"
     processed = ROOT / "data" / "processed"
     if processed.is_dir():
         try:
@@ -259,9 +292,11 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 180) -
 def write_section(markdown: str) -> None:
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{START}\n{markdown.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    section = os.environ.get("BENCH_SECTION", "serve-load")
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    block = f"{start}\n{markdown.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(text)
@@ -272,6 +307,8 @@ def main() -> None:
     model = os.environ.get("BENCH_MODEL") or (
         str(ROOT / "models" / "default") if (ROOT / "models" / "default" / "signals.json").is_file() else None
     )
+    if model == "fake":  # measure the HTTP stack alone
+        model = None
     texts, text_source = load_texts()
     tmp = Path(tempfile.mkdtemp(prefix="signals-bench-"))
     env = {
@@ -287,7 +324,9 @@ def main() -> None:
     key = create_key("bench", "score", url=env["SIGNALS_DATABASE_URL"])[0]
     port = free_port()
     code = f"from bench.serve_load import _serve; _serve({port}, {model!r})"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+    cpus = os.environ.get("BENCH_SERVER_CPUS")  # e.g. "0,1": pin the server to two cores
+    pin = ["taskset", "-c", cpus] if cpus else []
+    proc = subprocess.Popen([*pin, sys.executable, "-c", code], cwd=ROOT, env=env)
     try:
         served = wait_ready(port, proc)
         singles = [encode(port, key, {"items": [{"id": str(i), "text": t}]}) for i, t in enumerate(texts)]
@@ -315,18 +354,19 @@ def main() -> None:
         ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         + ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     )
-    what = "real model" if model else "keyword fake model (no models/default yet: HTTP stack only)"
-    markdown = f"""## Scoring service over HTTP (`bench/serve_load.py`)
+    what = "real model" if model else "fake model (HTTP stack alone)"
+    where = f"server pinned to CPUs {cpus}" if cpus else "server and client unpinned"
+    title = os.environ.get("BENCH_TITLE") or f"`make bench` on this machine, {what}"
+    markdown = f"""### {title}
 
-Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPU cores
-(1-minute load average {load_before:.1f} before the run: the machine is shared), Python
+Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPU cores,
+{where} (1-minute load average {load_before:.1f} before the run), ORT threads
+{os.environ.get("SIGNALS_ONNX_THREADS") or "default"}, Python
 {platform.python_version()}; one uvicorn worker; model `{served["name"]}` version `{served["version"]}`
 ({what}); texts: {text_source}; {seconds:.0f} s per scenario; client and server on 127.0.0.1.
 
 {table}
 
-Targets: >= 500 comments/s in batches on 2 cores; p99 <= 10 ms for one comment at 100 requests/s;
-no server errors. `single@100rps` latency counts from each request's scheduled send time (open loop).
 """
     write_section(markdown)
     print(table)
