@@ -36,7 +36,7 @@ class Batcher:
 
     def __init__(self, max_items: int = 64) -> None:
         self.max_items = max_items
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signals-scorer")
+        self._executor: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -44,6 +44,8 @@ class Batcher:
     def _ensure_worker(self) -> asyncio.Queue[_Job]:
         loop = asyncio.get_running_loop()
         # A new loop (tests run one per client) or a dead worker: start afresh on this loop.
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signals-scorer")
         if self._queue is None or self._loop is not loop or self._task is None or self._task.done():
             self._loop = loop
             self._queue = asyncio.Queue()
@@ -60,6 +62,7 @@ class Batcher:
 
     async def _work(self, queue: asyncio.Queue[_Job]) -> None:
         loop = asyncio.get_running_loop()
+        executor = self._executor
         while True:
             jobs = [await queue.get()]
             size = len(jobs[0].texts)
@@ -75,7 +78,7 @@ class Batcher:
             for (_, spans), group in groups.items():
                 texts = [t for job in group for t in job.texts]
                 try:
-                    scores = await loop.run_in_executor(self._executor, group[0].scorer.score, texts, spans)
+                    scores = await loop.run_in_executor(executor, group[0].scorer.score, texts, spans)
                 except Exception as exc:  # every waiting request gets the error, the worker lives on
                     for job in group:
                         if not job.future.done():
@@ -89,9 +92,12 @@ class Batcher:
                     start = end
 
     async def close(self) -> None:
-        """Stop the worker (app shutdown); queued requests are cancelled."""
+        """Stop the worker and its thread (app shutdown); a later request starts them again."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await self._task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

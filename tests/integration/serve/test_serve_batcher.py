@@ -93,3 +93,19 @@ def test_model_errors_reach_every_waiting_caller_and_the_worker_survives() -> No
         return after[0].scores["offensive"]
 
     assert asyncio.run(run()) == pytest.approx(0.9)
+
+
+def test_batcher_works_again_after_close() -> None:
+    """An app's lifespan may run more than once (test clients); a closed batcher starts afresh."""
+    batcher = Batcher()
+    scorer = scorer_of(FakeModel())
+
+    async def run() -> int:
+        first = await batcher.score(scorer, ["a"])
+        await batcher.close()
+        second = await batcher.score(scorer, ["b", "c"])
+        await batcher.close()
+        return len(first) + len(second)
+
+    assert asyncio.run(run()) == 3
+    assert asyncio.run(run()) == 3  # and on a new event loop too
