@@ -37,6 +37,7 @@ log = logging.getLogger("bench.spark")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Spark scale-out vs single-process scoring (bench/spark.py)"
+START, END = "<!-- spark:start -->", "<!-- spark:end -->"
 
 _NEUTRAL = [
     "The bus service on the east side has been late every morning this week.",
@@ -103,21 +104,26 @@ def _machine() -> str:
 
 
 def _append(lines: list[str]) -> None:
+    """Add a run to this benchmark's block of docs/benchmarks.md (between its own markers).
+
+    Other benchmarks rewrite their own marked blocks; keeping ours marked too means no run of theirs
+    swallows our history, and ours keeps every earlier run (one per machine and date).
+    """
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nFigures appended by `make bench`.\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
-        text += (
-            "Same synthetic file (log-normal comment lengths) and model, scored by `signals score` "
-            "(one process) and `signals score-spark` on `local[*]`; *cold* includes the JVM, worker start "
-            "and model load, *warm* is a second job on the running session. Rows/s = rows / wall time.\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    run = "\n".join(lines).strip("\n") + "\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        body, tail = rest.split(END, 1)
+        text = head + START + body.rstrip("\n") + "\n\n" + run + END + tail
+    else:
+        intro = (
+            "Same synthetic file (log-normal comment lengths) and model, scored by `signals score` (one "
+            "process) and `signals score-spark` on `local[*]`; *cold* includes the JVM, worker start and "
+            "model load, *warm* is a second job on the running session. Rows/s = rows / wall time.\n"
         )
-    head, sep, tail = text.partition(SECTION)
-    # Insert the new run at the end of this section (before the next "## " heading, if any).
-    nxt = tail.find("\n## ")
-    block = "\n" + "\n".join(lines) + "\n"
-    tail = tail + block if nxt < 0 else tail[:nxt] + block + tail[nxt:]
-    RESULTS.write_text(head + sep + tail)
+        text = text.rstrip("\n") + f"\n\n{START}\n{SECTION}\n\n{intro}\n{run}{END}\n"
+    RESULTS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
