@@ -699,7 +699,7 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
             "lang": ctx.get("lang", "und"),
             "non_english": bool(ctx.get("non_english", False)),
             "text": it.text,
-            "model": f"{it.model_name} {it.model_version}",
+            "model": f"{it.model_name} (version {it.model_version})",
         }
         row.update({f"meta.{k}": v for k, v in (ctx.get("meta") or {}).items()})
         for s in SIGNALS:

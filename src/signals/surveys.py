@@ -605,7 +605,7 @@ def import_survey(
         scores = scorer.score([a.text for a in prepared])
         for sc in scores:
             flagged.update(s for s in SIGNALS if sc.flags[s])
-        frame = answers_frame(prepared, scores, model=f"{scorer.name} {scorer.version}")
+        frame = answers_frame(prepared, scores, model=f"{scorer.name} (version {scorer.version})")
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(output.name + ".partial")
         if output.suffix.lower() == ".parquet":

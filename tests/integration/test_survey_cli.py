@@ -61,7 +61,8 @@ def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: 
     result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert "keyword-test 1" in html and "74 open-ended answers" in html
+    assert "keyword-test (version 1)" in html and "74 open-ended answers" in html
+    assert "triage store (signals.db)" in html
     assert hate[0].text in html  # the confirmed answer is quoted ...
     assert hate[1].text not in html and hate[2].text not in html  # ... rejected and unreviewed are not
     payload = json.loads(out.with_suffix(".json").read_text())
