@@ -13,7 +13,7 @@ backfill. The same file is scored three ways with the same model:
 
 Results go to stdout and are appended to docs/benchmarks.md with the machine and the date.
 
-    python -m bench.spark --rows 100000 --model models/default
+    python -m bench.spark --rows 20000 --model models/default   # default 5,000 rows (SIGNALS_BENCH_ROWS)
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _append(lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run the benchmark; returns the measured rows/s (also printed and appended to docs)."""
     parser = argparse.ArgumentParser(prog="python -m bench.spark", description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=int(os.environ.get("SIGNALS_BENCH_ROWS", 100_000)))
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("SIGNALS_BENCH_ROWS", 5_000)))
     parser.add_argument("--model", default=os.environ.get("SIGNALS_BENCH_MODEL"), help="[champion/default]")
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--no-record", action="store_true", help="Do not append to docs/benchmarks.md")
