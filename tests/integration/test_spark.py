@@ -27,7 +27,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The fixture's answers plus edge cases as a CSV, and a baseline model directory fitted on them."""
-    from conftest import KeywordModel
+    from keyword_model import KeywordModel
     from signals.models import ModelInfo
     from signals.models.baseline import BaselineModel
     from signals.surveys import extract_answers, read_table
