@@ -72,7 +72,7 @@ class RunInfo:
         """
         data = f"`{self.dataset}` (fingerprint `{self.fingerprint[:12]}`, built by `signals data build`)"
         where = f"{split}; model trained on {data}" if trained_on else f"{split} of {data}"
-        text = f"Source: run `{self.run_id}` (`{self.name}`, {self.family}); {where}"
+        text = f"Source:* run `{self.run_id}` (`{self.name}`, {self.family}); {where}"
         text += f"; produced by `{self.command()}`"
         if self.params.get("transformer.from_checkpoint"):
             text += " (checkpoint trained separately with `python -m signals.models.transformer`)"
@@ -310,7 +310,7 @@ def render(champion: RunInfo, baseline: RunInfo | None) -> str:
     ]
     parts = []
     for title, build, sources in sections:
-        parts.append(f"### {title}\n\n{build()}\n\n" + "\n".join(f"{s}" for s in sources))
+        parts.append(f"### {title}\n\n{build()}\n\n" + "\n\n".join(f"*{s}" for s in sources))
     return "\n\n".join(parts) + "\n"
 
 
