@@ -118,6 +118,20 @@ def submit(
     console.print(f"{queued} queued, {existing} already stored (source {source!r}){note}")
 
 
+def _read_password(from_stdin: bool, prompt: str, database_url: str | None) -> str:
+    """A password from standard input (scripts) or a hidden, confirmed prompt; migrates the database."""
+    import sys
+
+    from signals.db import migrate
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    migrate(database_url)
+    return password
+
+
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="Login name (a-z, 0-9, '.', '_', '-')")],
@@ -127,16 +141,9 @@ def users_create(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create an analyst who can log in to /triage (the password is asked for, never an argument)."""
-    import sys
-
-    from signals.db import migrate
     from signals.triage.users import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    migrate(database_url)
+    password = _read_password(password_stdin, "Password", database_url)
     try:
         user = create_user(username, password, url=database_url)
     except ValueError as exc:
@@ -153,16 +160,9 @@ def users_passwd(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Set a new password for an analyst (re-enables a disabled account)."""
-    import sys
-
-    from signals.db import migrate
     from signals.triage.users import set_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    migrate(database_url)
+    password = _read_password(password_stdin, "New password", database_url)
     try:
         set_password(username, password, url=database_url)
     except (ValueError, LookupError) as exc:
