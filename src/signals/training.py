@@ -133,21 +133,28 @@ def _load_splits(config: TrainConfig) -> Any:
 
     dd = load_dataset_dict(config.dataset)
     extra_eval = None
-    if config.labels:
-        from datasets import load_from_disk
+    rows = [r.to_row() for path in config.labels for r in load_label_export(path)]
+    if rows:
+        from datasets import Dataset
 
-        parts = [load_from_disk(p) for p in config.labels]
-        labels = concatenate_datasets(parts).shuffle(seed=config.seed)
+        labels = Dataset.from_list(rows, features=dd["train"].features).shuffle(seed=config.seed)
         n_hold = int(round(len(labels) * config.labels_holdout))
         extra_eval = labels.select(range(n_hold)) if n_hold else None
         train_labels = labels.select(range(n_hold, len(labels)))
-        cols = list(dd["train"].column_names)
-        dd["train"] = concatenate_datasets(
-            [dd["train"], train_labels.select_columns(cols).cast(dd["train"].features)]
-        )
+        dd["train"] = concatenate_datasets([dd["train"], train_labels])
     if config.max_train_rows and len(dd["train"]) > config.max_train_rows:
         dd["train"] = dd["train"].shuffle(seed=config.seed).select(range(config.max_train_rows))
     return dd, extra_eval
+
+
+def load_label_export(path: str | Path) -> list[Any]:
+    """The Records of one analyst label export (``signals labels export``), with a clear error."""
+    from signals.triage.export import load_labels
+
+    if not (Path(path) / "labels.parquet").is_file():
+        hint = "run signals labels export"
+        raise FileNotFoundError(f"{path} is not a label export (no labels.parquet): {hint}")
+    return load_labels(path)
 
 
 def _fit(config: TrainConfig, dd: Any, workdir: Path) -> tuple[Any, str]:
@@ -371,10 +378,8 @@ def retrain(
         exported = export_labels()
         labels_path, n_labels = Path(exported.path), int(exported.n_rows)
     else:
-        from datasets import load_from_disk
-
         labels_path = Path(labels_path)
-        n_labels = len(load_from_disk(str(labels_path)))
+        n_labels = len(load_label_export(labels_path))
     config = dataclasses.replace(config, labels=[*config.labels, str(labels_path)])
     tracking.configure(tracking_uri, artifacts)
     champion = load_scorer()
