@@ -8,6 +8,7 @@ import mlflow
 import pytest
 from typer.testing import CliRunner
 
+from corpus_fixtures import corpora_dir
 from signals import tracking
 from signals.cli import app
 from signals.dataset import build_dataset
@@ -19,7 +20,7 @@ from signals.triage.store import NewItem, add_items, record_decision
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "corpora"
+FIXTURES = corpora_dir()
 TEXTS = [
     ("Those people are vermin and should be deported.", {"hate": "confirm", "polarization": "confirm"}),
     ("The bus timetable changed again, please publish it earlier.", {"hate": "reject", "threat": "reject"}),

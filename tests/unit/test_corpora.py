@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus_fixtures import corpora_dir
 from signals.corpora import (
     ADAPTERS,
     ALL_LANGUAGES,
@@ -20,7 +21,7 @@ from signals.corpora import (
 from signals.corpora.implicit_hate import map_target
 from signals.schema import SIGNALS, TARGETS, UNKNOWN, Record
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
+FIXTURES = corpora_dir()
 
 
 def by_id(source: str, languages: tuple[str, ...] = ("en",)) -> dict[str, Record]:

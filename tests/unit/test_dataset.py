@@ -9,6 +9,7 @@ import pytest
 from datasets import DatasetDict
 from typer.testing import CliRunner
 
+from corpus_fixtures import corpora_dir
 from signals.cli import app
 from signals.corpora import ALL_LANGUAGES
 from signals.dataset import (
@@ -27,7 +28,7 @@ from signals.dataset import (
 )
 from signals.schema import DATASET_COLUMNS, SIGNALS, TARGET_COLUMNS, UNKNOWN, Record
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
+FIXTURES = corpora_dir()
 SHARED = "shared text across corpora appears here"
 TIED = "exactly tied text between two corpora"
 
