@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -30,31 +29,14 @@ from serve.metrics import Metrics
 from serve.middleware import BodyGuard, Observe
 from serve.routes import admin, health, perspective, score, submissions, triage
 from serve.settings import Settings, get_settings
-from signals.scoring import Scorer
+from signals.scoring import KEEP_TORCH_OUT, Scorer, keep_torch_out
 
 log = logging.getLogger(__name__)
 
 Loader = Callable[[str | None], Scorer]
 
-#: Set by ``signals serve`` (inherited by uvicorn workers): make ``import torch`` fail in the server.
-KEEP_TORCH_OUT = "SIGNALS_KEEP_TORCH_OUT"
-
-
-def keep_torch_out() -> None:
-    """Make ``import torch`` fail in this process.
-
-    The server needs no torch (ONNX model, blank spaCy sentencizer), but spaCy's ``thinc`` imports torch
-    whenever it is installed, which costs seconds at start-up and hundreds of MB per worker. thinc treats
-    an ``ImportError`` as "no torch" and carries on. Only for server processes: in a test run or a
-    notebook the same Python may need torch for training.
-    """
-    if "torch" in sys.modules:
-        if sys.modules["torch"] is not None:
-            log.warning("torch was imported before the server started; it stays loaded")
-        return
-    sys.modules["torch"] = None  # type: ignore[assignment]
-
-
+# The scorer itself imports spaCy with torch blocked (``signals.scoring.blocked_imports``); with
+# SIGNALS_KEEP_TORCH_OUT=1 (set by ``signals serve``) the whole server process refuses torch as well.
 if os.environ.get(KEEP_TORCH_OUT) == "1":
     keep_torch_out()
 

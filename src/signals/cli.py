@@ -357,7 +357,7 @@ def serve(
             os.environ[var] = str(value)  # workers re-read settings from the environment
     if workers is not None:
         os.environ["SIGNALS_WORKERS"] = str(workers)
-    # No torch in the server: spaCy would import it (see serve.main.keep_torch_out); workers inherit this.
+    # No torch in the server (see signals.scoring.keep_torch_out); workers inherit this.
     os.environ["SIGNALS_KEEP_TORCH_OUT"] = "1"
     try:
         settings = Settings()

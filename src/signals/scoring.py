@@ -1,8 +1,9 @@
 """Scorer: texts -> per-signal calibrated probabilities, review/flag decisions, priority and spans.
 
-Long text is scored by sentence windows: the text is split into sentences (punctuation and line
-rules like spaCy's sentencizer, as one regular expression: spaCy would pull torch into the serving
-process through thinc and more than double its memory), sentences are packed into windows of at most
+Long text is scored by sentence windows: the text is split into sentences (spaCy's rule-based
+sentencizer on a blank English pipeline, plus line breaks; spaCy is imported with torch and transformers
+blocked, since thinc would otherwise import torch and more than double the serving process's memory),
+sentences are packed into windows of at most
 ``window_chars`` characters (capped by the model's own ``max_window_chars`` when it truncates input),
 every window is scored, and each signal takes the maximum over the whole text and its windows. A
 hateful sentence at the end of a long benign comment therefore still flags, and the window that carried
@@ -11,12 +12,15 @@ it is returned as an evidence span.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -31,20 +35,71 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 
 
-# A sentence ends after a run of terminal punctuation (plus closing quotes/brackets) that is followed
-# by whitespace, or at a line break.
-_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u061f\u06d4]+[\"'\u201d\u2019)\]]*(?=\s)|\n")
+#: Modules the scoring path must never import: torch alone is ~200 MB of RSS per process.
+HEAVY_MODULES = ("torch", "transformers")
+
+#: Set by ``signals serve`` (inherited by uvicorn workers): make ``import torch`` fail in the server.
+KEEP_TORCH_OUT = "SIGNALS_KEEP_TORCH_OUT"
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character offsets of the sentences of ``text`` (whitespace trimmed).
+def keep_torch_out() -> None:
+    """Make ``import torch`` / ``import transformers`` fail in this whole process.
 
-    >>> sentence_spans("Fix the road. Thanks!  Really?")
-    [(0, 13), (14, 21), (23, 30)]
+    For server processes only (``signals serve``, bench): in a test run or a notebook the same Python
+    may need torch for training. A module that is already loaded stays loaded (with a warning).
     """
+    for name in HEAVY_MODULES:
+        if name in sys.modules:
+            if sys.modules[name] is not None:
+                log.warning("%s was imported before the server started; it stays loaded", name)
+            continue
+        sys.modules[name] = None  # type: ignore[assignment]
+
+
+@contextmanager
+def blocked_imports(names: Sequence[str] = HEAVY_MODULES) -> Iterator[None]:
+    """Within the block, ``import <name>`` raises ``ImportError`` (for names not already loaded).
+
+    spaCy's ``thinc`` imports torch at import time whenever it is installed and treats an
+    ``ImportError`` as "no torch"; blocking it while spaCy loads keeps the scorer torch-free without
+    affecting the rest of the process (training code can still import torch later).
+    """
+    added = [n for n in names if n not in sys.modules]
+    for name in added:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in added:
+            if sys.modules.get(name, "") is None:
+                del sys.modules[name]
+
+
+@functools.cache
+def _sentencizer() -> Any | None:
+    """``spacy.blank("en")`` with the rule-based ``sentencizer`` pipe, built once; ``None`` without spaCy."""
+    try:
+        with blocked_imports():
+            import spacy
+
+            nlp = spacy.blank("en")
+            nlp.add_pipe("sentencizer")
+    except ImportError as exc:
+        log.warning("spaCy unavailable (%s): splitting sentences with a regular expression", exc)
+        return None
+    return nlp
+
+
+# Fallback when spaCy is not installed: a sentence ends after a run of terminal punctuation (plus closing
+# quotes/brackets) that is followed by whitespace.
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u061f\u06d4]+[\"'\u201d\u2019)\]]*(?=\s)")
+_LINE_BREAK = re.compile(r"\n")
+
+
+def _trimmed(text: str, cuts: list[int]) -> list[tuple[int, int]]:
+    """Pieces of ``text`` between sorted cut offsets, whitespace trimmed, empty pieces dropped."""
     spans = []
-    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
-    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+    for begin, end in zip(cuts, cuts[1:], strict=False):
         while begin < end and text[begin].isspace():
             begin += 1
         while end > begin and text[end - 1].isspace():
@@ -52,6 +107,21 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if end > begin:
             spans.append((begin, end))
     return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character offsets of the sentences of ``text`` (whitespace trimmed; a line break also ends one).
+
+    >>> sentence_spans("Fix the road. Thanks!  Really?")
+    [(0, 13), (14, 21), (23, 30)]
+    """
+    cuts = {0, len(text)} | {m.end() for m in _LINE_BREAK.finditer(text)}
+    nlp = _sentencizer()
+    if nlp is not None:
+        cuts |= {sent.start_char for sent in nlp(text).sents}
+    else:
+        cuts |= {m.end() for m in _SENTENCE_END.finditer(text)}
+    return _trimmed(text, sorted(cuts))
 
 
 def windows(text: str, window_chars: int) -> list[tuple[int, int]]:
