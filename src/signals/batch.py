@@ -17,17 +17,43 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from signals.schema import SIGNALS
+from signals.schema import SIGNALS, Score
 from signals.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS: tuple[str, ...] = (*(f"p_{s}" for s in SIGNALS), *(f"flag_{s}" for s in SIGNALS))
+
+
+def output_columns(
+    scores: Sequence[Score | None], index: pd.Index | None = None, as_text: bool = False
+) -> pd.DataFrame:
+    """The ``p_<signal>`` and ``flag_<signal>`` columns (in ``OUTPUT_COLUMNS`` order), one row per score.
+
+    The one builder of the batch contract, shared by ``score_csv`` and the pyfunc/Spark path
+    (``signals.tracking.score_frame``) so the two cannot drift apart. ``as_text`` gives CSV cells:
+    probabilities with 6 decimals, flags ``"0"``/``"1"``, and a ``None`` score (no text) empty cells.
+    Otherwise probabilities are floats and flags ints (``None`` gives NaN and a missing nullable int).
+    """
+    data: dict[str, object] = {}
+    missing = any(s is None for s in scores)
+    for signal in SIGNALS:
+        if as_text:
+            data[f"p_{signal}"] = ["" if s is None else f"{s.scores[signal]:.6f}" for s in scores]
+        else:
+            data[f"p_{signal}"] = [float("nan") if s is None else s.scores[signal] for s in scores]
+    for signal in SIGNALS:
+        if as_text:
+            data[f"flag_{signal}"] = ["" if s is None else str(int(s.flags[signal])) for s in scores]
+        else:
+            flags = [None if s is None else int(s.flags[signal]) for s in scores]
+            data[f"flag_{signal}"] = pd.array(flags, dtype="Int64") if missing else flags
+    return pd.DataFrame(data, index=index if index is not None else pd.RangeIndex(len(scores)))
 
 
 class BatchInputError(ValueError):
@@ -98,14 +124,10 @@ def score_csv(
                 texts = chunk[text_column].tolist()
                 scoreable = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
                 results = scorer.score([texts[i] for i in scoreable]) if scoreable else []
-                out = chunk.copy()
-                for col in OUTPUT_COLUMNS:
-                    out[col] = ""
+                per_row: list[Score | None] = [None] * len(texts)
                 for i, res in zip(scoreable, results, strict=True):
-                    row = out.index[i]
-                    for s in SIGNALS:
-                        out.at[row, f"p_{s}"] = f"{res.scores[s]:.6f}"
-                        out.at[row, f"flag_{s}"] = str(int(res.flags[s]))
+                    per_row[i] = res
+                out = pd.concat([chunk, output_columns(per_row, index=chunk.index, as_text=True)], axis=1)
                 out.to_csv(fh, header=not header_written, index=False, quoting=csv.QUOTE_MINIMAL)
                 header_written = True
                 written += len(out)

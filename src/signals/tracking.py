@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from signals.schema import SIGNALS
+from signals.batch import output_columns
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,7 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
 def score_frame(scorer: Any, frame: pd.DataFrame, text_column: str = "text") -> pd.DataFrame:
     """``p_<signal>`` and ``flag_<signal>`` columns for a frame's text column (the batch contract)."""
     texts = ["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in frame[text_column]]
-    scores = scorer.score(texts)
-    out = pd.DataFrame(index=frame.index)
-    for signal in SIGNALS:
-        out[f"p_{signal}"] = [s.scores[signal] for s in scores]
-    for signal in SIGNALS:
-        out[f"flag_{signal}"] = [int(s.flags[signal]) for s in scores]
-    return out
+    return output_columns(scorer.score(texts), index=frame.index)
 
 
 def log_model_dir(model_dir: Path, register: bool = True) -> str | None:
