@@ -1,4 +1,4 @@
-"""Fixtures for the scoring service: a fake model, an app on a temporary database, keys per scope."""
+"""Fixtures for the scoring service: the keyword test model, an app on a temporary database, keys."""
 
 from __future__ import annotations
 
@@ -6,48 +6,25 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from serve.main import create_app
 from serve.settings import Settings
 
+from keyword_model import KeywordModel
 from signals.db import migrate
 from signals.keys import create_key
 from signals.models import ModelInfo
-from signals.schema import SIGNALS, TARGETS
 from signals.scoring import Scorer
-
-WORDS: dict[str, tuple[str, ...]] = {
-    "hate": ("vermin",),
-    "threat": ("kill",),
-    "offensive": ("idiot",),
-    "polarization": ("traitors",),
-}
-
-
-class FakeModel:
-    """0.9 for a signal whose keyword occurs, else 0.05; deterministic and instant."""
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.full((len(texts), len(SIGNALS)), 0.05)
-        for i, text in enumerate(texts):
-            low = text.lower()
-            for j, signal in enumerate(SIGNALS):
-                if any(w in low for w in WORDS[signal]):
-                    out[i, j] = 0.9
-        return out
-
-    def predict_targets(self, texts: Sequence[str]) -> np.ndarray:
-        return np.full((len(texts), len(TARGETS)), 0.1)
 
 
 def fake_scorer(version: str = "1") -> Scorer:
-    return Scorer(FakeModel(), ModelInfo(name="fake", version=version, format="fake"))
+    """The shared keyword test model (``tests/keyword_model.py``) under the name ``fake``."""
+    return Scorer(KeywordModel(), ModelInfo(name="fake", version=version, format="fake"))
 
 
 def fake_loader(uri: str | None) -> Scorer:

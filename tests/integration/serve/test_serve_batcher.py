@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from serve.batcher import Batcher
 
-from conftest import FakeModel
+from keyword_model import KeywordModel
 from signals.models import ModelInfo
 from signals.scoring import Scorer
 
 
-class CountingModel(FakeModel):
-    """The fake model, slowed down and counting its calls (and any overlap between them)."""
+class CountingModel(KeywordModel):
+    """The keyword model, slowed down and counting its calls (and any overlap between them)."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -36,12 +36,12 @@ class CountingModel(FakeModel):
         return super().predict_proba(texts)
 
 
-class BrokenModel(FakeModel):
+class BrokenModel(KeywordModel):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         raise RuntimeError("model exploded")
 
 
-def scorer_of(model: FakeModel) -> Scorer:
+def scorer_of(model: KeywordModel) -> Scorer:
     return Scorer(model, ModelInfo(name="m", version="1", format="fake"))
 
 
@@ -64,7 +64,7 @@ def test_concurrent_requests_get_their_own_results_and_share_calls() -> None:
 
 
 def test_spans_and_plain_requests_are_scored_apart() -> None:
-    scorer = scorer_of(FakeModel())
+    scorer = scorer_of(KeywordModel())
     batcher = Batcher()
 
     async def run() -> tuple[int, int]:
@@ -79,7 +79,7 @@ def test_spans_and_plain_requests_are_scored_apart() -> None:
 
 def test_model_errors_reach_every_waiting_caller_and_the_worker_survives() -> None:
     batcher = Batcher()
-    good = scorer_of(FakeModel())
+    good = scorer_of(KeywordModel())
 
     async def run() -> float:
         results = await asyncio.gather(
@@ -98,7 +98,7 @@ def test_model_errors_reach_every_waiting_caller_and_the_worker_survives() -> No
 def test_batcher_works_again_after_close() -> None:
     """An app's lifespan may run more than once (test clients); a closed batcher starts afresh."""
     batcher = Batcher()
-    scorer = scorer_of(FakeModel())
+    scorer = scorer_of(KeywordModel())
 
     async def run() -> int:
         first = await batcher.score(scorer, ["a"])
