@@ -22,6 +22,8 @@ from signals.models.transformer import (  # noqa: E402
     load_checkpoint,
     masked_bce,
     save_checkpoint,
+    teacher_labels,
+    template_rows,
     train_network,
 )
 from signals.schema import DATASET_COLUMNS, SIGNALS, TARGET_COLUMNS, UNKNOWN  # noqa: E402
@@ -29,7 +31,9 @@ from signals.scoring import Scorer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).parents[2] / "training" / "configs" / "minilm.v1.toml"
+CONFIGS = Path(__file__).parents[2] / "training" / "configs"
+CONFIG = CONFIGS / "minilm.v1.toml"
+STUDENT_CONFIG = CONFIGS / "minilm3.v2.toml"
 TINY = {
     "random_init": True,
     "base_sha256": "",
@@ -129,3 +133,44 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
         a = torch.sigmoid(trained.net(ids, mask)[0])
         b = torch.sigmoid(again.net(ids, mask)[0])
     assert torch.allclose(a, b, atol=2e-3)  # fp16 storage
+
+
+def test_keep_layers_builds_a_student_from_chosen_base_layers() -> None:
+    from safetensors.numpy import load_file
+
+    from signals.models.transformer import base_model_dir
+
+    net, _, cfg = build_network(TransformerConfig(keep_layers=[0, 2, 4]))
+    assert cfg["num_hidden_layers"] == 3
+    assert len(net.encoder.encoder.layer) == 3
+    base = load_file(str(base_model_dir() / "model.safetensors"))
+    key = next(k for k in base if k.endswith("layer.2.attention.self.query.weight"))
+    student = net.encoder.encoder.layer[1].attention.self.query.weight.detach().numpy()
+    np.testing.assert_allclose(student, base[key].astype(np.float32), atol=1e-6)
+    assert not np.allclose(student, net.encoder.encoder.layer[0].attention.self.query.weight.detach().numpy())
+
+
+def test_template_rows_are_labelled_and_never_the_suite() -> None:
+    from signals.functional import suite_cases
+
+    texts, labels, targets = template_rows()
+    assert len(texts) == len(labels) == len(targets) > 100
+    assert labels.shape[1] == len(SIGNALS) and set(np.unique(labels)) <= {-1, 0, 1}
+    assert (labels[:, SIGNALS.index("threat")] == 1).any()
+    assert not set(texts) & {c.text for c in suite_cases()}
+
+
+def test_student_recipe_trains_with_teacher_and_templates(tmp_path: Path) -> None:
+    dd = synthetic_dataset()
+    teacher_dir = tmp_path / "teacher"
+    fit_transformer(TransformerConfig.from_toml(CONFIG, TINY), dd, tmp_path / "t").save(teacher_dir)
+    sig, tgt = teacher_labels(str(teacher_dir), ["hello there", "you absolute idiot"])
+    assert sig.shape == (2, len(SIGNALS)) and tgt.shape == (2, len(TARGET_COLUMNS))
+    assert np.all((sig >= 0) & (sig <= 1))
+    none_sig, _ = teacher_labels("", ["hello"])
+    assert np.all(none_sig == -1)
+
+    student = TransformerConfig.from_toml(STUDENT_CONFIG, {**TINY, "teacher": str(teacher_dir)})
+    assert student.augment_templates and student.keep_layers
+    trained = train_network(student, dd)
+    assert trained.history and trained.history[0]["steps"] == 1.0

