@@ -25,6 +25,7 @@ import csv
 import difflib
 import logging
 import re
+import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -431,6 +432,9 @@ def suite_cases() -> list[Case]:
 # Different template strings from the evaluation section and mostly different identity terms, so a
 # model trained on them is still tested on unseen wording. tests/unit/test_functional.py checks that no
 # augmentation text equals or closely overlaps an evaluation text once identity terms are masked.
+# Written from the FUNCTIONALITIES descriptions only; registers vary on purpose (forum comment, survey
+# answer, rant, lower case without punctuation, the odd typo) because real feedback does.
+# A template that starts with a lower-case letter is kept lower case when rendered.
 # ===================================================================================================
 
 AUGMENTATION_GROUPS: tuple[IdentityGroup, ...] = (
@@ -438,129 +442,518 @@ AUGMENTATION_GROUPS: tuple[IdentityGroup, ...] = (
     IdentityGroup("catholics", "Catholics", "a Catholic", "Catholic", "religion"),
     IdentityGroup("muslim_people", "Muslim people", "a Muslim man", "Muslim", "religion"),
     IdentityGroup("jewish_people", "Jewish people", "a Jewish woman", "Jewish", "religion"),
+    IdentityGroup("buddhists", "Buddhists", "a Buddhist", "Buddhist", "religion"),
     IdentityGroup("arabs", "Arabs", "an Arab", "Arab", "race_ethnicity"),
     IdentityGroup(
         "indigenous_people", "Indigenous people", "an Indigenous man", "Indigenous", "race_ethnicity"
     ),
     IdentityGroup("black_folks", "Black folks", "a Black woman", "Black", "race_ethnicity"),
     IdentityGroup("chinese_people", "Chinese people", "a Chinese student", "Chinese", "race_ethnicity"),
+    IdentityGroup("latinos", "Latinos", "a Latino", "Latino", "race_ethnicity"),
     IdentityGroup("migrants", "migrants", "a migrant", "migrant", "national_origin"),
     IdentityGroup(
         "asylum_seekers", "asylum seekers", "an asylum seeker", "asylum-seeking", "national_origin"
     ),
     IdentityGroup("nigerians", "Nigerians", "a Nigerian", "Nigerian", "national_origin"),
     IdentityGroup("pakistanis", "Pakistanis", "a Pakistani", "Pakistani", "national_origin"),
+    IdentityGroup("somalis", "Somalis", "a Somali", "Somali", "national_origin"),
+    IdentityGroup("polish_people", "Polish people", "a Polish builder", "Polish", "national_origin"),
     IdentityGroup("lesbians", "lesbians", "a lesbian", "lesbian", "gender_sexuality"),
+    IdentityGroup("gay_men", "gay men", "a gay man", "gay", "gender_sexuality"),
     IdentityGroup("bisexual_people", "bisexual people", "a bisexual man", "bisexual", "gender_sexuality"),
     IdentityGroup(
         "transgender_men", "transgender men", "a transgender man", "transgender", "gender_sexuality"
     ),
+    IdentityGroup(
+        "nonbinary_people", "non-binary people", "a non-binary person", "non-binary", "gender_sexuality"
+    ),
     IdentityGroup("deaf_people", "deaf people", "a deaf person", "deaf", "disability"),
     IdentityGroup("autistic_people", "autistic people", "an autistic person", "autistic", "disability"),
+    IdentityGroup("blind_people", "blind people", "a blind man", "blind", "disability"),
+    IdentityGroup(
+        "wheelchair_users", "wheelchair users", "a wheelchair user", "wheelchair-using", "disability"
+    ),
 )
 
 AUGMENTATION_OUTGROUPS: tuple[IdentityGroup, ...] = (
     IdentityGroup("leftists", "leftists", "a leftist", "leftist", "political", protected=False),
     IdentityGroup("right_wingers", "right-wingers", "a right-winger", "right-wing", "political", False),
+    IdentityGroup("socialists", "socialists", "a socialist", "socialist", "political", protected=False),
+    IdentityGroup("nationalists", "nationalists", "a nationalist", "nationalist", "political", False),
+    IdentityGroup(
+        "environmentalists", "environmentalists", "an environmentalist", "green", "political", False
+    ),
     IdentityGroup("developers", "property developers", "a developer", "developer", "other", protected=False),
     IdentityGroup("drivers", "car drivers", "a driver", "driver", "other", protected=False),
+    IdentityGroup("boomers", "boomers", "a boomer", "boomer", "other", protected=False),
+    IdentityGroup("vegans", "vegans", "a vegan", "vegan", "other", protected=False),
 )
+
+# Augmentation-only label shorthands. A threat at or an insult to one person is neither hate nor
+# us-vs-them polarization: saying so explicitly teaches the model not to fire polarization on them.
+_THREAT_PERSON = {"threat": 1, "hate": 0, "polarization": 0}
+_INSULT_PERSON = {"offensive": 1, "hate": 0, "threat": 0, "polarization": 0}
 
 _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
     "plain_hate": (
         ("{P} make me sick, every last one.", _HATE),
         ("Nobody in their right mind would hire {A}, they're useless.", _HATE),
         ("My town would be nicer with zero {P} in it.", _HATE),
+        ("honestly {P} are the worst thing that ever happened to this country", _HATE),
+        ("I can't stand {P}. Never could, never will.", _HATE),
+        ("{P} are filthy and stupid, end of discussion.", _HATE),
+        ("Fewer {P}. That's my answer to every question on this survey.", _HATE),
+        ("Don't ever let {A} near your kids, they're all degenerates.", _HATE),
+        ("{J} people are lazy scroungers who contribute nothing.", _HATE),
+        ("Every {J} person I've ever met has been a liar and a cheat.", _HATE),
+        ("i wouldnt rent my flat to {A} even if they paid double", _HATE),
+        ("Why are {P} so disgusting? Genuine question.", _HATE),
+        ("{P} are a disgrace and everyone knows it, they just won't say it out loud.", _HATE),
+        ("The sooner {P} get banned from this forum the better, worthless lot.", _HATE),
+        ("Absolutely loathe {P}. Can't be in the same room as them.", _HATE),
     ),
     "implicit_hate": (
         ("Strange that property prices dropped when {P} arrived, isn't it.", _HATE),
         ("You always know which house belongs to {A}, just follow the smell.", _HATE),
         ("Our schools were fine until the {P} turned up.", _HATE),
+        ("Funny how the crime figures went up right after the {P} moved in. Just saying.", _HATE),
+        ("Not saying anything, but I'd lock my car if I parked near the {J} end of town.", _HATE),
+        ("Let's be honest, {P} just don't share our values and they never will.", _HATE),
+        ("Would you want your daughter marrying {A}? Didn't think so.", _HATE),
+        ("Nice area, shame about all the {P} though.", _HATE),
+        ("We used to leave our doors unlocked round here. Then the {P} came.", _HATE),
+        ("Ask yourself why every place {P} settle ends up the same way.", _HATE),
+        ("Not all {P} are bad, but it's funny how it's always {P} isn't it.", _HATE),
+        ("survey answer: more jobs for locals and less handouts for {P}", _HATE),
+        ("{P} are welcome here as long as they stay quiet and out of sight.", _HATE),
+        ("Interesting how {P} always seem to end up running the banks and the papers.", _HATE),
+        ("the {J} kids in my sons class are holding everyone back and we all know why", _HATE),
+        ("If {P} love their own ways so much, nobody is stopping them leaving.", _HATE),
+        ("Hiring {A} is a gamble, most employers learn that the hard way.", _HATE),
+        ("Keep {P} off the committee, they only ever look after their own.", _HATE),
+        ("I just think {P} are better suited to cleaning jobs, that's all.", _HATE),
+        ("Don't get me wrong, some {P} are fine. There's just far too many of them here now.", _HATE),
+        ("Real locals know which streets to avoid since the {P} took them over. Nuff said.", _HATE),
+        ("A {J} doctor? I'd ask for someone else, call me old fashioned.", _HATE),
     ),
     "dehumanisation": (
         ("{P} breed like rats.", _HATE_DEHUMAN),
         ("{P} are a cancer eating this nation alive.", _HATE_DEHUMAN),
         ("{P} are cockroaches that should be stamped out.", _HATE_DEHUMAN),
+        ("{P} are parasites feeding off the rest of us.", _HATE_DEHUMAN),
+        ("Those {P} are animals, no better than stray dogs.", _HATE_DEHUMAN),
+        ("{P} spread through a neighbourhood like mould through a damp house.", _HATE_DEHUMAN),
+        ("treat {P} like the pests they are", _HATE_DEHUMAN),
+        ("{P} are a virus and this country badly needs a cure.", _HATE_DEHUMAN),
+        ("Having {P} move in next door is like getting an infestation of lice.", _HATE_DEHUMAN),
+        ("{P} aren't even people, they're livestock.", _HATE_DEHUMAN),
+        ("The {J} swarm keeps growing, it's like locusts descending on a field.", _HATE_DEHUMAN),
+        ("honestly {P} are just apes in clothes", _HATE_DEHUMAN),
+        ("{P} are vermin. Simple as.", _HATE_DEHUMAN),
+        ("Look at the {P} crawling all over the high street like maggots.", _HATE_DEHUMAN),
+        ("{P} are leeches, bloodsuckers the lot of them.", _HATE_DEHUMAN),
+        ("{P} are a disease and decent people are the immune system.", _HATE_DEHUMAN),
+        ("{P} are less than human, more like beasts that learned to talk.", _HATE_DEHUMAN),
+        ("{P} multiply like roaches in a dirty kitchen.", _HATE_DEHUMAN),
+        ("Calling {P} people is an insult to people. They're a horde of insects.", _HATE_DEHUMAN),
+        ("{P}? Basically a parasite species with phones.", _HATE_DEHUMAN),
+        ("{P} are like a tumour: you cut it out or it spreads.", _HATE_DEHUMAN),
+        ("when did we let the {J} hordes infest every single city", _HATE_DEHUMAN),
+        ("{A} is just a rodent in a nice coat.", _HATE_DEHUMAN),
     ),
     "threat_group": (
         ("Time to grab the rifles and deal with the {P} for good.", _HATE_THREAT),
         ("Every {J} family on this road will get a brick through the window.", _HATE_THREAT),
         ("Gas the {P}, all of them.", _HATE_THREAT),
+        ("Someone should burn down the {J} centre with them all inside.", _HATE_THREAT),
+        ("If I see {A} on my street I'm going to beat them senseless.", _HATE_THREAT),
+        ("We need to round up the {P} and shoot them.", _HATE_THREAT),
+        ("Next time the {P} march through here, we'll be waiting with bats.", _HATE_THREAT),
+        ("Hang the {P} from the lampposts, every one of them.", _HATE_THREAT),
+        ("I'd happily run over {A} if one stepped out in front of my van.", _HATE_THREAT),
+        ("{P} deserve a bullet, nothing less.", _HATE_THREAT),
+        ("Let's pay the {J} shop a visit tonight and smash every window, the owner too.", _HATE_THREAT),
+        ("A few {J} bodies in the street would send the right message.", _HATE_THREAT),
+        ("mark my words the {P} round here will get whats coming, we know where they live", _HATE_THREAT),
+        ("Torch their homes and run the {P} out of town.", _HATE_THREAT),
+        ("If the government won't get rid of the {P}, we'll do it ourselves, by force.", _HATE_THREAT),
+        ("Kill every last one of the {P}.", _HATE_THREAT),
+        ("I'm going to stab the next {J} guy who looks at me.", _HATE_THREAT),
+        ("Any {J} kid at that school had better watch out, we're coming for them.", _HATE_THREAT),
+        ("Line the {P} up against a wall. You know what comes next.", _HATE_THREAT),
+        ("Beat up {A} today and you'd be doing the country a favour.", _HATE_THREAT),
+        ("we should form a militia and hunt down the {P} one by one", _HATE_THREAT),
+        ("Survey answer: arm the locals and let them sort the {P} out with their fists.", _HATE_THREAT),
     ),
     "negated_hate": (
         ("No, I have nothing against {P} at all.", _NOT_HATE),
         ("It's false that {P} are dangerous.", _NOT_HATE),
         ("{P} are not a problem for this town, never were.", _NOT_HATE),
+        ("I don't think {P} are any worse than anyone else.", _NOT_HATE),
+        ("Never said I dislike {P}, you're putting words in my mouth.", _NOT_HATE),
+        ("{P} aren't the ones ruining this country, whatever the tabloids say.", _NOT_HATE),
+        ("There's nothing wrong with being {A}.", _NOT_HATE),
+        ("i dont have a problem with {P} lol why would i", _NOT_HATE),
+        ("It isn't true that {P} are lazy, most of them work harder than I do.", _NOT_HATE),
+        ("Hating {P} is not something I'd ever do.", _NOT_HATE),
+        ("Nobody here thinks {P} should be kicked out, that's not what this thread is about.", _NOT_HATE),
+        ("I wouldn't say {P} are a threat. Not even close.", _NOT_HATE),
+        ("{P} don't deserve any of the abuse they get.", _NOT_HATE),
+        ("Me? Against {P}? Not in a million years.", _NOT_HATE),
     ),
     "counter_speech": (
         ("People who attack {P} online should be ashamed of themselves.", _NOT_HATE),
         ("We stand with {P} against the bigots harassing them.", _NOT_HATE),
         ("If you think {P} are less human than you, the problem is you.", _NOT_HATE),
+        ("Calling {P} vermin is disgusting and you should be banned for it.", _NOT_HATE),
+        ("Stop blaming {P} for everything that goes wrong in this town.", _NOT_HATE),
+        ("Mods, please remove the comments attacking {P}, this is a hate campaign.", _NOT_HATE),
+        ("It's not the 1950s any more, harassing {P} is not ok. Grow up.", _NOT_HATE),
+        (
+            "Whoever keeps posting abuse about {P} on this page: you do not speak for the rest of us.",
+            _NOT_HATE,
+        ),
+        ("Every time someone posts bile about {P} in here I'm going to call it out.", _NOT_HATE),
+        ("If you wouldn't say it to {A}'s face, don't post it online.", _NOT_HATE),
+        ("Spreading lies about {P} doesn't make you a patriot, it makes you a bully.", _NOT_HATE),
+        ("the amount of hate {P} get in this group is embarrassing, do better people", _NOT_HATE),
+        ("{P} are our neighbours and friends. Leave them alone.", _NOT_HATE),
+        ("Survey answer: the council must do more to protect {P} from harassment.", _NOT_HATE),
+        ("Anyone cheering that attack on {A} needs to take a long look in the mirror.", _NOT_HATE),
     ),
     "quoted_condemnation": (
         ('The flyer said "get rid of the {P}" - I took it down and called the police.', _NOT_HATE),
         ('I reported the account that wrote "{P} are scum" under the council post.', _NOT_HATE),
+        ('Someone sprayed "{P} go home" on the bus shelter. Disgraceful, hope they catch them.', _NOT_HATE),
+        ('My uncle said "{P} are all criminals" at dinner and I walked out.', _NOT_HATE),
+        ('"{P} are vermin" - that is what a candidate for mayor posted. Disqualify him.', _NOT_HATE),
+        ('Screenshotting this for the mods: "kill the {P}". Absolutely vile.', _NOT_HATE),
+        ('A stranger told me "{P} don\'t belong here" and I told him he was wrong.', _NOT_HATE),
+        (
+            'The article quotes a poster saying "{P} are animals". Hard to read, but it needs saying.',
+            _NOT_HATE,
+        ),
+        ('Reporting this post: it says "{P} should be wiped out". Please remove it.', _NOT_HATE),
+        ('i cant believe someone here wrote "{P} are a disease" and got 40 likes. shameful', _NOT_HATE),
+        (
+            'Quote from the leaflet: "stop the {J} invasion". We sent the whole stack back with a complaint.',
+            _NOT_HATE,
+        ),
+        (
+            'He shouted "filthy {P}!" at the market. Writing to the paper because this is not normal.',
+            _NOT_HATE,
+        ),
+        ('Why is "{P} are parasites" still up on this page? I flagged it two days ago.', _NOT_HATE),
     ),
     "reported_hate": (
         ("The taxi driver refused to take me once he realised I'm {A}.", _NOT_HATE),
         ("Last night kids threw eggs at our door and shouted that {P} should leave.", _NOT_HATE),
+        ("As {A}, I get called names on the street at least once a week.", _NOT_HATE),
+        ("Someone left a note on my car calling me a dirty {J} freak.", _NOT_HATE),
+        ("I've lost two jobs after managers found out I'm {A}.", _NOT_HATE),
+        ("My daughter came home crying because classmates said {P} aren't welcome at school.", _NOT_HATE),
+        ("A man spat at me on the train and said {P} like me should be put down.", _NOT_HATE),
+        ("Survey: yes, as {A} I was followed home and abused twice this year.", _NOT_HATE),
+        ("got called a {J} freak by some lads outside the chippy again today. tired of it tbh", _NOT_HATE),
+        ("The letting agent turned me down the minute she heard I was {A}.", _NOT_HATE),
+        ("Our family got a letter saying {P} would be burned out. The police are investigating.", _NOT_HATE),
+        ("People online keep telling me {P} should be deported, and I'm one of them.", _NOT_HATE),
+        ("At work they joke that {P} are thick and expect me to laugh, even though I'm {A}.", _NOT_HATE),
     ),
     "neutral_identity": (
         ("The {J} community choir meets on Thursdays at the town hall.", _BENIGN),
         ("The census counts how many {P} live in each district.", _BENIGN),
         ("My neighbour is {A} and runs the allotment committee.", _BENIGN),
+        ("How many {P} live in the county? Looking for recent figures.", _BENIGN),
+        ("There's a talk on {J} history at the library next week.", _BENIGN),
+        ("my flatmate is {A}, we mostly argue about the dishes", _BENIGN),
+        ("The survey asked whether {P} use the new bus route.", _BENIGN),
+        ("{A} was elected to chair the residents' association.", _BENIGN),
+        ("Are there any {J} support groups in the area?", _BENIGN),
+        ("The documentary follows three {P} through a year in the city.", _BENIGN),
+        ("The report included interviews with {P} about public transport.", _BENIGN),
+        ("I'm {A} and I work as a plumber.", _BENIGN),
+        ("The school has a handful of {J} pupils this year.", _BENIGN),
+        ("Question for {P} on here: how do you find the new health centre?", _BENIGN),
     ),
     "positive_identity": (
         ("Thank you to the {J} volunteers who cleaned up the riverside.", _BENIGN),
         ("{P} have done so much for this community.", _BENIGN),
         ("Some of my best memories are festivals with {J} friends.", _BENIGN),
+        ("Every {J} person I've worked with has been generous and funny, lucky me.", _BENIGN),
+        ("Proud to have so many {J} families on our street.", _BENIGN),
+        ("honestly {P} made this town a better place, no question", _BENIGN),
+        ("Big thanks to {A} who helped me fix my bike yesterday.", _BENIGN),
+        ("The stall run by {P} at the fair was the best thing there.", _BENIGN),
+        ("Our football club would be nothing without its {J} players.", _BENIGN),
+        ("{P} bring so much energy and talent to the city.", _BENIGN),
+        ("I learned a lot from my {J} colleagues this year, really grateful.", _BENIGN),
+        ("Love seeing {P} represented on the new town council.", _BENIGN),
+        ("Survey answer: the best thing about living here is how welcoming it is to {P}.", _BENIGN),
+        ("{P} deserve every bit of respect and more.", _BENIGN),
     ),
 }
 
-_AUG_PERSONS: tuple[str, ...] = ("the bus driver", "your boss", "that commenter", "the caretaker")
+# Reclaimed, in-group self-reference: (group key, text). Speakers use a reclaimed or in-group term
+# about themselves or their own community: not hate.
+_AUG_RECLAIMED: tuple[tuple[str, str], ...] = (
+    ("lesbians", "Me and the other dykes from softball are doing the pub quiz on Friday, come along!"),
+    ("lesbians", "Dyke march is on Saturday, bring snacks and sunscreen."),
+    ("lesbians", "as a proud dyke i fully approve of this haircut thread"),
+    ("lesbians", "Baby dyke energy today, just bought my first flannel shirt lol"),
+    ("bisexual_people", "Bi, queer as anything, and honestly loving life right now."),
+    ("bisexual_people", "We queers have to look out for each other, DM me if you need a sofa to sleep on."),
+    ("gay_men", "Us old queens are running the bake sale again, so expect glitter on the cupcakes."),
+    ("gay_men", "Just a bunch of homos watching Eurovision, best night of the year."),
+    ("gay_men", "I'm a big gay fairy and I've never been happier."),
+    ("gay_men", "We're here, we're queer, and this year we're running the allotment show."),
+    ("transgender_men", "Queer trans guy here, happy to answer questions about the clinic waiting list."),
+    ("nonbinary_people", "Queer, enby and tired of forms that only have two boxes."),
+    (
+        "wheelchair_users",
+        "Crip life means planning every trip around lifts, but us crips are great planners.",
+    ),
+    ("wheelchair_users", "Fellow crips: the new ramp at the library is finally open!"),
+    ("autistic_people", "Proud autie here, the quiet hour at the supermarket is a game changer."),
+    ("autistic_people", "As an aspie I found the survey questions too vague, please be more literal."),
+    ("deaf_people", "Us Deafies are meeting at the cafe on Thursday, signing only, all welcome."),
+    ("blind_people", "Blindie meetup this weekend, my guide dog is more excited than I am."),
+    ("gay_men", "Proud faggot here, and no, you don't get to use that word, only us."),
+    ("lesbians", "My wife and I are the token dykes at the book club and we love it."),
+    ("transgender_men", "Just a couple of queer trans lads doing the park run, come say hi."),
+    ("nonbinary_people", "Enby queers unite, the zine fair needs volunteers on Sunday."),
+)
+
+# Templates with no identity group. {T}: a person referred to in the third person; {N}: a name or
+# form of address used vocatively; {X}: an everyday thing (profanity aimed at no one); {I}: an
+# institution with {Y}: a policy.
+_AUG_PERSONS: tuple[str, ...] = (
+    "the bus driver",
+    "your boss",
+    "that commenter",
+    "the caretaker",
+    "the ref",
+    "my ex",
+    "that mod",
+    "Dave",
+    "Priya",
+    "the guy upstairs",
+    "my brother-in-law",
+    "the delivery driver",
+    "our team captain",
+    "the site manager",
+    "that streamer",
+    "the cashier",
+)
+_AUG_NAMES: tuple[str, ...] = ("Dave", "Priya", "Marco", "Kevin", "Sandra", "Tom", "Leah", "mate", "pal")
+_AUG_THINGS: tuple[str, ...] = (
+    "the printer",
+    "my laptop",
+    "this weather",
+    "the traffic",
+    "the wifi",
+    "the train",
+    "my phone",
+    "the washing machine",
+    "the boiler",
+    "the kettle",
+    "the car",
+    "the dishwasher",
+)
 _AUG_INSTITUTIONS: tuple[str, ...] = (
     "the parish council",
     "the housing office",
     "the district",
     "the police board",
+    "the school board",
+    "the transport authority",
+    "the health trust",
+    "the planning committee",
 )
-_AUG_POLICIES: tuple[str, ...] = ("speed limit plan", "rent cap", "opening hours", "recycling rules")
+_AUG_POLICIES: tuple[str, ...] = (
+    "speed limit plan",
+    "rent cap",
+    "opening hours",
+    "recycling rules",
+    "parking charges",
+    "new bus timetable",
+    "library cuts",
+    "tree felling scheme",
+)
 
 _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
     "threat_individual": (
-        ("Watch your back, {T}, I'm coming for you.", _THREAT_ONLY),
-        ("One more word and I'll put {T} in hospital.", _THREAT_ONLY),
-        ("I swear I will kill you if you come near my kids.", _THREAT_ONLY),
+        ("Watch your back, {N}, I'm coming for you.", _THREAT_PERSON),
+        ("One more word and I'll put {T} in hospital.", _THREAT_PERSON),
+        ("I swear I will kill you if you come near my kids.", _THREAT_PERSON),
+        ("{T} is going to regret this when I catch up with them.", _THREAT_PERSON),
+        ("I know where {T} lives and I'm going round there tonight.", _THREAT_PERSON),
+        ("If {T} shows up at training again I'll break their legs.", _THREAT_PERSON),
+        ("Someone needs to shut {T} up permanently, and I'm volunteering.", _THREAT_PERSON),
+        ("I'm going to smash {T}'s face in next time I see them.", _THREAT_PERSON),
+        ("{T} had better sleep with one eye open from now on.", _THREAT_PERSON),
+        ("gonna wait for {T} outside after work, see how brave they are then", _THREAT_PERSON),
+        ("Tell {T} I've got a baseball bat with their name on it.", _THREAT_PERSON),
+        ("I will make {T} pay for this, and it's going to hurt.", _THREAT_PERSON),
+        ("If I ever run into {T} in a dark car park, they won't be walking away.", _THREAT_PERSON),
+        ("{T} has no idea what's coming. I've got their address now.", _THREAT_PERSON),
+        ("keep it up and {T} will be picking their teeth up off the pavement", _THREAT_PERSON),
+        ("Going to slash {T}'s tyres tonight and then wait for them at the door.", _THREAT_PERSON),
+        ("{T} won't be laughing when I put a knife in them.", _THREAT_PERSON),
+        ("{N}, I'll find out where you live.", _THREAT_PERSON),
+        ("{N}, you will regret this when I catch you.", _THREAT_PERSON),
+        ("Keep talking, {N}, and see what happens to your car. And to you.", _THREAT_PERSON),
+        ("{N} i swear to god im going to end you", _THREAT_PERSON),
+        ("Say that to my face, {N}, and you'll be eating through a straw for a month.", _THREAT_PERSON),
+        ("Last warning, {N}. Next time it's not words, it's my fists.", _THREAT_PERSON),
+        ("{N}, I've tracked down your address. See you very soon.", _THREAT_PERSON),
+        ("Sleep well tonight {N}. While you still can.", _THREAT_PERSON),
+        ("{N}, touch my bike again and I'll burn your house down with you in it.", _THREAT_PERSON),
+        ("{N} ur dead when i get hold of you", _THREAT_PERSON),
+        ("I'll find out where you work and make sure you never walk again.", _THREAT_PERSON),
+        ("Post my photo again and I'll come round and break your jaw.", _THREAT_PERSON),
+        ("you better hope the police find you before i do", _THREAT_PERSON),
     ),
     "profanity_untargeted": (
         ("Bloody hell, the queue at the post office was endless.", _PROFANE),
         ("The fireworks were damn impressive this year.", _PROFANE),
         ("Ugh, shitty drizzle all week again.", _PROFANE),
+        ("{X} broke down again, for fuck's sake.", _PROFANE),
+        ("Fucking hell, {X} is driving me mad today.", _PROFANE),
+        ("what a shit day, {X} packed in and i missed my lunch", _PROFANE),
+        ("Jesus Christ, {X} is a bloody nightmare this morning.", _PROFANE),
+        ("Damn, {X} decided to die right in the middle of my meeting.", _PROFANE),
+        ("Holy shit, {X} actually worked first time.", _PROFANE),
+        ("{X} is being a pain in the arse again.", _PROFANE),
+        ("Holy crap, that concert was unreal.", _PROFANE),
+        ("fuck me that was a good burger", _PROFANE),
+        ("Survey answer: the park is great but the bloody parking is a nightmare.", _PROFANE),
+        ("Oh shit, I left my keys at the pub.", _PROFANE),
+        ("Well that was a fucking disaster of a barbecue, the rain came out of nowhere.", _PROFANE),
+        ("Damn, I love this town in the autumn.", _PROFANE),
+        ("Pissing it down again. Typical.", _PROFANE),
+        ("Christ on a bike, the bins haven't been emptied in three weeks.", _PROFANE),
     ),
     "insult_person": (
-        ("{T} is a spineless weasel.", _INSULT),
-        ("Go away, you dim-witted buffoon.", _INSULT),
-        ("Only an imbecile like {T} could mess this up.", _INSULT),
+        ("{T} is a spineless weasel.", _INSULT_PERSON),
+        ("Go away, you dim-witted buffoon.", _INSULT_PERSON),
+        ("Only an imbecile like {T} could mess this up.", _INSULT_PERSON),
+        ("{T} is the most useless idiot I've ever had the misfortune of dealing with.", _INSULT_PERSON),
+        ("honestly {T} is a total clown, cant do anything right", _INSULT_PERSON),
+        ("{T} has the brains of a doorknob.", _INSULT_PERSON),
+        ("What a pathetic excuse for a grown adult {T} is.", _INSULT_PERSON),
+        ("{T} is an arrogant prick and everyone at work knows it.", _INSULT_PERSON),
+        ("Has {T} ever had a single original thought? Absolute moron.", _INSULT_PERSON),
+        ("{T} is a lying, lazy, good-for-nothing waste of space.", _INSULT_PERSON),
+        ("I've met smarter houseplants than {T}.", _INSULT_PERSON),
+        ("Can someone tell {T} they're a complete tosser?", _INSULT_PERSON),
+        ("{T} couldn't organise a piss-up in a brewery, the incompetent fool.", _INSULT_PERSON),
+        ("Survey comment: {T} is rude, useless and a total embarrassment.", _INSULT_PERSON),
+        ("{T} is a smug, self-important little twat.", _INSULT_PERSON),
+        ("typical {T}, thick as two short planks", _INSULT_PERSON),
+        ("Every time {T} opens their mouth the whole room gets dumber.", _INSULT_PERSON),
+        ("{N}, you are an absolute muppet.", _INSULT_PERSON),
+        ("Shut up {N}, nobody asked you, you clueless idiot.", _INSULT_PERSON),
+        ("{N} ur such a loser lmao", _INSULT_PERSON),
+        ("Honestly {N}, you're the dumbest person on this forum.", _INSULT_PERSON),
+        ("Get a grip, {N}, you whiny little brat.", _INSULT_PERSON),
+        ("{N}, you're a joke. A sad, pathetic joke.", _INSULT_PERSON),
+        ("Nice one {N}, you absolute plank.", _INSULT_PERSON),
+        ("You utter halfwit, read the thread before replying.", _INSULT_PERSON),
+        ("You're a bellend and your opinions are garbage.", _INSULT_PERSON),
+        ("What an ignorant, self-absorbed numpty you are.", _INSULT_PERSON),
     ),
     "civil_disagreement": (
         ("I'm not convinced {I}'s {Y} is the right call.", _BENIGN),
         ("Could {I} explain the {Y}? I have some concerns about it.", _BENIGN),
+        ("I respectfully disagree with {I} on the {Y}.", _BENIGN),
+        ("The {Y} seems rushed to me. Did {I} consult residents at all?", _BENIGN),
+        ("i get why {I} wants the {Y} but i think it will hurt small businesses", _BENIGN),
+        ("Survey answer: I oppose the {Y}. {I} should look at the evidence again.", _BENIGN),
+        ("With respect, {I} has got the {Y} wrong this time.", _BENIGN),
+        ("I voted against the {Y}, but I accept {I}'s decision.", _BENIGN),
+        ("Has {I} considered how the {Y} affects older residents?", _BENIGN),
+        ("Not a fan of the {Y}. Hope {I} rethinks it before the next meeting.", _BENIGN),
+        ("I think {I} means well, but the {Y} needs more work.", _BENIGN),
+        ("The {Y} is a mistake in my view, and I'll say so at the consultation.", _BENIGN),
+        ("Disappointed by {I}'s handling of the {Y}, honestly expected better.", _BENIGN),
+        ("Would love to see {I} publish the costs behind the {Y} before going ahead.", _BENIGN),
     ),
-    "polarization_vilify": (("Outsiders like them will never understand people like us.", _VILIFY_ANY),),
+    "polarization_vilify": (
+        ("Outsiders like them will never understand people like us.", _VILIFY_ANY),
+        ("It's us against them now, and they started it.", _VILIFY_ANY),
+        ("People from the other side of the river are all the same, lazy and bitter.", _VILIFY_ANY),
+        ("City people look down on us and they always will.", _VILIFY_ANY),
+        ("The other lot want to destroy everything we stand for.", _VILIFY_ANY),
+        ("You're either with us or you're one of them.", _VILIFY_ANY),
+        ("Their side lies, our side tells the truth. Simple.", _VILIFY_ANY),
+        (
+            "those people have never done an honest days work and they want to tell us how to live",
+            _VILIFY_ANY,
+        ),
+        ("Anyone who supports {I}'s {Y} is an enemy of this town.", _VILIFY),
+        ("Only traitors and idiots back the {Y}. Remember who they are at the next election.", _VILIFY),
+        ("The clowns who pushed the {Y} through hate ordinary people like us.", _VILIFY),
+    ),
 }
 
 _AUG_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
-    "civil_disagreement": (("I see things differently from {P}, but they make some fair points.", _BENIGN),),
+    "civil_disagreement": (
+        ("I see things differently from {P}, but they make some fair points.", _BENIGN),
+        ("I'm not with {P} on most things, but I'm happy to hear them out.", _BENIGN),
+        ("My brother is {A} and we disagree about nearly everything, we still get on fine.", _BENIGN),
+        ("{P} have a point about housing, even if I don't agree with their solution.", _BENIGN),
+        ("I'd vote differently from {P}, but I respect that they care about the town.", _BENIGN),
+        ("Had a long chat with {A} at the fete, agreed on less than I hoped but it was friendly.", _BENIGN),
+        ("i think {P} are wrong about this but its a fair debate to have", _BENIGN),
+        ("Disagree with {P} on the budget, agree with them on the parks. That's politics.", _BENIGN),
+        ("Can {P} and the rest of us find some middle ground on this?", _BENIGN),
+        ("{P} make a decent argument, I just weigh things differently.", _BENIGN),
+        ("Survey answer: I'd like more debates where {P} and their critics talk calmly.", _BENIGN),
+        ("Not convinced by what {P} are proposing, would like to see more detail.", _BENIGN),
+    ),
     "polarization_vilify": (
         ("{P} hate this country and want to see it burn.", _VILIFY),
         ("Never trust {P}, they are liars to the core.", _VILIFY),
+        ("{P} are the enemy within, and it's us or them now.", _VILIFY),
+        ("Every problem in this country traces back to {P}.", _VILIFY),
+        ("You can't reason with {P}, they're brainwashed zombies.", _VILIFY),
+        ("{P} would sell their own mothers to win an argument.", _VILIFY),
+        ("It's simple: decent people on one side, {P} on the other.", _VILIFY),
+        ("{P} are destroying everything our parents built.", _VILIFY),
+        ("never met {A} who wasnt a smug hypocrite", _VILIFY),
+        ("{P} don't care about ordinary people, only about themselves.", _VILIFY),
+        ("If you side with {P}, you're no friend of mine.", _VILIFY),
+        ("{P} are a cult, and a dangerous one.", _VILIFY),
+        ("Survey answer: this town would be fine if {P} stopped poisoning every debate.", _VILIFY),
+        ("{P} are traitors, plain and simple.", _VILIFY),
+        ("Us normal folk pay for everything while {P} laugh at us.", _VILIFY),
+        ("Whatever {P} want, do the opposite. They're always wrong and always lying.", _VILIFY),
+        ("{P} are rotting this country from the inside.", _VILIFY),
+        ("lol imagine being {A}, total brain rot", _VILIFY),
+        ("There's no such thing as a good {J}, only quiet ones.", _VILIFY),
+        ("{P} have declared war on normal people and it's time we noticed.", _VILIFY),
+        ("We'll never get anywhere while {P} are allowed near power.", _VILIFY),
+        ("{P} are parasites on the taxpayer.", _VILIFY),
     ),
 }
 
+# Obfuscated hate: (clear base, key word). Each base is rendered for every group, the style rotating.
 _AUG_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
     ("{P} are scum.", "scum"),
     ("Kick out the {P}, they are trash.", "trash"),
     ("{P} are subhuman.", "subhuman"),
+    ("Those filthy {P} ruin everything.", "filthy"),
+    ("I despise {P} with all my heart.", "despise"),
+    ("Can't stand {P}, parasites the lot of them.", "parasites"),
+    ("Get the {P} out, they're rats.", "rats"),
+    ("{P} are worthless garbage.", "garbage"),
+    ("{P} are degenerate freaks.", "degenerate"),
+    ("Nobody wants stinking {P} round here.", "stinking"),
+    ("{P} are inbred idiots.", "inbred"),
+    ("{P} are filth, pure and simple.", "filth"),
+    ("Honestly {P} are vermin.", "vermin"),
+    ("{P} are dirty animals.", "animals"),
 )
 
 # END OF AUGMENTATION TEMPLATES ======================================================================
@@ -572,11 +965,41 @@ def _record(rid: str, text: str, expected: Mapping[str, int], group: IdentityGro
     return Record(id=rid, text=text, source="augmentation", labels=dict(expected), targets=targets)
 
 
+def _template_slots(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _aug_render(template: str, **slots: str) -> str:
+    # Lower-case templates imitate unpunctuated casual comments: keep them lower case.
+    return template.format(**slots) if template[:1].islower() else _render(template, **slots)
+
+
+def _plain_fills(template: str, t: int) -> list[dict[str, str]]:
+    """Slot fillers for a template without identity group: one dict per rendered text."""
+    slots = _template_slots(template)
+    if "I" in slots:
+        n = len(_AUG_POLICIES)
+        return [{"I": inst, "Y": _AUG_POLICIES[(k + t) % n]} for k, inst in enumerate(_AUG_INSTITUTIONS)]
+    if "Y" in slots:
+        return [{"Y": policy} for policy in _AUG_POLICIES]
+    if "T" in slots:
+        return [{"T": person} for person in _AUG_PERSONS]
+    if "N" in slots:
+        return [{"N": name} for name in _AUG_NAMES]
+    if "X" in slots:
+        return [{"X": thing} for thing in _AUG_THINGS]
+    if slots:
+        raise ValueError(f"augmentation template {template!r} uses unknown slots {sorted(slots)}")
+    return [{}]
+
+
 def augmentation_templates() -> Iterator[Record]:
     """Yield augmentation Records with partial labels (source ``augmentation``), deterministic.
 
     Only the signals a template says something about carry a label; the others stay unknown (-1) so
     the masked loss ignores them. Never mixes with ``suite_cases``: separate strings and terms.
+    Group templates are rendered for every augmentation group, the rest for every filler of their
+    slot; ids are ``aug-<functionality>-...`` and stable across runs.
 
     >>> recs = list(augmentation_templates())
     >>> recs[0].source, recs[0].labels["hate"]
@@ -587,35 +1010,40 @@ def augmentation_templates() -> Iterator[Record]:
             for group in AUGMENTATION_GROUPS:
                 yield _record(
                     f"aug-{functionality}-{t}-{group.key}",
-                    _render(template, **_group_slots(group)),
+                    _aug_render(template, **_group_slots(group)),
                     expected,
                     group,
                 )
-    for g, group in enumerate(AUGMENTATION_GROUPS):
-        for s, style in enumerate(OBFUSCATION_STYLES):
-            base, word = _AUG_OBFUSCATION_BASES[(g + s) % len(_AUG_OBFUSCATION_BASES)]
-            clear = _render(base, **_group_slots(group))
+    for b, (base, word) in enumerate(_AUG_OBFUSCATION_BASES):
+        for g, group in enumerate(AUGMENTATION_GROUPS):
+            style = OBFUSCATION_STYLES[(g + b) % len(OBFUSCATION_STYLES)]
+            clear = _aug_render(base, **_group_slots(group))
+            if word not in clear:
+                raise ValueError(f"obfuscation base {base!r} does not contain its key word {word!r}")
             text = (
                 clear.translate(_HOMOGLYPH)
                 if style == "homoglyph"
                 else clear.replace(word, obfuscate(word, style))
             )
-            yield _record(f"aug-obfuscated_hate-{style}-{group.key}", text, _HATE, group)
+            yield _record(f"aug-obfuscated_hate-{b}-{style}-{group.key}", text, _HATE, group)
+    groups = {group.key: group for group in AUGMENTATION_GROUPS}
+    for i, (group_key, text) in enumerate(_AUG_RECLAIMED):
+        rid = f"aug-reclaimed_self_reference-{i}-{group_key}"
+        yield _record(rid, text, _RECLAIMED, groups[group_key])
+        # the same message typed fast: lower case, no punctuation (few such texts exist otherwise)
+        casual = re.sub(r"\s+", " ", re.sub(r"[^\w\s'-]", "", text.lower())).strip()
+        if casual != text:
+            yield _record(f"{rid}-casual", casual, _RECLAIMED, groups[group_key])
     for functionality, templates in _AUG_PLAIN_TEMPLATES.items():
         for t, (template, expected) in enumerate(templates):
-            if "{I}" in template:
-                for k, inst in enumerate(_AUG_INSTITUTIONS):
-                    text = _render(template, I=inst, Y=_AUG_POLICIES[(k + t) % len(_AUG_POLICIES)])
-                    yield _record(f"aug-{functionality}-{t}-{k}", text, expected, None)
-            elif "{T}" in template:
-                for k, person in enumerate(_AUG_PERSONS):
-                    yield _record(f"aug-{functionality}-{t}-{k}", _render(template, T=person), expected, None)
-            else:
-                yield _record(f"aug-{functionality}-{t}", template, expected, None)
+            fills = _plain_fills(template, t)
+            for k, slots in enumerate(fills):
+                rid = f"aug-{functionality}-{t}-{k}" if len(fills) > 1 else f"aug-{functionality}-{t}"
+                yield _record(rid, _aug_render(template, **slots), expected, None)
     for functionality, templates in _AUG_OUTGROUP_TEMPLATES.items():
         for t, (template, expected) in enumerate(templates):
             for group in AUGMENTATION_OUTGROUPS:
-                text = _render(template, **_group_slots(group))
+                text = _aug_render(template, **_group_slots(group))
                 yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
 
 
@@ -629,7 +1057,7 @@ def _identity_terms() -> list[str]:
     for g in EVAL_GROUPS + EVAL_OUTGROUPS + AUGMENTATION_GROUPS + AUGMENTATION_OUTGROUPS:
         terms.update({g.plural, g.person, g.adj})
     terms.update(_EVAL_PERSONS + _EVAL_INSTITUTIONS + _EVAL_POLICIES)
-    terms.update(_AUG_PERSONS + _AUG_INSTITUTIONS + _AUG_POLICIES)
+    terms.update(_AUG_PERSONS + _AUG_INSTITUTIONS + _AUG_POLICIES + _AUG_NAMES + _AUG_THINGS)
     return sorted((t.lower() for t in terms), key=len, reverse=True)
 
 

@@ -243,6 +243,71 @@ def test_augmentation_records_have_partial_labels() -> None:
     assert functionalities <= set(fx.FUNCTIONALITIES)
 
 
+def _augmentation_template_counts() -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for table in (fx._AUG_GROUP_TEMPLATES, fx._AUG_PLAIN_TEMPLATES, fx._AUG_OUTGROUP_TEMPLATES):
+        for functionality, templates in table.items():
+            counts[functionality] += len(templates)
+    counts["obfuscated_hate"] += len(fx._AUG_OBFUSCATION_BASES)
+    counts["reclaimed_self_reference"] += len(fx._AUG_RECLAIMED)
+    return counts
+
+
+def test_augmentation_covers_every_functionality() -> None:
+    records = list(fx.augmentation_templates())
+    assert 3000 <= len(records) <= 8000
+    per_functionality = Counter(r.id.split("-")[1] for r in records)
+    assert set(per_functionality) == set(fx.FUNCTIONALITIES)
+    assert min(per_functionality.values()) >= 30
+    templates = _augmentation_template_counts()
+    assert all(templates[f] >= 12 for f in fx.FUNCTIONALITIES), templates
+    # the behaviours the corpora lack get the most variety
+    for functionality in (
+        "threat_individual",
+        "insult_person",
+        "implicit_hate",
+        "dehumanisation",
+        "threat_group",
+    ):
+        assert templates[functionality] >= 20, functionality
+    assert templates["polarization_vilify"] >= 20 and templates["civil_disagreement"] >= 20
+
+
+def test_augmentation_renders_cleanly_and_consistently() -> None:
+    records = list(fx.augmentation_templates())
+    by_text: dict[str, dict[str, int]] = {}
+    for r in records:
+        assert "{" not in r.text and "}" not in r.text, r.id
+        assert len(r.text.split()) >= 3 and len(r.text) <= 200, r.id
+        # one text, one set of labels
+        assert by_text.setdefault(normalize(r.text), r.labels) == r.labels, r.id
+    assert len(by_text) == len(records)
+
+
+def test_augmentation_teaches_person_threats_and_insults_are_not_hate_or_polarization() -> None:
+    records = list(fx.augmentation_templates())
+    person = [r for r in records if r.id.split("-")[1] in ("threat_individual", "insult_person")]
+    assert person
+    for r in person:
+        assert r.labels["hate"] == 0 and r.labels["polarization"] == 0, r.id
+        assert all(v == UNKNOWN for v in r.targets.values()), r.id
+    threats = [r for r in person if r.id.split("-")[1] == "threat_individual"]
+    assert all(r.labels["threat"] == 1 for r in threats)
+    insults = [r for r in person if r.id.split("-")[1] == "insult_person"]
+    assert all(r.labels["offensive"] == 1 and r.labels["threat"] == 0 for r in insults)
+    reclaimed = [r for r in records if r.id.split("-")[1] == "reclaimed_self_reference"]
+    assert reclaimed and all(r.labels["hate"] == 0 for r in reclaimed)
+
+
+def test_augmentation_groups_are_not_evaluation_groups() -> None:
+    eval_groups = fx.EVAL_GROUPS + fx.EVAL_OUTGROUPS
+    aug_groups = fx.AUGMENTATION_GROUPS + fx.AUGMENTATION_OUTGROUPS
+    assert not {g.key for g in eval_groups} & {g.key for g in aug_groups}
+    assert not {g.plural.lower() for g in eval_groups} & {g.plural.lower() for g in aug_groups}
+    assert all(g.protected for g in fx.AUGMENTATION_GROUPS)
+    assert not any(g.protected for g in fx.AUGMENTATION_OUTGROUPS)
+
+
 def test_augmentation_never_overlaps_evaluation(cases: list[fx.Case]) -> None:
     aug_texts = [r.text for r in fx.augmentation_templates()]
     eval_texts = {c.text.lower() for c in cases}
