@@ -85,9 +85,22 @@ def test_int8_drift_is_bounded(trained: TrainedNetwork, tmp_path: Path) -> None:
     texts = [normalize(t) for t in TEXTS]
     want_s, _ = _torch_probs(trained, texts)
     got = model.predict_proba(texts)
-    assert np.abs(got - want_s).max() < 0.05
+    # Activations are quantised per call, per text: a small random network with sharpened heads
+    # drifts by up to ~0.1 on one text, a few hundredths on average.
+    assert np.abs(got - want_s).mean() < 0.03
+    assert np.abs(got - want_s).max() < 0.15
     fp32_size = sum(p.numel() for p in trained.net.parameters()) * 4
     assert (tmp_path / "model.onnx").stat().st_size < 0.4 * fp32_size
+
+
+def test_a_score_does_not_depend_on_its_batch(trained: TrainedNetwork, tmp_path: Path) -> None:
+    export_onnx(trained, tmp_path, quantize=True)
+    model = OnnxModel.load(tmp_path, threads=2)
+    texts = [normalize(t) for t in TEXTS]
+    together = model.predict_proba(texts)
+    alone = np.concatenate([model.predict_proba([t]) for t in texts])
+    np.testing.assert_array_equal(together, alone)
+    assert model.threads == 2
 
 
 def test_serving_never_imports_torch(trained: TrainedNetwork, tmp_path: Path) -> None:

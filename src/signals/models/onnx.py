@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,10 +115,12 @@ def _plain_tokenizer(tokenizer: Any) -> Any:
 class OnnxModel:
     """Serving scorer over an exported directory: texts -> signal and target probabilities.
 
-    Texts are expected already normalised (the ``Scorer`` does that). Texts are sorted by token length
-    and run in small sub-batches (``batch_size``, default 8), so short comments are not padded to the
-    length of the longest one: on real comment lengths this doubled throughput over sub-batches of 32
-    (attention cost grows with the square of the padded length).
+    Texts are expected already normalised (the ``Scorer`` does that). Each text runs on its own (no
+    padding at all) and the texts of a call are spread over ``threads`` workers that share one
+    session whose operators run single-threaded: on 2 cores and real comment lengths this beat one
+    2-thread session over length-sorted sub-batches by about half (docs/benchmarks.md), because short
+    comments give the operators too little work to split across threads. ``batch_size`` > 1 groups
+    length-sorted texts instead (fewer session calls, some padding).
 
     >>> model = OnnxModel.load("models/default")          # doctest: +SKIP
     >>> model.predict_proba(["you people are vermin"]).shape  # doctest: +SKIP
@@ -125,9 +128,17 @@ class OnnxModel:
     """
 
     def __init__(
-        self, session: Any, tokenizer: Any, meta: dict[str, Any], directory: Path, batch_size: int = 8
+        self,
+        session: Any,
+        tokenizer: Any,
+        meta: dict[str, Any],
+        directory: Path,
+        batch_size: int = 1,
+        threads: int = 1,
     ) -> None:
         self.session = session
+        self.threads = max(1, threads)
+        self._pool: ThreadPoolExecutor | None = None
         self.tokenizer = tokenizer
         self.meta = meta
         self.directory = directory
@@ -141,8 +152,9 @@ class OnnxModel:
         self._targets_cache: dict[str, np.ndarray] = {}
 
     @classmethod
-    def load(cls, directory: str | Path, threads: int | None = None, batch_size: int = 8) -> OnnxModel:
-        """Open ``directory``; ``threads`` (default ``$SIGNALS_ONNX_THREADS`` or onnxruntime's choice)."""
+    def load(cls, directory: str | Path, threads: int | None = None, batch_size: int = 1) -> OnnxModel:
+        """Open ``directory``; ``threads`` parallel workers (default ``$SIGNALS_ONNX_THREADS``, else the
+        number of CPU cores)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -153,9 +165,9 @@ class OnnxModel:
         meta = json.loads((directory / CONFIG_FILE).read_text())
         options = ort.SessionOptions()
         threads = threads if threads is not None else int(os.environ.get("SIGNALS_ONNX_THREADS", "0"))
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(
             str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
@@ -163,7 +175,7 @@ class OnnxModel:
         tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=int(meta["max_length"]))
-        return cls(session, tokenizer, meta, directory, batch_size=batch_size)
+        return cls(session, tokenizer, meta, directory, batch_size=batch_size, threads=threads)
 
     def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         sig = np.zeros((len(texts), len(self.signals)), dtype=np.float32)
@@ -172,8 +184,9 @@ class OnnxModel:
             return sig, tgt
         encodings = self.tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        chunks = [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+
+        def run(rows: np.ndarray) -> tuple[np.ndarray, list[Any]]:
             width = max(len(encodings[i].ids) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -181,7 +194,15 @@ class OnnxModel:
                 row = encodings[i].ids
                 ids[k, : len(row)] = row
                 mask[k, : len(row)] = 1
-            s, t = self.session.run(["signals", "targets"], {"input_ids": ids, "attention_mask": mask})
+            return rows, self.session.run(["signals", "targets"], {"input_ids": ids, "attention_mask": mask})
+
+        if len(chunks) > 1 and self.threads > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx")
+            results = list(self._pool.map(run, chunks))
+        else:
+            results = [run(rows) for rows in chunks]
+        for rows, (s, t) in results:
             sig[rows] = s
             tgt[rows] = t
         return sig, tgt

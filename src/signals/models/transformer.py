@@ -127,7 +127,7 @@ class TransformerConfig:
     augment_templates: bool = False
     #: Row weight of a template row relative to the mean corpus row.
     template_weight: float = 1.0
-    #: Knowledge distillation: an ONNX signals model directory (e.g. the shipped ``models/default``)
+    #: Knowledge distillation: an ONNX signals model directory (e.g. ``models/minilm6``, the 6-layer model)
     #: whose probabilities on every corpus row become soft labels for all signals and target groups,
     #: filling the labels each corpus leaves unknown. Empty = no teacher.
     teacher: str = ""
@@ -429,7 +429,7 @@ def teacher_labels(teacher: str, texts: Sequence[str]) -> tuple[np.ndarray, np.n
         )
     from signals.models.onnx import OnnxModel
 
-    model = OnnxModel.load(teacher, batch_size=4)
+    model = OnnxModel.load(teacher)
     if list(model.signals) != list(SIGNALS) or list(model.targets) != list(TARGETS):
         raise ValueError(f"teacher {teacher} has labels {model.signals}/{model.targets}, not this schema's")
     started = time.perf_counter()
