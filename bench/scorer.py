@@ -79,10 +79,18 @@ def _export_bert_base(directory: Path) -> Path:
     return directory
 
 
+REPEATS = 3
+
+
 def _rate(fn: Any, n: int) -> float:
-    started = time.perf_counter()
-    fn()
-    return n / (time.perf_counter() - started)
+    """Items per second of ``fn`` (which handles ``n`` items): the median of ``REPEATS`` timed runs,
+    so one burst of another job on a shared machine does not decide the figure."""
+    rates = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        fn()
+        rates.append(n / (time.perf_counter() - started))
+    return float(np.median(rates))
 
 
 def _token_stats(model: Any, texts: list[str]) -> dict[str, float]:
@@ -218,7 +226,8 @@ shared with other jobs, so these are lower bounds), Python {platform.python_vers
 Texts: {len(texts)} from the {source} (95 % random, 5 % from the longest tenth); tokens per text
 p50 {minilm["tokens_p50"]:.0f}, p90 {minilm["tokens_p90"]:.0f}, max {minilm["tokens_max"]:.0f}
 (truncated at 256). Batch 32 = consecutive calls of 32 texts in sample order (a client's batches);
-model-only rates take pre-normalised text; the scorer rate is end to end.
+model-only rates take pre-normalised text; the scorer rate is end to end; every rate is the median of
+{REPEATS} timed runs.
 
 | model | ONNX int8 size | texts/s batch 1 | texts/s batch 32 | texts/s one call of {len(texts)} |
 |---|---|---|---|---|
