@@ -5,7 +5,7 @@ request and everything queued behind it (up to ``max_items`` texts), scores them
 dedicated thread, and hands each request its slice. An idle server therefore adds no waiting (a lone
 request is scored at once), while under load the requests that piled up during one model call go
 together into the next, which costs less per comment than one call each. Running one call at a time
-also keeps onnxruntime's intra-op threads from fighting each other for the same two cores.
+also keeps the model's worker threads (one per core) from fighting other calls for the same cores.
 """
 
 from __future__ import annotations

@@ -575,23 +575,25 @@ def train_network(
     if n_aug:
         aug = rng.choice(len(texts), size=n_aug, replace=False)
         texts += [obfuscate(normalize(texts[i]), pyrng) for i in aug]
-        labels = np.concatenate([labels, labels[aug]])
-        targets = np.concatenate([targets, targets[aug]])
-        weights = np.concatenate([weights, weights[aug]])
-        soft = np.concatenate([soft, soft[aug]])
-        soft_targets = np.concatenate([soft_targets, soft_targets[aug]])
+        labels, targets, weights, soft, soft_targets = (
+            np.concatenate([a, a[aug]]) for a in (labels, targets, weights, soft, soft_targets)
+        )
     n_templates = 0
     if config.augment_templates:
         t_texts, t_labels, t_targets = template_rows()
         n_templates = len(t_texts)
         texts += t_texts
-        labels = np.concatenate([labels, t_labels])
-        targets = np.concatenate([targets, t_targets])
-        weights = np.concatenate([weights, np.full(n_templates, config.template_weight)])
-        # The teacher is not asked about template rows: they exist because it gets them wrong.
-        soft = np.concatenate([soft, np.full((n_templates, soft.shape[1]), -1.0, dtype=np.float32)])
-        soft_targets = np.concatenate(
-            [soft_targets, np.full((n_templates, soft_targets.shape[1]), -1.0, dtype=np.float32)]
+        # The teacher is not asked about template rows (no soft labels): they exist because it gets
+        # them wrong.
+        extra = (
+            t_labels,
+            t_targets,
+            np.full(n_templates, config.template_weight),
+            *teacher_labels("", t_texts),
+        )
+        labels, targets, weights, soft, soft_targets = (
+            np.concatenate([a, b])
+            for a, b in zip((labels, targets, weights, soft, soft_targets), extra, strict=True)
         )
     train_enc = Encoded(
         encode(tokenizer, texts, config.max_length), labels, targets, weights, soft, soft_targets
