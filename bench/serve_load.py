@@ -13,8 +13,8 @@ Texts are drawn from the validation split of ``data/processed`` when it exists (
 media comments), else from a built-in synthetic set. The model is ``$BENCH_MODEL``, else
 ``models/default``; without either, or with ``BENCH_MODEL=fake``, a keyword fake stands in and the
 figures measure the HTTP stack alone (the report says which). ``$BENCH_SECONDS`` sets each scenario's
-length (default 15), ``$BENCH_SERVER_CPUS`` pins the server (``taskset -c``), ``$BENCH_TEXTS`` reads
-the texts from a JSON list instead, ``$BENCH_SECTION`` names the docs/benchmarks.md section written.
+length (default 15), ``$BENCH_SERVER_CPUS`` pins the server (``taskset -c``), ``$BENCH_TEXTS_DIR`` and
+``$BENCH_LABEL`` work as in ``bench._common``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -36,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
+from bench._common import ROOT, exported_texts, machine, section_name, write_section
+
 HOST = "127.0.0.1"  # loopback only, never anything else
 
 SYNTHETIC = [
@@ -248,9 +247,9 @@ async def closed_loop(
 
 
 def load_texts(n: int = 4000) -> tuple[list[str], str]:
-    exported = os.environ.get("BENCH_TEXTS")  # a JSON list of strings, for machines without datasets
-    if exported:
-        return [t[:2000] for t in json.loads(Path(exported).read_text())[:n]], f"{Path(exported).name}"
+    exported = exported_texts("serve_load")
+    if exported is not None:
+        return exported[:n], "data/processed validation split (exported with bench._common.export_texts)"
     processed = ROOT / "data" / "processed"
     if processed.is_dir():
         try:
@@ -287,19 +286,6 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 180) -
             pass
         time.sleep(0.2)
     raise RuntimeError("server did not become ready")
-
-
-def write_section(markdown: str) -> None:
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    section = os.environ.get("BENCH_SECTION", "serve-load")
-    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
-    block = f"{start}\n{markdown.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -355,20 +341,20 @@ def main() -> None:
         + ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     )
     what = "real model" if model else "fake model (HTTP stack alone)"
-    where = f"server pinned to CPUs {cpus}" if cpus else "server and client unpinned"
+    where = f"server pinned to CPUs {cpus}" if cpus else "server unpinned"
     title = os.environ.get("BENCH_TITLE") or f"`make bench` on this machine, {what}"
     markdown = f"""### {title}
 
-Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} CPU cores,
-{where} (1-minute load average {load_before:.1f} before the run), ORT threads
-{os.environ.get("SIGNALS_ONNX_THREADS") or "default"}, Python
-{platform.python_version()}; one uvicorn worker; model `{served["name"]}` version `{served["version"]}`
-({what}); texts: {text_source}; {seconds:.0f} s per scenario; client and server on 127.0.0.1.
+Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; the client on {machine()}; {where}
+(1-minute load average {load_before:.1f} before the run), ORT threads
+{os.environ.get("SIGNALS_ONNX_THREADS") or "default"}; one uvicorn worker; model `{served["name"]}`
+version `{served["version"]}` ({what}); texts: {text_source}; {seconds:.0f} s per scenario; client
+and server on 127.0.0.1.
 
 {table}
 
 """
-    write_section(markdown)
+    write_section(section_name("serve-load"), markdown)
     print(table)
 
 

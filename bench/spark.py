@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench._common import machine
 
 log = logging.getLogger("bench.spark")
 
@@ -83,24 +84,6 @@ def synthetic_comments(n: int, seed: int = 7) -> list[str]:
         text = " ".join(parts)
         out.append(text[: max(target, len(parts[0]))])
     return out
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kib / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} CPU ({cpu}){mem}, Python {platform.python_version()}, {platform.system()}"
 
 
 def _append(lines: list[str]) -> None:
@@ -184,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"### {stamp}: {_machine()}",
+        f"### {stamp}: {machine()}",
         "",
         f"Model {scorer.name} {scorer.version} ({scorer.info.format}); {len(texts):,} rows, median "
         f"{int(np.median(lengths))} chars (p90 {int(np.percentile(lengths, 90))}, max {lengths.max()}); "

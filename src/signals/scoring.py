@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 
 
-#: Modules the scoring path must never import: torch alone is ~200 MB of RSS per process.
-HEAVY_MODULES = ("torch", "transformers")
+#: Modules the scoring path must never import: torch alone is ~200 MB of RSS per process, and spaCy's
+#: thinc imports torch and CuPy (CUDA libraries, another ~200 MB) whenever they are installed.
+HEAVY_MODULES = ("torch", "transformers", "cupy", "cupyx")
 
 #: Set by ``signals serve`` (inherited by uvicorn workers): make ``import torch`` fail in the server.
 KEEP_TORCH_OUT = "SIGNALS_KEEP_TORCH_OUT"

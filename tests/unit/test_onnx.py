@@ -99,8 +99,9 @@ def test_a_score_does_not_depend_on_its_batch(trained: TrainedNetwork, tmp_path:
     texts = [normalize(t) for t in TEXTS]
     together = model.predict_proba(texts)
     alone = np.concatenate([model.predict_proba([t]) for t in texts])
-    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(together, alone)  # alone = the all-threads session, one text
     assert model.threads == 2
+    assert model.solo_session is not model.session
 
 
 def test_serving_never_imports_torch(trained: TrainedNetwork, tmp_path: Path) -> None:
