@@ -84,8 +84,10 @@ class ModelHolder:
 
 
 def warm_up(scorer: Scorer) -> None:
-    """Score one text with spans so lazy pieces (sentencizer, ONNX session arenas) exist before traffic."""
+    """Score before traffic so lazy pieces (sentencizer, ONNX session arenas) exist: one text with
+    spans (several segments: the multi-text path) and one alone (the single-text path)."""
     scorer.score(["Warm-up sentence one. And a second one."], spans=True)
+    scorer.score(["Warm-up."])
 
 
 async def get_scorer(request: Request) -> Scorer:
