@@ -180,9 +180,6 @@ class OnnxModel:
             options = ort.SessionOptions()
             options.intra_op_num_threads = intra_op_threads
             options.inter_op_num_threads = 1
-            # Idle operator threads sleep instead of spinning: a spinning one would take a core from
-            # the workers of the next multi-text call.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             return ort.InferenceSession(
                 str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
