@@ -192,9 +192,16 @@ class Scorer:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows)."""
-        if len(texts) == 0:
+        return self._calibrated([normalize(t) for t in texts])
+
+    def predict_targets(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Target-group probabilities ``(n, len(TARGETS))`` when the model has a target head."""
+        return self._targets([normalize(t) for t in texts])
+
+    def _calibrated(self, normalized: list[str]) -> np.ndarray:
+        if not normalized:
             return np.zeros((0, len(SIGNALS)))
-        raw = np.asarray(self.model.predict_proba([normalize(t) for t in texts]), dtype=float)
+        raw = np.asarray(self.model.predict_proba(normalized), dtype=float)
         order = [self.info.signals.index(s) for s in SIGNALS]
         raw = raw[:, order]
         return np.stack(
@@ -202,12 +209,11 @@ class Scorer:
             axis=1,
         )
 
-    def predict_targets(self, texts: Sequence[str]) -> np.ndarray | None:
-        """Target-group probabilities ``(n, len(TARGETS))`` when the model has a target head."""
+    def _targets(self, normalized: list[str]) -> np.ndarray | None:
         fn = getattr(self.model, "predict_targets", None)
-        if fn is None or len(texts) == 0:
+        if fn is None or not normalized:
             return None
-        return np.asarray(fn([normalize(t) for t in texts]), dtype=float)
+        return np.asarray(fn(normalized), dtype=float)
 
     @overload
     def score(self, texts: str, spans: bool = ...) -> Score: ...  # type: ignore[overload-overlap]
@@ -231,14 +237,17 @@ class Scorer:
                     for b, e in wins:
                         owners.append((i, b, e))
                         segments.append(text[b:e])
-        probs = self.predict_proba(segments)
+        # Normalised once: the target head reads the same strings (and the ONNX model answers it
+        # from the pass it just made).
+        normalized = [normalize(t) for t in segments]
+        probs = self._calibrated(normalized)
         whole = probs[: len(texts)].copy()
         per_text_spans: list[list[Span]] = [[] for _ in texts]
         for k, (i, b, e) in enumerate(owners):
             p = probs[len(texts) + k]
             whole[i] = np.maximum(whole[i], p)
             per_text_spans[i].append(Span(b, e, {s: float(p[j]) for j, s in enumerate(SIGNALS)}))
-        target_probs = self.predict_targets(texts)
+        target_probs = self._targets(normalized[: len(texts)])
         prio = priority(whole)
         review_t = self.info.thresholds["review"]
         flag_t = self.info.thresholds["flag"]
