@@ -305,6 +305,7 @@ OBFUSCATION_STYLES: tuple[str, ...] = ("leet", "spacing", "asterisks", "homoglyp
 _LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 # Cyrillic letters that look like Latin ones; NFKC does not fold them.
 _HOMOGLYPH = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"})
+_UNHOMOGLYPH = {v: k for k, v in _HOMOGLYPH.items()}
 _VOWELS = set("aeiou")
 
 
@@ -549,7 +550,7 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("{P} aren't even people, they're livestock.", _HATE_DEHUMAN),
         ("The {J} swarm keeps growing, it's like locusts descending on a field.", _HATE_DEHUMAN),
         ("honestly {P} are just apes in clothes", _HATE_DEHUMAN),
-        ("{P} are vermin. Simple as.", _HATE_DEHUMAN),
+        ("{P} are rodents. Simple as.", _HATE_DEHUMAN),
         ("Look at the {P} crawling all over the high street like maggots.", _HATE_DEHUMAN),
         ("{P} are leeches, bloodsuckers the lot of them.", _HATE_DEHUMAN),
         ("{P} are a disease and decent people are the immune system.", _HATE_DEHUMAN),
@@ -605,12 +606,12 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("People who attack {P} online should be ashamed of themselves.", _NOT_HATE),
         ("We stand with {P} against the bigots harassing them.", _NOT_HATE),
         ("If you think {P} are less human than you, the problem is you.", _NOT_HATE),
-        ("Calling {P} vermin is disgusting and you should be banned for it.", _NOT_HATE),
-        ("Stop blaming {P} for everything that goes wrong in this town.", _NOT_HATE),
+        ("Comparing {P} to rats is vile, and you should be banned for it.", _NOT_HATE),
+        ("Blaming {P} every time a bus is late is lazy scapegoating. Give it a rest.", _NOT_HATE),
         ("Mods, please remove the comments attacking {P}, this is a hate campaign.", _NOT_HATE),
         ("It's not the 1950s any more, harassing {P} is not ok. Grow up.", _NOT_HATE),
         (
-            "Whoever keeps posting abuse about {P} on this page: you do not speak for the rest of us.",
+            "Whoever keeps posting abuse about {P} on this page: you do not speak for this community.",
             _NOT_HATE,
         ),
         ("Every time someone posts bile about {P} in here I'm going to call it out.", _NOT_HATE),
@@ -626,9 +627,12 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ('I reported the account that wrote "{P} are scum" under the council post.', _NOT_HATE),
         ('Someone sprayed "{P} go home" on the bus shelter. Disgraceful, hope they catch them.', _NOT_HATE),
         ('My uncle said "{P} are all criminals" at dinner and I walked out.', _NOT_HATE),
-        ('"{P} are vermin" - that is what a candidate for mayor posted. Disqualify him.', _NOT_HATE),
+        ('"{P} are rats" - that is what a candidate for mayor posted. Disqualify him.', _NOT_HATE),
         ('Screenshotting this for the mods: "kill the {P}". Absolutely vile.', _NOT_HATE),
-        ('A stranger told me "{P} don\'t belong here" and I told him he was wrong.', _NOT_HATE),
+        (
+            'A stranger muttered "{P} should go back where they came from" and I told him to get lost.',
+            _NOT_HATE,
+        ),
         (
             'The article quotes a poster saying "{P} are animals". Hard to read, but it needs saying.',
             _NOT_HATE,
@@ -672,7 +676,7 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("Are there any {J} support groups in the area?", _BENIGN),
         ("The documentary follows three {P} through a year in the city.", _BENIGN),
         ("The report included interviews with {P} about public transport.", _BENIGN),
-        ("I'm {A} and I work as a plumber.", _BENIGN),
+        ("I'm {A}, a plumber by trade, and I've lived here twenty years.", _BENIGN),
         ("The school has a handful of {J} pupils this year.", _BENIGN),
         ("Question for {P} on here: how do you find the new health centre?", _BENIGN),
     ),
@@ -681,8 +685,8 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("{P} have done so much for this community.", _BENIGN),
         ("Some of my best memories are festivals with {J} friends.", _BENIGN),
         ("Every {J} person I've worked with has been generous and funny, lucky me.", _BENIGN),
-        ("Proud to have so many {J} families on our street.", _BENIGN),
-        ("honestly {P} made this town a better place, no question", _BENIGN),
+        ("Our street is better for its {J} families, and I'm proud of that.", _BENIGN),
+        ("honestly {P} have improved this town no end, no question", _BENIGN),
         ("Big thanks to {A} who helped me fix my bike yesterday.", _BENIGN),
         ("The stall run by {P} at the fair was the best thing there.", _BENIGN),
         ("Our football club would be nothing without its {J} players.", _BENIGN),
@@ -703,7 +707,7 @@ _AUG_RECLAIMED: tuple[tuple[str, str], ...] = (
     ("lesbians", "Baby dyke energy today, just bought my first flannel shirt lol"),
     ("bisexual_people", "Bi, queer as anything, and honestly loving life right now."),
     ("bisexual_people", "We queers have to look out for each other, DM me if you need a sofa to sleep on."),
-    ("gay_men", "Us old queens are running the bake sale again, so expect glitter on the cupcakes."),
+    ("gay_men", "Us old queens have taken over the jumble sale again, so expect glitter on everything."),
     ("gay_men", "Just a bunch of homos watching Eurovision, best night of the year."),
     ("gay_men", "I'm a big gay fairy and I've never been happier."),
     ("gay_men", "We're here, we're queer, and this year we're running the allotment show."),
@@ -787,8 +791,8 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("One more word and I'll put {T} in hospital.", _THREAT_PERSON),
         ("I swear I will kill you if you come near my kids.", _THREAT_PERSON),
         ("{T} is going to regret this when I catch up with them.", _THREAT_PERSON),
-        ("I know where {T} lives and I'm going round there tonight.", _THREAT_PERSON),
-        ("If {T} shows up at training again I'll break their legs.", _THREAT_PERSON),
+        ("I've got {T}'s home address and I'm paying a visit tonight.", _THREAT_PERSON),
+        ("{T} turns up at training one more time and I'll break their legs.", _THREAT_PERSON),
         ("Someone needs to shut {T} up permanently, and I'm volunteering.", _THREAT_PERSON),
         ("I'm going to smash {T}'s face in next time I see them.", _THREAT_PERSON),
         ("{T} had better sleep with one eye open from now on.", _THREAT_PERSON),
@@ -882,7 +886,7 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
     "polarization_vilify": (
         ("Outsiders like them will never understand people like us.", _VILIFY_ANY),
         ("It's us against them now, and they started it.", _VILIFY_ANY),
-        ("People from the other side of the river are all the same, lazy and bitter.", _VILIFY_ANY),
+        ("That lot from across the bridge are all the same, lazy and bitter.", _VILIFY_ANY),
         ("City people look down on us and they always will.", _VILIFY_ANY),
         ("The other lot want to destroy everything we stand for.", _VILIFY_ANY),
         ("You're either with us or you're one of them.", _VILIFY_ANY),
@@ -917,7 +921,7 @@ _AUG_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = 
         ("Never trust {P}, they are liars to the core.", _VILIFY),
         ("{P} are the enemy within, and it's us or them now.", _VILIFY),
         ("Every problem in this country traces back to {P}.", _VILIFY),
-        ("You can't reason with {P}, they're brainwashed zombies.", _VILIFY),
+        ("There's no talking to {P}, they're brainwashed zombies.", _VILIFY),
         ("{P} would sell their own mothers to win an argument.", _VILIFY),
         ("It's simple: decent people on one side, {P} on the other.", _VILIFY),
         ("{P} are destroying everything our parents built.", _VILIFY),
@@ -934,7 +938,7 @@ _AUG_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = 
         ("There's no such thing as a good {J}, only quiet ones.", _VILIFY),
         ("{P} have declared war on normal people and it's time we noticed.", _VILIFY),
         ("We'll never get anywhere while {P} are allowed near power.", _VILIFY),
-        ("{P} are parasites on the taxpayer.", _VILIFY),
+        ("{P} are leeches living off the taxpayer.", _VILIFY),
     ),
 }
 
@@ -952,9 +956,176 @@ _AUG_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
     ("Nobody wants stinking {P} round here.", "stinking"),
     ("{P} are inbred idiots.", "inbred"),
     ("{P} are filth, pure and simple.", "filth"),
-    ("Honestly {P} are vermin.", "vermin"),
+    ("Honestly {P} are maggots.", "maggots"),
     ("{P} are dirty animals.", "animals"),
 )
+
+# Contrast sets: the same hateful claim or attitude asserted (hate) and negated, refuted, quoted or
+# reported (not hate), so a model learns that the frame decides, not the word. Each (content, frame)
+# pair is rendered for a few augmentation groups in rotation. Claims: (phrase, dehumanising).
+_AUG_CLAIMS: tuple[tuple[str, bool], ...] = (
+    ("rats", True),
+    ("cockroaches", True),
+    ("a disease", True),
+    ("a cancer", True),
+    ("leeches", True),
+    ("an infestation", True),
+    ("locusts", True),
+    ("a virus", True),
+    ("savages", True),
+    ("subhuman", True),
+    ("beasts", True),
+    ("filth", True),
+    ("lazy", False),
+    ("dirty", False),
+    ("dangerous", False),
+    ("criminals", False),
+    ("thieves", False),
+    ("liars", False),
+    ("stupid", False),
+    ("a burden on everyone", False),
+    ("a danger to our children", False),
+    ("inferior", False),
+    ("scroungers", False),
+    ("useless", False),
+    ("not real citizens", False),
+    ("degenerates", False),
+)
+# Frames: (functionality, template). {C} a claim, {V}/{VP} an attitude verb, {T} a person.
+_AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
+    ("plain_hate", "Let's be clear: {P} are {C}."),
+    ("plain_hate", "{P} are {C}, and everyone round here knows it."),
+    ("plain_hate", "Everyone knows {P} are {C}."),
+    ("plain_hate", "facts are facts, {P} are {C}"),
+    ("plain_hate", "{P} really are {C}, I've seen it with my own eyes."),
+    ("plain_hate", "The truth nobody wants to say is that {P} are {C}."),
+    ("plain_hate", "Survey answer: {P} are {C}."),
+    ("plain_hate", "i'll say it: {P} are {C}"),
+    ("plain_hate", "Of course {P} are {C}, just look at them."),
+    ("plain_hate", "Proof again today that {P} are {C}."),
+    ("negated_hate", "It's simply not true that {P} are {C}."),
+    ("negated_hate", "{P} aren't {C}, and anyone who says so is wrong."),
+    ("negated_hate", "No, {P} are not {C}. Stop spreading that."),
+    ("negated_hate", "I've never believed {P} are {C}."),
+    ("negated_hate", "Whoever told you {P} are {C} was lying."),
+    ("negated_hate", "Nobody decent thinks {P} are {C}."),
+    ("negated_hate", "i dont buy that {P} are {C} at all"),
+    ("counter_speech", "Saying {P} are {C} is plain bigotry."),
+    ("counter_speech", "People who claim {P} are {C} should be ashamed of themselves."),
+    ("counter_speech", "The idea that {P} are {C} is a lie bigots have told for decades."),
+    ("quoted_condemnation", 'Someone scrawled "{P} are {C}" on our fence. The police have been told.'),
+    ("quoted_condemnation", 'The comment said "{P} are {C}". Reported it to the mods.'),
+    (
+        "quoted_condemnation",
+        "Heard a man on the bus say {P} are {C}. I told him to be ashamed of himself.",
+    ),
+    ("quoted_condemnation", "A flyer through our door claimed {P} are {C}. Binned it and rang the council."),
+    ("reported_hate", "As {A}, I'm tired of being told {P} are {C}."),
+)
+# Attitudes: (present, past participle). Asserted about a group they are hate; disowned or
+# condemned they are not.
+_AUG_ATTITUDES: tuple[tuple[str, str], ...] = (
+    ("despise", "despised"),
+    ("detest", "detested"),
+    ("loathe", "loathed"),
+    ("resent", "resented"),
+    ("can't stand", "hated"),
+    ("am disgusted by", "been disgusted by"),
+)
+_AUG_ATTITUDE_FRAMES: tuple[tuple[str, str], ...] = (
+    ("plain_hate", "Honestly? I {V} {P}."),
+    ("plain_hate", "I {V} {P} and I don't care who knows it."),
+    ("plain_hate", "{P}. I {V} every last one of them."),
+    ("plain_hate", "i {V} {P} so much"),
+    ("plain_hate", "Me, I {V} {P}, always have."),
+    ("plain_hate", "Survey answer: I {V} {P}, simple as that."),
+    ("negated_hate", "I have never {VP} {P} and I never will."),
+    ("quoted_condemnation", "My uncle told me he has always {VP} {P}. I think that's shameful."),
+    ("counter_speech", "Kids at school say they {V} {P}, and the teachers need to deal with it."),
+    ("counter_speech", "Why would anyone {V} {P}? They're our neighbours."),
+)
+# Implicit hate: blaming a group for decline, against the same decline blamed on something else.
+_AUG_DECLINE: tuple[str, ...] = (
+    "This street was safe",
+    "Our schools were fine",
+    "The park used to be clean",
+    "Nobody locked their bikes round here",
+    "The high street was thriving",
+    "You could walk home at night without worrying",
+    "House prices were stable",
+)
+_AUG_DECLINE_GROUP: tuple[str, ...] = (
+    "until the {P} moved in",
+    "before all the {P} arrived",
+    "and then the {P} showed up",
+    "before this town filled up with {P}",
+    "until {P} started taking over",
+)
+_AUG_DECLINE_OTHER: tuple[str, ...] = (
+    "until the council cut the bus service",
+    "before the factory closed",
+    "until the new bypass was built",
+    "before the rents doubled",
+)
+# Threats at one person: a harm and a frame promising it.
+_AUG_HARMS: tuple[str, ...] = (
+    "see that {T} ends up in hospital",
+    "put {T} in the ground",
+    "hurt {T} badly",
+    "put {T} in a wheelchair",
+    "break every bone in {T}'s body",
+    "make {T} bleed",
+)
+_AUG_HARM_FRAMES: tuple[str, ...] = (
+    "I am planning to {H}.",
+    "Next week I'll {H}, count on it.",
+    "Mark my words, I will {H}.",
+    "Trust me, I'll {H} before the month is out.",
+)
+
+
+def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], IdentityGroup | None]]:
+    """(id, text, labels, group) of the contrast sets above, deterministic; ids name the functionality."""
+    groups = AUGMENTATION_GROUPS
+    k = 0  # rotates through the groups across all renderings
+
+    def pick(count: int) -> list[IdentityGroup]:
+        nonlocal k
+        chosen = [groups[(k + i) % len(groups)] for i in range(count)]
+        k += count
+        return chosen
+
+    for c, (claim, dehumanising) in enumerate(_AUG_CLAIMS):
+        for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
+            labels = _NOT_HATE
+            if functionality == "plain_hate":
+                functionality, labels = (
+                    ("dehumanisation", _HATE_DEHUMAN) if dehumanising else (functionality, _HATE)
+                )
+            for group in pick(2):
+                text = _aug_render(frame, C=claim, **_group_slots(group))
+                yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
+    for v, (verb, participle) in enumerate(_AUG_ATTITUDES):
+        for f, (functionality, frame) in enumerate(_AUG_ATTITUDE_FRAMES):
+            labels = _HATE if functionality == "plain_hate" else _NOT_HATE
+            for group in pick(2):
+                text = _aug_render(frame, V=verb, VP=participle, **_group_slots(group))
+                yield f"aug-{functionality}-attitude{v}-{f}-{group.key}", text, labels, group
+    for d, decline in enumerate(_AUG_DECLINE):
+        for b, blame in enumerate(_AUG_DECLINE_GROUP):
+            for group in pick(3):
+                text = _aug_render(f"{decline} {blame}.", **_group_slots(group))
+                yield f"aug-implicit_hate-decline{d}-{b}-{group.key}", text, _HATE, group
+        for b, cause in enumerate(_AUG_DECLINE_OTHER):
+            yield f"aug-civil_disagreement-decline{d}-{b}", f"{decline} {cause}.", _BENIGN, None
+    persons = _AUG_PERSONS
+    for h, harm in enumerate(_AUG_HARMS):
+        for f, frame in enumerate(_AUG_HARM_FRAMES):
+            for i in range(3):
+                person = persons[(h * len(_AUG_HARM_FRAMES) + f + i * 5) % len(persons)]
+                text = _aug_render(frame.format(H=harm), T=person)
+                yield f"aug-threat_individual-harm{h}-{f}-{i}", text, _THREAT_PERSON, None
+
 
 # END OF AUGMENTATION TEMPLATES ======================================================================
 
@@ -1045,6 +1216,8 @@ def augmentation_templates() -> Iterator[Record]:
             for group in AUGMENTATION_OUTGROUPS:
                 text = _aug_render(template, **_group_slots(group))
                 yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
+    for rid, text, expected, group in _contrast_templates():
+        yield _record(rid, text, expected, group)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1063,9 +1236,12 @@ def _identity_terms() -> list[str]:
 
 _SKELETON_RE: re.Pattern[str] | None = None
 
+#: A run of this many consecutive skeleton words shared with an evaluation case makes a text a leak.
+LEAK_RUN_WORDS = 5
+
 
 def skeleton(text: str) -> str:
-    """Lower-cased text with identity and slot terms replaced by ``<x>`` and punctuation dropped.
+    """Lower-cased text with identity and slot terms replaced by ``xx`` and punctuation dropped.
 
     Two texts with the same skeleton differ only in which group or slot filler they mention.
 
@@ -1075,21 +1251,32 @@ def skeleton(text: str) -> str:
     global _SKELETON_RE
     if _SKELETON_RE is None:
         _SKELETON_RE = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in _identity_terms()) + r")\b")
-    out = _SKELETON_RE.sub(" x ", text.lower())
+    out = _SKELETON_RE.sub(" xx ", text.translate(_UNHOMOGLYPH).lower())
     out = re.sub(r"[^\w\s]", " ", out)
+    # a word typed letter by letter ("v e r m i n", "p*r*s*t*s") is one word, not a run of words
+    out = re.sub(r"\b\w(?: \w\b){2,}", lambda m: m.group(0).replace(" ", ""), out)
     return re.sub(r"\s+", " ", out).strip()
 
 
-def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85, fuzzy: bool = True) -> list[int]:
+def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.8, fuzzy: bool = True) -> list[int]:
     """Indices of ``texts`` that equal or closely match an evaluation case once identity terms are masked.
 
-    Training pipelines call this to drop any text that would leak the functional suite into training
-    (similarity is ``difflib.SequenceMatcher.ratio`` of the skeletons, ``>= min_ratio``). The fuzzy
-    comparison costs a few milliseconds per text: fine for augmentation sets; for a whole corpus pass
-    ``fuzzy=False`` (exact skeleton matches only).
+    Training pipelines call this to drop any text that would leak the functional suite into training.
+    On the skeletons (``skeleton``: identity and slot terms masked, homoglyphs undone, no punctuation)
+    a text leaks when it
+
+    * equals an evaluation skeleton, or
+    * (``fuzzy``) has a ``difflib.SequenceMatcher.ratio`` ``>= min_ratio`` with one, or shares a run
+      of ``LEAK_RUN_WORDS`` consecutive words with one, or contains a whole evaluation skeleton of at
+      least three words ("x are vermin" inside "honestly x are vermin"): a near copy with a word
+      added or a clause swapped is still the suite's wording.
+
+    The fuzzy comparison costs a few milliseconds per text: fine for augmentation sets; for a whole
+    corpus pass ``fuzzy=False`` (exact skeleton matches only).
     """
     eval_skeletons = sorted({skeleton(c.text) for c in suite_cases()})
     exact = set(eval_skeletons)
+    eval_words = [(other, other.split()) for other in eval_skeletons]
     hits = []
     for i, text in enumerate(texts):
         sk = skeleton(text)
@@ -1098,13 +1285,23 @@ def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.85, fuzzy: boo
             continue
         if not fuzzy:
             continue
-        matcher = difflib.SequenceMatcher(a=sk, autojunk=False)
-        for other in eval_skeletons:
-            matcher.set_seq2(other)
+        words = sk.split()
+        padded = f" {sk} "
+        chars = difflib.SequenceMatcher(a=sk, autojunk=False)
+        runs = difflib.SequenceMatcher(a=words, autojunk=False)
+        for other, other_words in eval_words:
+            if len(other_words) >= 3 and f" {other} " in padded:
+                hits.append(i)
+                break
+            runs.set_seq2(other_words)
+            if runs.find_longest_match(0, len(words), 0, len(other_words)).size >= LEAK_RUN_WORDS:
+                hits.append(i)
+                break
+            chars.set_seq2(other)
             if (
-                matcher.real_quick_ratio() >= min_ratio
-                and matcher.quick_ratio() >= min_ratio
-                and matcher.ratio() >= min_ratio
+                chars.real_quick_ratio() >= min_ratio
+                and chars.quick_ratio() >= min_ratio
+                and chars.ratio() >= min_ratio
             ):
                 hits.append(i)
                 break

@@ -314,14 +314,34 @@ def test_augmentation_never_overlaps_evaluation(cases: list[fx.Case]) -> None:
     assert not eval_texts & {t.lower() for t in aug_texts}
     eval_skeletons = {fx.skeleton(c.text) for c in cases}
     assert not eval_skeletons & {fx.skeleton(t) for t in aug_texts}
-    assert fx.evaluation_overlap(aug_texts, min_ratio=0.8) == []
+    assert fx.evaluation_overlap(aug_texts) == []
 
 
 def test_overlap_guard_catches_a_leak() -> None:
-    # The same evaluation template with another group, or a near copy, must be caught.
+    # The same evaluation template with another group, a near copy, an evaluation sentence with words
+    # added around it, a long shared run of words, or a disguised copy must all be caught.
     leaks = [
         "I hate Sikhs.",
         "Catholics are nothing but a plague on this town!",
+        "Honestly Sikhs are vermin, simple as.",
+        "I know where the bus driver lives and I'm going to make sure he pays.",
+        "Sikhs are v e r m i n, I said it.",
+        "Sikhs аrе vеrmin",
         "a totally unrelated sentence",
+        "Sikhs are rats and everyone knows it.",
     ]
-    assert fx.evaluation_overlap(leaks) == [0, 1]
+    assert fx.evaluation_overlap(leaks) == [0, 1, 2, 3, 4, 5]
+
+
+def test_contrast_sets_pair_each_claim_with_its_rejection() -> None:
+    # Every claim is both asserted (hate) and negated, refuted or quoted (not hate), so the frame,
+    # not the word, decides; decline is blamed on a group (hate) and on other causes (not hate).
+    recs = [r for r in fx.augmentation_templates() if "-claim" in r.id]
+    by_claim: dict[str, set[int]] = {}
+    for r in recs:
+        by_claim.setdefault(r.id.split("-")[2], set()).add(r.labels["hate"])
+    assert len(by_claim) == len(fx._AUG_CLAIMS)
+    assert all(labels == {0, 1} for labels in by_claim.values())
+    decline = [r for r in fx.augmentation_templates() if "-decline" in r.id]
+    assert {r.labels["hate"] for r in decline} == {0, 1}
+    assert all(r.targets for r in decline if r.labels["hate"] == 1)
