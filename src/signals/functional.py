@@ -964,6 +964,10 @@ _AUG_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
 # reported (not hate), so a model learns that the frame decides, not the word. Each (content, frame)
 # pair is rendered for a few augmentation groups in rotation. Claims: (phrase, dehumanising).
 _AUG_CLAIMS: tuple[tuple[str, bool], ...] = (
+    ("vermin", True),
+    ("a plague", True),
+    ("parasites", True),
+    ("animals", True),
     ("rats", True),
     ("cockroaches", True),
     ("a disease", True),
@@ -1022,23 +1026,38 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("quoted_condemnation", "A flyer through our door claimed {P} are {C}. Binned it and rang the council."),
     ("reported_hate", "As {A}, I'm tired of being told {P} are {C}."),
 )
+# Praise in the same asserting frames as the claims: naming a group and generalising about it is not
+# what makes a text hate.
+_AUG_PRAISE: tuple[str, ...] = (
+    "kind",
+    "hard-working",
+    "generous",
+    "great neighbours",
+    "good for this town",
+    "an asset to the community",
+    "welcome here",
+    "honest people",
+    "brilliant cooks",
+    "part of what makes this place great",
+)
 # Attitudes: (present, past participle). Asserted about a group they are hate; disowned or
 # condemned they are not.
 _AUG_ATTITUDES: tuple[tuple[str, str], ...] = (
+    ("hate", "hated"),
     ("despise", "despised"),
     ("detest", "detested"),
     ("loathe", "loathed"),
     ("resent", "resented"),
-    ("can't stand", "hated"),
+    ("can't bear", "been repelled by"),
     ("am disgusted by", "been disgusted by"),
 )
 _AUG_ATTITUDE_FRAMES: tuple[tuple[str, str], ...] = (
-    ("plain_hate", "Honestly? I {V} {P}."),
-    ("plain_hate", "I {V} {P} and I don't care who knows it."),
+    ("plain_hate", "Honestly? I really {V} {P}."),
+    ("plain_hate", "I truly {V} {P} and I don't care who knows it."),
     ("plain_hate", "{P}. I {V} every last one of them."),
-    ("plain_hate", "i {V} {P} so much"),
-    ("plain_hate", "Me, I {V} {P}, always have."),
-    ("plain_hate", "Survey answer: I {V} {P}, simple as that."),
+    ("plain_hate", "i {V} all {P} so much"),
+    ("plain_hate", "Me, I've always {VP} {P}."),
+    ("plain_hate", "Survey answer: I {V} all {P}, simple as that."),
     ("negated_hate", "I have never {VP} {P} and I never will."),
     ("quoted_condemnation", "My uncle told me he has always {VP} {P}. I think that's shameful."),
     ("counter_speech", "Kids at school say they {V} {P}, and the teachers need to deal with it."),
@@ -1085,7 +1104,10 @@ _AUG_HARM_FRAMES: tuple[str, ...] = (
 
 
 def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], IdentityGroup | None]]:
-    """(id, text, labels, group) of the contrast sets above, deterministic; ids name the functionality."""
+    """(id, text, labels, group) of the contrast sets above, deterministic; ids name the functionality.
+
+    Unfiltered: ``augmentation_templates`` drops the combinations the leak guard matches.
+    """
     groups = AUGMENTATION_GROUPS
     k = 0  # rotates through the groups across all renderings
 
@@ -1105,6 +1127,12 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
             for group in pick(2):
                 text = _aug_render(frame, C=claim, **_group_slots(group))
                 yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
+    for c, praise in enumerate(_AUG_PRAISE):
+        for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
+            if functionality == "plain_hate":
+                for group in pick(2):
+                    text = _aug_render(frame, C=praise, **_group_slots(group))
+                    yield f"aug-positive_identity-praise{c}-{f}-{group.key}", text, _BENIGN, group
     for v, (verb, participle) in enumerate(_AUG_ATTITUDES):
         for f, (functionality, frame) in enumerate(_AUG_ATTITUDE_FRAMES):
             labels = _HATE if functionality == "plain_hate" else _NOT_HATE
@@ -1216,8 +1244,13 @@ def augmentation_templates() -> Iterator[Record]:
             for group in AUGMENTATION_OUTGROUPS:
                 text = _aug_render(template, **_group_slots(group))
                 yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
-    for rid, text, expected, group in _contrast_templates():
-        yield _record(rid, text, expected, group)
+    # Generated combinations can land on an evaluation sentence ("... that {P} are vermin" contains
+    # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean.
+    contrast = list(_contrast_templates())
+    leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
+    for i, (rid, text, expected, group) in enumerate(contrast):
+        if i not in leaks:
+            yield _record(rid, text, expected, group)
 
 
 # ---------------------------------------------------------------------------------------------------
