@@ -1102,6 +1102,24 @@ _AUG_HARM_FRAMES: tuple[str, ...] = (
     "Trust me, I'll {H} before the month is out.",
 )
 
+# Conditional threats: "if {T} does this again, I'll do that to them".
+_AUG_PROVOCATIONS: tuple[str, ...] = (
+    "comes near my house again",
+    "says one more word about my family",
+    "touches my car again",
+    "turns up at my door",
+    "reports me to the council again",
+    "parks in my space one more time",
+)
+_AUG_RETALIATIONS: tuple[str, ...] = (
+    "I'll knock their teeth out",
+    "I'll break their nose",
+    "they'll leave in an ambulance",
+    "I'll cave their head in",
+    "I'm going to put them in hospital",
+    "I will make them bleed",
+)
+
 
 def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], IdentityGroup | None]]:
     """(id, text, labels, group) of the contrast sets above, deterministic; ids name the functionality.
@@ -1153,6 +1171,11 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
                 person = persons[(h * len(_AUG_HARM_FRAMES) + f + i * 5) % len(persons)]
                 text = _aug_render(frame.format(H=harm), T=person)
                 yield f"aug-threat_individual-harm{h}-{f}-{i}", text, _THREAT_PERSON, None
+    for p, provocation in enumerate(_AUG_PROVOCATIONS):
+        for r, retaliation in enumerate(_AUG_RETALIATIONS):
+            person = persons[(p * len(_AUG_RETALIATIONS) + r) % len(persons)]
+            text = _aug_render(f"If {{T}} {provocation}, {retaliation}.", T=person)
+            yield f"aug-threat_individual-if{p}-{r}", text, _THREAT_PERSON, None
 
 
 # END OF AUGMENTATION TEMPLATES ======================================================================
