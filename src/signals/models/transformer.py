@@ -420,13 +420,18 @@ def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets.reshape(-1, len(TARGETS))
 
 
+def no_soft_labels(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Soft signal and target labels for ``n`` rows no teacher was asked about: all -1 (ignored)."""
+    return (
+        np.full((n, len(SIGNALS)), -1.0, dtype=np.float32),
+        np.full((n, len(TARGETS)), -1.0, dtype=np.float32),
+    )
+
+
 def teacher_labels(teacher: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Soft labels: the ``teacher`` ONNX model's raw signal and target probabilities (-1 without one)."""
     if not teacher:
-        return (
-            np.full((len(texts), len(SIGNALS)), -1.0, dtype=np.float32),
-            np.full((len(texts), len(TARGETS)), -1.0, dtype=np.float32),
-        )
+        return no_soft_labels(len(texts))
     from signals.models.onnx import OnnxModel
 
     model = OnnxModel.load(teacher)
@@ -589,7 +594,7 @@ def train_network(
             t_labels,
             t_targets,
             np.full(n_templates, config.template_weight),
-            *teacher_labels("", t_texts),
+            *no_soft_labels(n_templates),
         )
         labels, targets, weights, soft, soft_targets = (
             np.concatenate([a, b])
