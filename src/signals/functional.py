@@ -512,12 +512,6 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("{P} are a disgrace and everyone knows it, they just won't say it out loud.", _HATE),
         ("The sooner {P} get banned from this forum the better, worthless lot.", _HATE),
         ("Absolutely loathe {P}. Can't be in the same room as them.", _HATE),
-        # negation that is still hate: "not" alone must not read as benign
-        ("{P} are not human and never will be.", _HATE),
-        ("{P} don't belong in this country, not now, not ever.", _HATE),
-        ("No {P} should ever be allowed to live on our street.", _HATE),
-        ("I would never let {A} into my home, not in a million years.", _HATE),
-        ("There is no such thing as a decent {J} person.", _HATE),
     ),
     "implicit_hate": (
         ("Strange that property prices dropped when {P} arrived, isn't it.", _HATE),
@@ -1023,8 +1017,6 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("counter_speech", "Saying {P} are {C} is plain bigotry."),
     ("counter_speech", "People who claim {P} are {C} should be ashamed of themselves."),
     ("counter_speech", "The idea that {P} are {C} is a lie bigots have told for decades."),
-    ("counter_speech", "Anyone calling {P} {C} should be banned from this page."),
-    ("counter_speech", "I'm sick of people on here calling {P} {C}. Knock it off."),
     ("quoted_condemnation", 'Someone scrawled "{P} are {C}" on our fence. The police have been told.'),
     ("quoted_condemnation", 'The comment said "{P} are {C}". Reported it to the mods.'),
     (
@@ -1150,7 +1142,7 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
                 functionality, labels = (
                     ("dehumanisation", _HATE_DEHUMAN) if dehumanising else (functionality, _HATE)
                 )
-            for group in pick(3):
+            for group in pick(2):
                 text = _aug_render(frame, C=claim, **_group_slots(group))
                 yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
     for c, praise in enumerate(_AUG_PRAISE):
