@@ -304,8 +304,9 @@ OBFUSCATION_STYLES: tuple[str, ...] = ("leet", "spacing", "asterisks", "homoglyp
 
 _LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 # Cyrillic letters that look like Latin ones; NFKC does not fold them.
-_HOMOGLYPH = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"})
-_UNHOMOGLYPH = {v: k for k, v in _HOMOGLYPH.items()}
+_LOOKALIKES = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"}
+_HOMOGLYPH = str.maketrans(_LOOKALIKES)
+_UNHOMOGLYPH = str.maketrans({cyrillic: latin for latin, cyrillic in _LOOKALIKES.items()})
 _VOWELS = set("aeiou")
 
 
@@ -1271,9 +1272,9 @@ def augmentation_templates() -> Iterator[Record]:
     # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean.
     contrast = list(_contrast_templates())
     leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
-    for i, (rid, text, expected, group) in enumerate(contrast):
+    for i, (rid, text, expected, maybe_group) in enumerate(contrast):
         if i not in leaks:
-            yield _record(rid, text, expected, group)
+            yield _record(rid, text, expected, maybe_group)
 
 
 # ---------------------------------------------------------------------------------------------------
