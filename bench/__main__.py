@@ -11,7 +11,15 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    names = argv if argv else sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
+    known = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name[0] != "_")
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python -m bench [NAME ...]   (names: {', '.join(known)}; none = all)")
+        return 0
+    unknown = [name for name in argv or [] if name not in known]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; expected one of {', '.join(known)}", file=sys.stderr)
+        return 2
+    names = argv if argv else known
     failed = []
     for name in names:
         if name.startswith("_"):
