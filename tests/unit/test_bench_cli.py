@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
-from bench.__main__ import main
-
-
-def test_unknown_benchmark_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scorer", "nope"]) == 2
-    err = capsys.readouterr().err
-    assert "unknown benchmark nope" in err and "scorer" in err
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_help_lists_the_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
-    out = capsys.readouterr().out
-    assert "serve_load" in out and "_common" not in out
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_unknown_benchmark_is_a_clear_error() -> None:
+    done = _bench("scorer", "nope")
+    assert done.returncode == 2
+    assert "unknown benchmark nope" in done.stderr and "scorer" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_lists_the_benchmarks() -> None:
+    done = _bench("--help")
+    assert done.returncode == 0
+    assert "serve_load" in done.stdout and "_common" not in done.stdout
