@@ -133,7 +133,10 @@ class Pool:
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
         for attempt in (1, 2):
-            conn = self.idle.pop() if self.idle else await Connection.open(self.port)
+            # The retry always opens a new connection: after a burst several idle ones may have been
+            # closed by the server's keep-alive timeout, and a second stale one is no retry at all.
+            reuse = attempt == 1 and self.idle
+            conn = self.idle.pop() if reuse else await Connection.open(self.port)
             try:
                 answer = await conn.request(raw)
             except (asyncio.IncompleteReadError, ConnectionError):
