@@ -1300,7 +1300,9 @@ LEAK_RUN_WORDS = 5
 def skeleton(text: str) -> str:
     """Lower-cased text with identity and slot terms replaced by ``xx`` and punctuation dropped.
 
-    Two texts with the same skeleton differ only in which group or slot filler they mention.
+    Cyrillic look-alike letters are read as Latin ones and a word typed letter by letter is joined, so
+    a disguised copy has the same skeleton as the plain one. Two texts with the same skeleton differ
+    only in which group or slot filler they mention.
 
     >>> skeleton("I hate Muslims!") == skeleton("i hate Sikhs")
     True
