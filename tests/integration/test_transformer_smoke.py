@@ -174,3 +174,25 @@ def test_student_recipe_trains_with_teacher_and_templates(tmp_path: Path) -> Non
     assert student.augment_templates and student.keep_layers
     trained = train_network(student, dd)
     assert trained.history and trained.history[0]["steps"] == 1.0
+
+
+def test_weight_average_is_what_training_returns() -> None:
+    import torch
+
+    def weights(ema_decay: float) -> torch.Tensor:
+        config = TransformerConfig.from_toml(CONFIG, {**TINY, "max_steps": 3, "ema_decay": ema_decay})
+        net = train_network(config, synthetic_dataset()).net
+        return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    torch.manual_seed(TransformerConfig.from_toml(CONFIG, TINY).seed)
+    init = torch.cat(
+        [
+            p.detach().flatten()
+            for p in build_network(TransformerConfig.from_toml(CONFIG, TINY))[0].parameters()
+        ]
+    )
+    raw, averaged = weights(0.0), weights(0.9)
+    assert init.shape == raw.shape == averaged.shape
+    # the same seed takes the same steps; the average lags behind the last step, between it and the start
+    assert not torch.allclose(averaged, raw)
+    assert 0 < torch.dist(averaged, raw) < torch.dist(init, raw)

@@ -137,6 +137,11 @@ class TransformerConfig:
     patience: int = 1
     #: Gradient norm clip.
     max_grad_norm: float = 1.0
+    #: Exponential moving average of the weights (0 = off): after every step the average moves
+    #: ``1 - ema_decay`` of the way to the current weights (less while few steps have been taken), and
+    #: validation, early stopping and the exported model use the average. It smooths out where the
+    #: last batches happened to leave the weights, so seeds differ less.
+    ema_decay: float = 0.0
     #: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     device: str = "auto"
     #: torch CPU threads (0 = torch's default).
@@ -643,6 +648,8 @@ def train_network(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     lengths = [len(x) for x in train_enc.ids]
+    params = [p for p in net.parameters() if p.requires_grad]
+    ema = [p.detach().clone() for p in params] if config.ema_decay else []
     history: list[dict[str, float]] = []
     best_score, best_state, bad_epochs, step = -math.inf, None, 0, 0
     deadline = started + config.max_minutes * 60 if config.max_minutes else math.inf
@@ -674,6 +681,9 @@ def train_network(
             optimizer.step()
             scheduler.step()
             step += 1
+            if ema:
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema, params, 1.0 - min(config.ema_decay, (1 + step) / (10 + step)))
             running += float(loss.detach()) * len(batch)
             seen += len(batch)
             if step % 200 == 0:
@@ -681,6 +691,7 @@ def train_network(
             if (config.max_steps and step >= config.max_steps) or time.perf_counter() > deadline:
                 out_of_time = time.perf_counter() > deadline
                 break
+        current = _swap_weights(params, ema) if ema else []
         val_probs, _ = predict_logits(net, val_ids, config.eval_batch_size, device, amp)
         aucs = pr_auc(val_labels, val_probs)
         known = [v for v in aucs.values() if not math.isnan(v)]
@@ -700,6 +711,8 @@ def train_network(
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
         else:
             bad_epochs += 1
+        if ema:
+            _swap_weights(params, current)  # training goes on from the raw weights
         if bad_epochs >= max(1, config.patience):
             log.info("early stop after epoch %d (best mean PR-AUC %.4f)", epoch, best_score)
             break
@@ -711,6 +724,16 @@ def train_network(
         net.load_state_dict(best_state)
     net.to("cpu").eval()
     return TrainedNetwork(net, tokenizer, encoder_config, config, history, time.perf_counter() - started)
+
+
+def _swap_weights(params: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+    """Copy ``values`` into ``params`` in place; return copies of what the parameters held before."""
+    torch = _torch()
+    with torch.no_grad():
+        before = [p.detach().clone() for p in params]
+        for p, v in zip(params, values, strict=True):
+            p.copy_(v)
+    return before
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
