@@ -1008,6 +1008,9 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("plain_hate", "i'll say it: {P} are {C}"),
     ("plain_hate", "Of course {P} are {C}, just look at them."),
     ("plain_hate", "Proof again today that {P} are {C}."),
+    ("plain_hate", "To me {P} will always be {C}."),
+    ("plain_hate", "{P} have always been {C} and they always will be."),
+    ("plain_hate", "Face it, {P} are {C} and no amount of PR changes that."),
     ("negated_hate", "It's simply not true that {P} are {C}."),
     ("negated_hate", "{P} aren't {C}, and anyone who says so is wrong."),
     ("negated_hate", "No, {P} are not {C}. Stop spreading that."),
@@ -1015,9 +1018,15 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("negated_hate", "Whoever told you {P} are {C} was lying."),
     ("negated_hate", "Nobody decent thinks {P} are {C}."),
     ("negated_hate", "i dont buy that {P} are {C} at all"),
+    ("negated_hate", "{P} aren't {C}. They're our neighbours."),
+    ("negated_hate", "No, {P} are not {C}; they're ordinary families trying to get by."),
+    ("negated_hate", "{P} are not {C}, whatever that leaflet says. They're human beings."),
     ("counter_speech", "Saying {P} are {C} is plain bigotry."),
     ("counter_speech", "People who claim {P} are {C} should be ashamed of themselves."),
     ("counter_speech", "The idea that {P} are {C} is a lie bigots have told for decades."),
+    ("counter_speech", "Calling {P} {C} is hateful, and it has to stop."),
+    ("counter_speech", "Anyone who calls {P} {C} should be reported, full stop."),
+    ("counter_speech", "Referring to {P} as {C} is bigotry, and this forum should say so."),
     ("quoted_condemnation", 'Someone scrawled "{P} are {C}" on our fence. The police have been told.'),
     ("quoted_condemnation", 'The comment said "{P} are {C}". Reported it to the mods.'),
     (
@@ -1073,6 +1082,8 @@ _AUG_DECLINE: tuple[str, ...] = (
     "The high street was thriving",
     "You could walk home at night without worrying",
     "House prices were stable",
+    "We had none of this trouble",
+    "Crime was never an issue here",
 )
 _AUG_DECLINE_GROUP: tuple[str, ...] = (
     "until the {P} moved in",
@@ -1080,12 +1091,16 @@ _AUG_DECLINE_GROUP: tuple[str, ...] = (
     "and then the {P} showed up",
     "before this town filled up with {P}",
     "until {P} started taking over",
+    "until {P} started arriving in their hundreds",
+    "before there were {P} on every corner",
 )
 _AUG_DECLINE_OTHER: tuple[str, ...] = (
     "until the council cut the bus service",
     "before the factory closed",
     "until the new bypass was built",
     "before the rents doubled",
+    "until the police station closed",
+    "before the youth club shut",
 )
 # Threats at one person: a harm and a frame promising it.
 _AUG_HARMS: tuple[str, ...] = (
@@ -1143,7 +1158,9 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
                 functionality, labels = (
                     ("dehumanisation", _HATE_DEHUMAN) if dehumanising else (functionality, _HATE)
                 )
-            for group in pick(2):
+            # three groups per asserting frame, two per rejecting one: each claim is about as often
+            # hate as not, so the words alone predict nothing
+            for group in pick(3 if labels is not _NOT_HATE else 2):
                 text = _aug_render(frame, C=claim, **_group_slots(group))
                 yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
     for c, praise in enumerate(_AUG_PRAISE):
