@@ -998,6 +998,17 @@ _AUG_CLAIMS: tuple[tuple[str, bool], ...] = (
 )
 # Frames: (functionality, template). {C} a claim, {V}/{VP} an attitude verb, {T} a person.
 _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
+    # Bare minimal pairs first: only the negation or the condemning verb tells them apart, so the
+    # model cannot lean on a frame's other words (it learns long frames by heart).
+    ("plain_hate", "{P} are {C}."),
+    ("plain_hate", "All {P} are {C}."),
+    ("plain_hate", "{P} are {C}, all of them."),
+    ("negated_hate", "{P} are not {C}."),
+    ("negated_hate", "{P} aren't {C}."),
+    ("negated_hate", "{P} are not {C}. They are human beings."),
+    ("counter_speech", "Calling {P} {C} is wrong."),
+    ("counter_speech", "Don't call {P} {C}."),
+    ("counter_speech", "It is hateful to call {P} {C}."),
     ("plain_hate", "Let's be clear: {P} are {C}."),
     ("plain_hate", "{P} are {C}, and everyone round here knows it."),
     ("plain_hate", "Everyone knows {P} are {C}."),
