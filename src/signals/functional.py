@@ -1256,6 +1256,25 @@ def augmentation_templates() -> Iterator[Record]:
     >>> recs[0].source, recs[0].labels["hate"]
     ('augmentation', 1)
     """
+    from signals.normalize import normalize
+
+    written = list(_written_templates())
+    yield from written
+    # Generated combinations can land on an evaluation sentence ("... that {P} are vermin" contains
+    # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean. A
+    # combination that repeats a written template (after normalisation) is dropped too.
+    seen = {normalize(r.text) for r in written}
+    contrast = list(_contrast_templates())
+    leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
+    for i, (rid, text, expected, maybe_group) in enumerate(contrast):
+        key = normalize(text)
+        if i not in leaks and key not in seen:
+            seen.add(key)
+            yield _record(rid, text, expected, maybe_group)
+
+
+def _written_templates() -> Iterator[Record]:
+    """The hand-written augmentation templates, rendered (``augmentation_templates`` adds the rest)."""
     for functionality, templates in _AUG_GROUP_TEMPLATES.items():
         for t, (template, expected) in enumerate(templates):
             for group in AUGMENTATION_GROUPS:
@@ -1296,13 +1315,6 @@ def augmentation_templates() -> Iterator[Record]:
             for group in AUGMENTATION_OUTGROUPS:
                 text = _aug_render(template, **_group_slots(group))
                 yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
-    # Generated combinations can land on an evaluation sentence ("... that {P} are vermin" contains
-    # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean.
-    contrast = list(_contrast_templates())
-    leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
-    for i, (rid, text, expected, maybe_group) in enumerate(contrast):
-        if i not in leaks:
-            yield _record(rid, text, expected, maybe_group)
 
 
 # ---------------------------------------------------------------------------------------------------
