@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import functools
 import logging
 import re
 import string
@@ -138,6 +139,8 @@ _PROFANE = {"hate": 0, "threat": 0, "polarization": 0}
 _VILIFY = {"polarization": 1, "hate": 0, "threat": 0}
 _VILIFY_ANY = {"polarization": 1, "threat": 0}
 _RECLAIMED = {"hate": 0, "threat": 0}
+# A claim about a group negated or condemned: neither hate nor us-vs-them vilification of the group.
+_REJECTED = {"hate": 0, "threat": 0, "polarization": 0}
 
 # Templates over protected groups. Placeholders: {P} plural, {A} person with article, {J} adjective.
 _EVAL_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
@@ -1047,6 +1050,35 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("quoted_condemnation", "A flyer through our door claimed {P} are {C}. Binned it and rang the council."),
     ("reported_hate", "As {A}, I'm tired of being told {P} are {C}."),
 )
+# Counterfactual pairs: one sentence asserting a claim and the same sentence negating it, or a label
+# for a group endorsed and the same label condemned. Both sides share opener, closer and group, so
+# only the negation or the verdict carries the label. Verdicts: (endorsing, condemning).
+_AUG_PAIR_OPENERS: tuple[str, ...] = (
+    "",
+    "Let's be clear: ",
+    "Honestly, ",
+    "i'll say it, ",
+    "Survey answer: ",
+    "The truth is, ",
+    "Look, ",
+    "For the record, ",
+)
+_AUG_PAIR_CLOSERS: tuple[str, ...] = (
+    "",
+    ", and everyone round here knows it",
+    ", I've seen it with my own eyes",
+    ", full stop",
+    ", whatever the papers say",
+    ", and that's the truth",
+)
+_AUG_VERDICTS: tuple[tuple[str, str], ...] = (
+    ("is just being honest", "is hateful"),
+    ("is simply accurate", "is bigotry"),
+    ("is fair enough", "is wrong"),
+    ("is only the truth", "is vile"),
+    ("is long overdue", "has to stop"),
+)
+_AUG_PAIRS_PER_CLAIM = 6
 # Praise in the same asserting frames as the claims: naming a group and generalising about it is not
 # what makes a text hate.
 _AUG_PRAISE: tuple[str, ...] = (
@@ -1164,16 +1196,33 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
 
     for c, (claim, dehumanising) in enumerate(_AUG_CLAIMS):
         for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
-            labels = _NOT_HATE
-            if functionality == "plain_hate":
+            asserted = functionality == "plain_hate"
+            labels = _REJECTED if functionality in ("negated_hate", "counter_speech") else _NOT_HATE
+            if asserted:
                 functionality, labels = (
                     ("dehumanisation", _HATE_DEHUMAN) if dehumanising else (functionality, _HATE)
                 )
             # three groups per asserting frame, two per rejecting one: each claim is about as often
             # hate as not, so the words alone predict nothing
-            for group in pick(3 if labels is not _NOT_HATE else 2):
+            for group in pick(3 if asserted else 2):
                 text = _aug_render(frame, C=claim, **_group_slots(group))
                 yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
+    for c, (claim, dehumanising) in enumerate(_AUG_CLAIMS):
+        hate = ("dehumanisation", _HATE_DEHUMAN) if dehumanising else ("plain_hate", _HATE)
+        for j in range(_AUG_PAIRS_PER_CLAIM):
+            opener = _AUG_PAIR_OPENERS[(c + j) % len(_AUG_PAIR_OPENERS)]
+            closer = _AUG_PAIR_CLOSERS[(c * 5 + j) % len(_AUG_PAIR_CLOSERS)]
+            (group,) = pick(1)
+            for (functionality, labels), copula in ((hate, "are"), (("negated_hate", _REJECTED), "are not")):
+                text = _aug_render(f"{opener}{{P}} {copula} {claim}{closer}.", **_group_slots(group))
+                yield f"aug-{functionality}-pair{c}-{j}-{group.key}", text, labels, group
+        for v, verdicts in enumerate(_AUG_VERDICTS):
+            (group,) = pick(1)
+            for (functionality, labels), verdict in zip(
+                (hate, ("counter_speech", _REJECTED)), verdicts, strict=True
+            ):
+                text = _aug_render(f"Calling {{P}} {claim} {verdict}.", **_group_slots(group))
+                yield f"aug-{functionality}-verdict{c}-{v}-{group.key}", text, labels, group
     for c, praise in enumerate(_AUG_PRAISE):
         for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
             if functionality == "plain_hate":
@@ -1264,13 +1313,19 @@ def augmentation_templates() -> Iterator[Record]:
     # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean. A
     # combination that repeats a written template (after normalisation) is dropped too.
     seen = {normalize(r.text) for r in written}
-    contrast = list(_contrast_templates())
-    leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
-    for i, (rid, text, expected, maybe_group) in enumerate(contrast):
+    for rid, text, expected, maybe_group in _guard_clean_contrast():
         key = normalize(text)
-        if i not in leaks and key not in seen:
+        if key not in seen:
             seen.add(key)
             yield _record(rid, text, expected, maybe_group)
+
+
+@functools.cache
+def _guard_clean_contrast() -> tuple[tuple[str, str, Mapping[str, int], IdentityGroup | None], ...]:
+    """The contrast rows the leak guard lets through (computed once: the guard takes seconds)."""
+    contrast = list(_contrast_templates())
+    leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
+    return tuple(row for i, row in enumerate(contrast) if i not in leaks)
 
 
 def _written_templates() -> Iterator[Record]:

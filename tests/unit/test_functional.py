@@ -255,7 +255,7 @@ def _augmentation_template_counts() -> Counter[str]:
 
 def test_augmentation_covers_every_functionality() -> None:
     records = list(fx.augmentation_templates())
-    assert 3000 <= len(records) <= 10000
+    assert 3000 <= len(records) <= 12000
     per_functionality = Counter(r.id.split("-")[1] for r in records)
     assert set(per_functionality) == set(fx.FUNCTIONALITIES)
     assert min(per_functionality.values()) >= 30
@@ -345,3 +345,21 @@ def test_contrast_sets_pair_each_claim_with_its_rejection() -> None:
     decline = [r for r in fx.augmentation_templates() if "-decline" in r.id]
     assert {r.labels["hate"] for r in decline} == {0, 1}
     assert all(r.targets for r in decline if r.labels["hate"] == 1)
+
+
+def test_counterfactual_pairs_differ_only_in_the_negation_or_the_verdict() -> None:
+    recs = [r for r in fx.augmentation_templates() if "-pair" in r.id or "-verdict" in r.id]
+    twins: dict[str, list[fx.Record]] = {}
+    for r in recs:
+        twins.setdefault(r.id.split("-", 2)[2], []).append(r)
+    complete = [pair for pair in twins.values() if len(pair) == 2]
+    assert len(complete) >= 0.9 * len(twins)  # the guard may drop one side of a few pairs
+    for pair in complete:
+        hateful, rejected = sorted(pair, key=lambda r: -r.labels["hate"])
+        assert (hateful.labels["hate"], rejected.labels["hate"]) == (1, 0)
+        assert rejected.labels["polarization"] == 0
+        assert set(rejected.targets.values()) == {-1} and 1 in hateful.targets.values()
+        if "-pair" in hateful.id:
+            assert rejected.text == hateful.text.replace(" are ", " are not ", 1)
+        else:  # "Calling {P} {claim} <verdict>."
+            assert rejected.text.startswith(hateful.text[: hateful.text.index(" is ")] + " ")
