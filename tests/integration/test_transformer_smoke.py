@@ -16,6 +16,7 @@ datasets = pytest.importorskip("datasets")
 
 from signals.models import ModelInfo, load_model_dir  # noqa: E402
 from signals.models.transformer import (  # noqa: E402
+    EMA_EVERY,
     TransformerConfig,
     build_network,
     fit_transformer,
@@ -180,7 +181,9 @@ def test_weight_average_is_what_training_returns() -> None:
     import torch
 
     def weights(ema_decay: float) -> torch.Tensor:
-        config = TransformerConfig.from_toml(CONFIG, {**TINY, "max_steps": 3, "ema_decay": ema_decay})
+        config = TransformerConfig.from_toml(
+            CONFIG, {**TINY, "batch_size": 1, "epochs": 1, "max_steps": 2 * EMA_EVERY, "ema_decay": ema_decay}
+        )
         net = train_network(config, synthetic_dataset()).net
         return torch.cat([p.detach().flatten() for p in net.parameters()])
 

@@ -681,9 +681,10 @@ def train_network(
             optimizer.step()
             scheduler.step()
             step += 1
-            if ema:
+            if ema and step % EMA_EVERY == 0:  # every few steps: a pass over all weights costs
+                decay = min(config.ema_decay**EMA_EVERY, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    torch._foreach_lerp_(ema, params, 1.0 - min(config.ema_decay, (1 + step) / (10 + step)))
+                    torch._foreach_lerp_(ema, params, 1.0 - decay)
             running += float(loss.detach()) * len(batch)
             seen += len(batch)
             if step % 200 == 0:
@@ -724,6 +725,10 @@ def train_network(
         net.load_state_dict(best_state)
     net.to("cpu").eval()
     return TrainedNetwork(net, tokenizer, encoder_config, config, history, time.perf_counter() - started)
+
+
+#: The weight average (``ema_decay``) is updated every this many steps, with the decay compounded.
+EMA_EVERY = 8
 
 
 def _swap_weights(params: Sequence[Any], values: Sequence[Any]) -> list[Any]:
