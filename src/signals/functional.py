@@ -1025,6 +1025,11 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("plain_hate", "To me {P} will always be {C}."),
     ("plain_hate", "{P} have always been {C} and they always will be."),
     ("plain_hate", "Face it, {P} are {C} and no amount of PR changes that."),
+    # hate that contains a negation, so "not" alone never means safe
+    ("plain_hate", "{P} are not real people, they are {C}."),
+    ("plain_hate", "{P} are not welcome here because they are {C}."),
+    ("plain_hate", "I don't see {P} as equals. They're {C}."),
+    ("plain_hate", "Nobody can tell me {P} aren't {C}."),
     ("negated_hate", "It's simply not true that {P} are {C}."),
     ("negated_hate", "{P} aren't {C}, and anyone who says so is wrong."),
     ("negated_hate", "No, {P} are not {C}. Stop spreading that."),
@@ -1077,6 +1082,11 @@ _AUG_VERDICTS: tuple[tuple[str, str], ...] = (
     ("is fair enough", "is wrong"),
     ("is only the truth", "is vile"),
     ("is long overdue", "has to stop"),
+    ("is spot on", "is shameful"),
+    ("is exactly right", "is cruel"),
+    ("is what everyone here thinks", "is unacceptable"),
+    ("is nothing to apologise for", "is beneath us"),
+    ("is perfectly reasonable", "should get you banned"),
 )
 _AUG_PAIRS_PER_CLAIM = 6
 # Praise in the same asserting frames as the claims: naming a group and generalising about it is not
