@@ -1055,9 +1055,10 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("quoted_condemnation", "A flyer through our door claimed {P} are {C}. Binned it and rang the council."),
     ("reported_hate", "As {A}, I'm tired of being told {P} are {C}."),
 )
-# Counterfactual pairs: one sentence asserting a claim and the same sentence negating it, or a label
-# for a group endorsed and the same label condemned. Both sides share opener, closer and group, so
-# only the negation or the verdict carries the label. Verdicts: (endorsing, condemning).
+# Counterfactual pairs: one sentence asserting a claim and the same sentence negating it. Both sides
+# share opener, closer and group, so only the negation carries the label. Verdicts condemn calling a
+# group by a claim (counter-speech); an endorsing twin ("... is fair enough") taught a model that
+# "calling X <claim> is <a word it had not seen>" is hate, so there is none.
 _AUG_PAIR_OPENERS: tuple[str, ...] = (
     "",
     "Let's be clear: ",
@@ -1076,17 +1077,17 @@ _AUG_PAIR_CLOSERS: tuple[str, ...] = (
     ", whatever the papers say",
     ", and that's the truth",
 )
-_AUG_VERDICTS: tuple[tuple[str, str], ...] = (
-    ("is just being honest", "is hateful"),
-    ("is simply accurate", "is bigotry"),
-    ("is fair enough", "is wrong"),
-    ("is only the truth", "is vile"),
-    ("is long overdue", "has to stop"),
-    ("is spot on", "is shameful"),
-    ("is exactly right", "is cruel"),
-    ("is what everyone here thinks", "is unacceptable"),
-    ("is nothing to apologise for", "is beneath us"),
-    ("is perfectly reasonable", "should get you banned"),
+_AUG_VERDICTS: tuple[str, ...] = (
+    "is hateful",
+    "is bigotry",
+    "is wrong",
+    "is vile",
+    "has to stop",
+    "is shameful",
+    "is cruel",
+    "is unacceptable",
+    "is beneath us",
+    "should get you banned",
 )
 _AUG_PAIRS_PER_CLAIM = 6
 # Praise in the same asserting frames as the claims: naming a group and generalising about it is not
@@ -1226,13 +1227,10 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
             for (functionality, labels), copula in ((hate, "are"), (("negated_hate", _REJECTED), "are not")):
                 text = _aug_render(f"{opener}{{P}} {copula} {claim}{closer}.", **_group_slots(group))
                 yield f"aug-{functionality}-pair{c}-{j}-{group.key}", text, labels, group
-        for v, verdicts in enumerate(_AUG_VERDICTS):
+        for v, verdict in enumerate(_AUG_VERDICTS):
             (group,) = pick(1)
-            for (functionality, labels), verdict in zip(
-                (hate, ("counter_speech", _REJECTED)), verdicts, strict=True
-            ):
-                text = _aug_render(f"Calling {{P}} {claim} {verdict}.", **_group_slots(group))
-                yield f"aug-{functionality}-verdict{c}-{v}-{group.key}", text, labels, group
+            text = _aug_render(f"Calling {{P}} {claim} {verdict}.", **_group_slots(group))
+            yield f"aug-counter_speech-verdict{c}-{v}-{group.key}", text, _REJECTED, group
     for c, praise in enumerate(_AUG_PRAISE):
         for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
             if functionality == "plain_hate":
