@@ -38,4 +38,5 @@ def test_paired_speedup_alternates_and_divides_base_by_student(monkeypatch: pyte
     ratios = bench_scorer.paired_speedup(Path("student"), Path("base"), texts)
     assert ratios == [12.0] * bench_scorer.PAIRED_REPEATS
     passes = [calls[k] for k in range(2, len(calls), 2)]  # after the two warm-up calls, one name per pass
-    assert passes[:4] == ["student", "base", "base", "student"]
+    # each model: an untimed pass, then the timed one; the order flips every round
+    assert passes[:8] == ["student"] * 2 + ["base"] * 4 + ["student"] * 2
