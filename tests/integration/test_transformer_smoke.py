@@ -161,7 +161,10 @@ def test_template_rows_are_labelled_and_never_the_suite() -> None:
     assert not set(texts) & {c.text for c in suite_cases()}
 
 
-def test_student_recipe_trains_with_teacher_and_templates(tmp_path: Path) -> None:
+def test_student_recipe_trains_with_teacher_and_templates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNALS_TEACHER_CACHE", str(tmp_path / "cache"))
     dd = synthetic_dataset()
     teacher_dir = tmp_path / "teacher"
     fit_transformer(TransformerConfig.from_toml(CONFIG, TINY), dd, tmp_path / "t").save(teacher_dir)
@@ -199,3 +202,28 @@ def test_weight_average_is_what_training_returns() -> None:
     # the same seed takes the same steps; the average lags behind the last step, between it and the start
     assert not torch.allclose(averaged, raw)
     assert 0 < torch.dist(averaged, raw) < torch.dist(init, raw)
+
+
+def test_teacher_labels_are_cached_per_teacher_and_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signals.models.onnx import OnnxModel
+
+    monkeypatch.setenv("SIGNALS_TEACHER_CACHE", str(tmp_path / "cache"))
+    teacher_dir = tmp_path / "teacher"
+    fit_transformer(TransformerConfig.from_toml(CONFIG, TINY), synthetic_dataset(), tmp_path / "t").save(
+        teacher_dir
+    )
+    texts = ["hello there", "you absolute idiot"]
+    first = teacher_labels(str(teacher_dir), texts)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the teacher was run again")
+
+    monkeypatch.setattr(OnnxModel, "load", no_model)
+    again = teacher_labels(str(teacher_dir), texts)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    with pytest.raises(AssertionError, match="run again"):  # other texts: not in the cache
+        teacher_labels(str(teacher_dir), [*texts, "a third text"])

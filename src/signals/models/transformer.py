@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -433,19 +434,51 @@ def no_soft_labels(n: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+#: Where ``teacher_labels`` keeps what a teacher said ($SIGNALS_TEACHER_CACHE overrides; "" turns it off).
+TEACHER_CACHE = Path("data/cache/teacher")
+
+
 def teacher_labels(teacher: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Soft labels: the ``teacher`` ONNX model's raw signal and target probabilities (-1 without one)."""
+    """Soft labels: the ``teacher`` ONNX model's raw signal and target probabilities (-1 without one).
+
+    Labelling the corpus takes a minute or two on 2 cores, out of a retrain's 30-minute budget, and
+    gives the same answer for the same teacher files and texts: the result is kept in
+    ``TEACHER_CACHE`` under a hash of both, so a retrain on unchanged rows starts training at once.
+    """
     if not teacher:
         return no_soft_labels(len(texts))
     from signals.models.onnx import OnnxModel
 
+    cache_dir = os.environ.get("SIGNALS_TEACHER_CACHE", str(TEACHER_CACHE))
+    cached = Path(cache_dir) / f"{_teacher_key(teacher, texts)}.npz" if cache_dir else None
+    if cached is not None and cached.is_file():
+        with np.load(cached) as saved:
+            log.info("teacher %s labels for %d rows from %s", teacher, len(texts), cached)
+            return saved["signals"], saved["targets"]
     model = OnnxModel.load(teacher)
     if list(model.signals) != list(SIGNALS) or list(model.targets) != list(TARGETS):
         raise ValueError(f"teacher {teacher} has labels {model.signals}/{model.targets}, not this schema's")
     started = time.perf_counter()
     sig, tgt = model._run([normalize(t) for t in texts])
     log.info("teacher %s labelled %d rows in %.0f s", teacher, len(texts), time.perf_counter() - started)
-    return sig.astype(np.float32), tgt.astype(np.float32)
+    sig, tgt = sig.astype(np.float32), tgt.astype(np.float32)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".tmp.npz")
+        np.savez(partial, signals=sig, targets=tgt)
+        partial.replace(cached)  # a run killed while writing leaves no half file behind
+    return sig, tgt
+
+
+def _teacher_key(teacher: str, texts: Sequence[str]) -> str:
+    """A hash of the teacher's files and the texts (in order)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(teacher).iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for text in texts:
+        digest.update(text.encode() + b"\x1e")
+    return digest.hexdigest()[:24]
 
 
 def encode(tokenizer: Tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
