@@ -715,9 +715,9 @@ def train_network(
             scheduler.step()
             step += 1
             if ema and step % EMA_EVERY == 0:  # every few steps: a pass over all weights costs
-                decay = min(config.ema_decay**EMA_EVERY, (1 + step) / (10 + step))
+                keep = min(config.ema_decay**EMA_EVERY, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    torch._foreach_lerp_(ema, params, 1.0 - decay)
+                    torch._foreach_lerp_(ema, params, 1.0 - keep)
             running += float(loss.detach()) * len(batch)
             seen += len(batch)
             if step % 200 == 0:
