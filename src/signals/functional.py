@@ -1025,11 +1025,18 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("plain_hate", "To me {P} will always be {C}."),
     ("plain_hate", "{P} have always been {C} and they always will be."),
     ("plain_hate", "Face it, {P} are {C} and no amount of PR changes that."),
-    # hate that contains a negation, so "not" alone never means safe
+    # hate that contains a negation word ("not", "don't", "no", "never", "nothing"), so a negation
+    # word alone never means safe; "are {C}, not people" against "are people, not {C}" below
     ("plain_hate", "{P} are not real people, they are {C}."),
     ("plain_hate", "{P} are not welcome here because they are {C}."),
     ("plain_hate", "I don't see {P} as equals. They're {C}."),
     ("plain_hate", "Nobody can tell me {P} aren't {C}."),
+    ("plain_hate", "{P} are {C}, not people like you and me."),
+    ("plain_hate", "Don't kid yourself, {P} are {C}."),
+    ("plain_hate", "{P} are nothing more than {C}."),
+    ("plain_hate", "There's no denying {P} are {C}."),
+    ("plain_hate", "{P} will never be anything but {C}."),
+    ("plain_hate", "{P} are {C}, no doubt about it."),
     ("negated_hate", "It's simply not true that {P} are {C}."),
     ("negated_hate", "{P} aren't {C}, and anyone who says so is wrong."),
     ("negated_hate", "No, {P} are not {C}. Stop spreading that."),
@@ -1038,6 +1045,8 @@ _AUG_CLAIM_FRAMES: tuple[tuple[str, str], ...] = (
     ("negated_hate", "Nobody decent thinks {P} are {C}."),
     ("negated_hate", "i dont buy that {P} are {C} at all"),
     ("negated_hate", "{P} aren't {C}. They're our neighbours."),
+    ("negated_hate", "{P} are people like you and me, not {C}."),
+    ("negated_hate", "There's no truth in saying {P} are {C}."),
     ("negated_hate", "No, {P} are not {C}; they're ordinary families trying to get by."),
     ("negated_hate", "{P} are not {C}, whatever that leaflet says. They're human beings."),
     ("counter_speech", "Saying {P} are {C} is plain bigotry."),
@@ -1116,6 +1125,7 @@ _AUG_ATTITUDES: tuple[tuple[str, str], ...] = (
     ("am disgusted by", "been disgusted by"),
 )
 _AUG_ATTITUDE_FRAMES: tuple[tuple[str, str], ...] = (
+    ("plain_hate", "I {V} {P}."),
     ("plain_hate", "Honestly? I really {V} {P}."),
     ("plain_hate", "I truly {V} {P} and I don't care who knows it."),
     ("plain_hate", "{P}. I {V} every last one of them."),
@@ -1147,6 +1157,7 @@ _AUG_DECLINE_GROUP: tuple[str, ...] = (
     "until {P} started taking over",
     "until {P} started arriving in their hundreds",
     "before there were {P} on every corner",
+    "until there were {P} everywhere you look",
 )
 _AUG_DECLINE_OTHER: tuple[str, ...] = (
     "until the council cut the bus service",

@@ -680,6 +680,7 @@ def train_network(
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    planned_steps = total_steps
     lengths = [len(x) for x in train_enc.ids]
     params = [p for p in net.parameters() if p.requires_grad]
     ema = [p.detach().clone() for p in params] if config.ema_decay else []
@@ -687,10 +688,12 @@ def train_network(
     best_score, best_state, bad_epochs, step = -math.inf, None, 0, 0
     deadline = started + config.max_minutes * 60 if config.max_minutes else math.inf
     out_of_time = False
+    step_seconds, val_seconds = 0.0, 0.0  # time spent in optimisation steps and in validation
     for epoch in range(1, config.epochs + 1):
         net.train()
         epoch_started = time.perf_counter()
         running, seen = 0.0, 0
+        tick = time.perf_counter()
         for batch in _batches(lengths, config.batch_size, pyrng, shuffle=True):
             input_ids, mask = _collate(train_enc.ids, batch, device)
             y = torch.as_tensor(train_enc.labels[batch], device=device)
@@ -722,9 +725,23 @@ def train_network(
             seen += len(batch)
             if step % 200 == 0:
                 log.info("epoch %d step %d/%d loss %.4f", epoch, step, total_steps, running / seen)
-            if (config.max_steps and step >= config.max_steps) or time.perf_counter() > deadline:
+            if deadline < math.inf and step % BUDGET_EVERY == 0 and step > warmup:
+                # Fit the rest of the schedule to the time left, so the learning rate has decayed
+                # when the budget ends (a run cut at the deadline stops at a high learning rate).
+                now = time.perf_counter()
+                validations_left = config.epochs - epoch + 1
+                total_steps = steps_within_budget(
+                    step,
+                    step_seconds + now - tick,
+                    deadline - now,
+                    planned_steps,
+                    validations_left * (val_seconds / max(epoch - 1, 1) if val_seconds else 60.0),
+                )
+            if step >= total_steps or time.perf_counter() > deadline:
                 out_of_time = time.perf_counter() > deadline
                 break
+        step_seconds += time.perf_counter() - tick
+        tick = time.perf_counter()
         current = _swap_weights(params, ema) if ema else []
         val_probs, _ = predict_logits(net, val_ids, config.eval_batch_size, device, amp)
         aucs = pr_auc(val_labels, val_probs)
@@ -737,6 +754,7 @@ def train_network(
             "epoch_seconds": time.perf_counter() - epoch_started,
             "steps": float(step),
         }
+        val_seconds += time.perf_counter() - tick
         history.append({"epoch": float(epoch), **metrics})
         log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
         _log_epoch(callback, epoch, metrics)
@@ -750,9 +768,16 @@ def train_network(
         if bad_epochs >= max(1, config.patience):
             log.info("early stop after epoch %d (best mean PR-AUC %.4f)", epoch, best_score)
             break
-        if (config.max_steps and step >= config.max_steps) or out_of_time:
+        if step >= total_steps or out_of_time:
             if out_of_time:
                 log.warning("stopped at the %.0f-minute budget after %d steps", config.max_minutes, step)
+            elif total_steps < planned_steps:
+                log.info(
+                    "schedule fitted to the %.0f-minute budget: %d of %d steps",
+                    config.max_minutes,
+                    step,
+                    planned_steps,
+                )
             break
     if best_state is not None:
         net.load_state_dict(best_state)
@@ -762,6 +787,28 @@ def train_network(
 
 #: The weight average (``ema_decay``) is updated every this many steps, with the decay compounded.
 EMA_EVERY = 8
+#: With ``max_minutes``, the schedule's length is fitted to the time left every this many steps.
+BUDGET_EVERY = 100
+#: Share of the time left kept in reserve when fitting the schedule (step times vary with load).
+BUDGET_MARGIN = 0.03
+
+
+def steps_within_budget(
+    step: int, step_seconds: float, seconds_left: float, planned: int, reserve_seconds: float
+) -> int:
+    """Total steps for a schedule that ends inside the time budget, at most ``planned``.
+
+    ``step_seconds`` is the time the ``step`` steps so far took; ``reserve_seconds`` is kept for what
+    still runs besides steps (validation passes). The result is never below ``step + 1``.
+
+    >>> steps_within_budget(100, 50.0, 100.0, 1000, 0.0)  # 0.5 s a step, 97 s usable: 194 more
+    294
+    >>> steps_within_budget(100, 50.0, 10_000.0, 1000, 0.0)  # plenty of time: the plan stands
+    1000
+    """
+    usable = seconds_left * (1.0 - BUDGET_MARGIN) - reserve_seconds
+    more = int(usable / (step_seconds / step)) if step and usable > 0 else 0
+    return max(step + 1, min(planned, step + more))
 
 
 def _swap_weights(params: Sequence[Any], values: Sequence[Any]) -> list[Any]:
