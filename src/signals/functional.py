@@ -1159,6 +1159,18 @@ _AUG_DECLINE_GROUP: tuple[str, ...] = (
     "before there were {P} on every corner",
     "until there were {P} everywhere you look",
 )
+# A group's presence told without blame is not hate: the decline sentences above must not teach that
+# any sentence counting a group's members is.
+_AUG_PRESENCE: tuple[str, ...] = (
+    "Lots of {P} live round here now.",
+    "More {P} have moved onto our road this year.",
+    "There are more {P} in town than there used to be.",
+    "Quite a few {P} started coming to the Saturday market.",
+    "A lot of the new families on the estate are {P}.",
+    "Since the nineties plenty of {P} have settled in this area.",
+    "The number of {P} in the district has grown, says the census.",
+    "half the street is {P} these days",
+)
 _AUG_DECLINE_OTHER: tuple[str, ...] = (
     "until the council cut the bus service",
     "before the factory closed",
@@ -1261,6 +1273,10 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
                 yield f"aug-implicit_hate-decline{d}-{b}-{group.key}", text, _HATE, group
         for b, cause in enumerate(_AUG_DECLINE_OTHER):
             yield f"aug-civil_disagreement-decline{d}-{b}", f"{decline} {cause}.", _BENIGN, None
+    for n, presence in enumerate(_AUG_PRESENCE):
+        for group in pick(8):
+            text = _aug_render(presence, **_group_slots(group))
+            yield f"aug-neutral_identity-presence{n}-{group.key}", text, _BENIGN, group
     persons = _AUG_PERSONS
     for h, harm in enumerate(_AUG_HARMS):
         for f, frame in enumerate(_AUG_HARM_FRAMES):

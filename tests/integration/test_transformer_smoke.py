@@ -91,6 +91,28 @@ def test_masked_loss_ignores_unknown_labels() -> None:
     assert float(all_unknown) == 0.0
 
 
+def test_masked_loss_takes_a_weight_per_cell() -> None:
+    import torch
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    labels = torch.tensor([[1, 0], [0, 1]])
+    rows = torch.tensor([2.0, 1.0])
+    per_row = masked_bce(logits, labels, rows)
+    assert torch.isclose(per_row, masked_bce(logits, labels, rows.unsqueeze(1).expand(2, 2)))
+    # a zero cell drops that label, like an unknown one
+    cells = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    assert torch.isclose(
+        masked_bce(logits, labels, cells), masked_bce(logits, torch.tensor([[1, -1], [0, 1]]))
+    )
+
+
+def test_template_signal_weights_name_known_signals() -> None:
+    config = TransformerConfig.from_dict({"template_signal_weights": {"polarization": 0.25}})
+    assert config.template_signal_weights == {"polarization": 0.25}
+    with pytest.raises(ValueError, match="unknown signal"):
+        TransformerConfig.from_dict({"template_signal_weights": {"polarisation": 0.25}})
+
+
 def test_base_weights_are_verified() -> None:
     with pytest.raises(RuntimeError, match="sha256"):
         build_network(TransformerConfig(base_sha256="deadbeef"))

@@ -128,6 +128,10 @@ class TransformerConfig:
     augment_templates: bool = False
     #: Row weight of a template row relative to the mean corpus row.
     template_weight: float = 1.0
+    #: Per signal, a factor on ``template_weight`` for that signal's template labels (missing = 1):
+    #: ``{polarization = 0.25}`` leaves polarization mostly to its corpus, whose definition the
+    #: templates only approximate.
+    template_signal_weights: dict[str, float] = field(default_factory=dict)
     #: Knowledge distillation: an ONNX signals model directory (e.g. ``models/minilm6``, the 6-layer model)
     #: whose probabilities on every corpus row become soft labels for all signals and target groups,
     #: filling the labels each corpus leaves unknown. Empty = no teacher.
@@ -165,6 +169,11 @@ class TransformerConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown transformer config field(s) {sorted(unknown)}; known: {sorted(known)}")
+        unknown = set(values.get("template_signal_weights", {})) - set(SIGNALS)
+        if unknown:
+            raise ValueError(
+                f"template_signal_weights names unknown signal(s) {sorted(unknown)}; known: {SIGNALS}"
+            )
         return cls(**dict(values))
 
     @classmethod
@@ -304,6 +313,7 @@ def masked_bce(
 
     The mean is taken over the (weighted) known cells, so a batch whose rows know few labels is not
     down-weighted; a batch with no known label gives a zero loss that still back-propagates.
+    ``row_weights`` is one weight per row, or one per cell (rows x labels).
     """
     torch = _torch()
     known = (labels >= 0).to(logits.dtype)
@@ -311,7 +321,11 @@ def masked_bce(
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
         logits, target, pos_weight=pos_weight, reduction="none"
     )
-    weights = known if row_weights is None else known * row_weights.to(logits.dtype).unsqueeze(1)
+    if row_weights is None:
+        weights = known
+    else:
+        cells = row_weights.to(logits.dtype)
+        weights = known * (cells.unsqueeze(1) if cells.ndim == 1 else cells)
     return (loss * weights).sum() / weights.sum().clamp(min=1.0)
 
 
@@ -638,6 +652,10 @@ def train_network(
             np.concatenate([a, b])
             for a, b in zip((labels, targets, weights, soft, soft_targets), extra, strict=True)
         )
+    # per (row, signal) factor on the row weight of the signal loss
+    signal_scale = np.ones((len(texts), len(SIGNALS)), dtype=np.float32)
+    for name, factor in config.template_signal_weights.items():
+        signal_scale[len(texts) - n_templates :, SIGNALS.index(name)] = factor
     train_enc = Encoded(
         encode(tokenizer, texts, config.max_length), labels, targets, weights, soft, soft_targets
     )
@@ -701,7 +719,8 @@ def train_network(
             w = torch.as_tensor(train_enc.weights[batch], dtype=torch.float32, device=device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
                 sig_logits, tgt_logits = net(input_ids, mask)
-            loss = masked_bce(sig_logits.float(), y, w, pos_weight)
+            ws = w.unsqueeze(1) * torch.as_tensor(signal_scale[batch], device=device)
+            loss = masked_bce(sig_logits.float(), y, ws, pos_weight)
             if config.target_loss_weight:
                 loss = loss + config.target_loss_weight * masked_bce(tgt_logits.float(), yt, w)
             if config.teacher and config.distill_weight:
