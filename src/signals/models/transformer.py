@@ -117,6 +117,10 @@ class TransformerConfig:
     #: Row weight per corpus is ``n_corpus ** -corpus_weight_power`` (0 = plain, 1 = every corpus
     #: counts equally), rescaled to mean 1.
     corpus_weight_power: float = 0.5
+    #: Per corpus (``source`` name), a factor on that corpus's row weights before the rescaling
+    #: (missing = 1): ``{"polar-semeval2026" = 2.0}`` gives the one corpus with polarization labels more
+    #: say. A name that is not a training corpus is an error.
+    corpus_weight_factors: dict[str, float] = field(default_factory=dict)
     #: Positive-class weight per signal is ``sqrt(negatives / positives)`` capped at this value.
     pos_weight_cap: float = 4.0
     #: Share of training rows added a second time in an obfuscated spelling (leet, spacing,
@@ -358,10 +362,22 @@ def _sample_rows(sources: np.ndarray, limit: int, rng: np.random.Generator) -> n
     return np.sort(np.concatenate(keep))
 
 
-def corpus_weights(sources: np.ndarray, power: float) -> np.ndarray:
-    """Per-row weight ``n_corpus ** -power`` rescaled to mean 1."""
+def corpus_weights(
+    sources: np.ndarray, power: float, factors: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Per-row weight ``n_corpus ** -power`` (times the corpus's factor, if any) rescaled to mean 1."""
     names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
-    w = counts.astype(float) ** -power
+    factors = dict(factors or {})
+    unknown = set(factors) - set(names.tolist())
+    if unknown:
+        raise ValueError(
+            f"corpus_weight_factors names corpora not in the training rows {sorted(unknown)}; "
+            f"the corpora are {sorted(names.tolist())}"
+        )
+    negative = sorted(name for name, factor in factors.items() if factor < 0)
+    if negative:
+        raise ValueError(f"corpus_weight_factors must not be negative: {negative}")
+    w = counts.astype(float) ** -power * np.array([factors.get(str(n), 1.0) for n in names])
     rows = w[inverse]
     return rows / rows.mean()
 
@@ -626,7 +642,7 @@ def train_network(
     texts = [str(t) for t in _column(train, "text")[rows]]
     labels = _labels(train, SIGNALS)[rows]
     targets = _labels(train, TARGET_COLUMNS)[rows]
-    weights = corpus_weights(sources[rows], config.corpus_weight_power)
+    weights = corpus_weights(sources[rows], config.corpus_weight_power, config.corpus_weight_factors)
     soft, soft_targets = teacher_labels(config.teacher, texts)
     n_aug = int(round(len(texts) * config.augment_rate))
     if n_aug:

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from signals.models.transformer import corpus_weights
+
+
+def test_rarer_corpora_weigh_more_per_row_and_mean_is_one() -> None:
+    sources = np.array(["big"] * 16 + ["small"] * 4)
+    w = corpus_weights(sources, 0.5)
+    assert w.mean() == pytest.approx(1.0)
+    # n ** -0.5: a row of the 4-row corpus weighs twice a row of the 16-row corpus
+    assert w[-1] / w[0] == pytest.approx(2.0)
+
+
+def test_factor_scales_one_corpus_before_rescaling() -> None:
+    sources = np.array(["big"] * 16 + ["small"] * 4)
+    w = corpus_weights(sources, 0.5, {"small": 3.0})
+    assert w.mean() == pytest.approx(1.0)
+    assert w[-1] / w[0] == pytest.approx(6.0)
+
+
+def test_unknown_or_negative_factor_is_refused() -> None:
+    sources = np.array(["a", "b"])
+    with pytest.raises(ValueError, match="not in the training rows.*'c'"):
+        corpus_weights(sources, 0.5, {"c": 2.0})
+    with pytest.raises(ValueError, match="must not be negative"):
+        corpus_weights(sources, 0.5, {"a": -1.0})
