@@ -83,26 +83,48 @@ def promote(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Promote even when the gate fails")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Promote even when the gate fails (with no registry champion: without evaluating)"),
+    ] = False,
 ) -> None:
-    """Move the `champion` alias to a version (default: the current challenger) if it passes the gate."""
+    """Move the `champion` alias to a version (default: the current challenger) if it passes the gate.
+
+    The rival is the registry's champion; while there is none, it is the shipped `models/default`
+    (what `signals score` uses until then), evaluated now on the challenger's dataset.
+    """
     from signals import tracking
+    from signals.dataset import DatasetError
 
     try:
         candidate = version or tracking.alias_version(tracking.CHALLENGER, tracking_uri)
         if candidate is None:
             fail("no challenger to promote: train a model first (signals train)")
         current = tracking.alias_version(tracking.CHAMPION, tracking_uri)
-        if current and current != candidate:
+        if current != candidate:
             from signals.gate import compare
 
-            result = compare(
-                tracking.run_metrics(current, tracking_uri), tracking.run_metrics(candidate, tracking_uri)
-            )
-            Console().print(result.to_table())
-            if not result.passed and not force:
-                fail(f"version {candidate} does not beat champion {current}: " + "; ".join(result.reasons))
+            challenger = tracking.run_metrics(candidate, tracking_uri)
+            champion: dict[str, float] | None
+            if current:
+                champion, rival = tracking.run_metrics(current, tracking_uri), f"champion {current}"
+            elif force:
+                champion, rival = None, ""
+            else:
+                from signals.training import shipped_model_metrics
+
+                dataset = tracking.run_params(candidate, tracking_uri).get("dataset", "data/processed")
+                functional = any(key.startswith("func_") for key in challenger)
+                champion = shipped_model_metrics(dataset, functional=functional)
+                rival = "the shipped model (models/default)"
+            if champion:
+                result = compare(champion, challenger)
+                Console().print(result.to_table())
+                if not result.passed and not force:
+                    fail(f"version {candidate} does not beat {rival}: " + "; ".join(result.reasons))
         promoted = tracking.promote(candidate, tracking_uri)
+    except DatasetError as exc:
+        fail(f"cannot evaluate the shipped model for the gate: {exc} (or promote with --force)")
     except LookupError as exc:
         fail(str(exc))
     Console().print(f"champion -> version {promoted}")

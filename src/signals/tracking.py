@@ -183,6 +183,18 @@ def download_model_dir(model_uri: str, uri: str | None = None) -> Path:
     return candidates[0]
 
 
+def run_params(version: str, uri: str | None = None) -> dict[str, str]:
+    """The parameters of the run that produced a registered version (its ``dataset``, config, ...)."""
+    import mlflow
+
+    uri = tracking_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mv = client.get_model_version(MODEL_NAME, version)
+    if not mv.run_id:
+        return {}
+    return dict(client.get_run(mv.run_id).data.params)
+
+
 def run_metrics(version: str, uri: str | None = None) -> dict[str, float]:
     """The metrics of the run that produced a registered version (for the promotion gate)."""
     import mlflow

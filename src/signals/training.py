@@ -342,6 +342,23 @@ def evaluate(
     return metrics, report
 
 
+def shipped_model_metrics(dataset: str | Path, functional: bool = True) -> dict[str, float] | None:
+    """The shipped model's (``models/default``) metrics on ``dataset``, evaluated now like a challenger.
+
+    Until the registry has a champion, the shipped model is what ``signals score`` and the service
+    use, so it is the rival a first promotion must beat. ``None`` when no model is shipped; a missing
+    dataset raises ``DatasetNotBuiltError``.
+    """
+    from signals.dataset import load_dataset_dict
+    from signals.scoring import DEFAULT_MODEL_DIR, load_scorer
+
+    if not (DEFAULT_MODEL_DIR / "signals.json").is_file():
+        return None
+    dd = load_dataset_dict(dataset)
+    metrics, _ = evaluate(load_scorer(DEFAULT_MODEL_DIR), dd, None, functional=functional)
+    return metrics
+
+
 @dataclass
 class RetrainResult:
     """What ``retrain`` did: the export used, the challenger, both sides' metrics and the gate."""
