@@ -2,12 +2,14 @@
 
 Long text is scored by sentence windows: the text is split into sentences (spaCy's rule-based
 sentencizer on a blank English pipeline, plus line breaks; spaCy is imported with torch and transformers
-blocked, since thinc would otherwise import torch and more than double the serving process's memory),
-sentences are packed into windows of at most
-``window_chars`` characters (capped by the model's own ``max_window_chars`` when it truncates input),
-every window is scored, and each signal takes the maximum over the whole text and its windows. A
-hateful sentence at the end of a long benign comment therefore still flags, and the window that carried
-it is returned as an evidence span.
+blocked, since thinc would otherwise import torch and more than double the serving process's memory).
+A text longer than ``window_chars`` characters (capped by the model's own ``max_window_chars`` when it
+truncates input) is scored sentence by sentence (a sentence longer than that is cut into pieces), and
+each signal takes the maximum over the whole text and its sentences. Scoring sentences alone, rather
+than several packed together, keeps one hateful sentence from being averaged away by its benign
+neighbours (the encoder mean-pools over the tokens). A hateful sentence at the end of a long benign
+comment therefore still flags, and the sentence is returned as the first evidence span. A text that
+fits in one window is scored whole; with spans requested, its span is the whole text.
 """
 
 from __future__ import annotations
@@ -125,10 +127,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return _trimmed(text, sorted(cuts))
 
 
-def windows(text: str, window_chars: int) -> list[tuple[int, int]]:
-    """Pack consecutive sentences into windows of at most ``window_chars`` characters.
+def windows(text: str, window_chars: int, pack: bool = True) -> list[tuple[int, int]]:
+    """Sentence windows of at most ``window_chars`` characters, covering ``text`` in order.
 
-    A single sentence longer than the window is cut into window-sized pieces so nothing is skipped.
+    With ``pack``, consecutive sentences share a window while they fit; without, every sentence is
+    its own window. A single sentence longer than the window is cut into window-sized pieces so
+    nothing is skipped.
+
+    >>> windows("Fix the road. Thanks!", 100), windows("Fix the road. Thanks!", 100, pack=False)
+    ([(0, 21)], [(0, 13), (14, 21)])
     """
     out: list[tuple[int, int]] = []
     cur: tuple[int, int] | None = None
@@ -139,7 +146,7 @@ def windows(text: str, window_chars: int) -> list[tuple[int, int]]:
                 cur = None
             out.extend((b, min(b + window_chars, end)) for b in range(begin, end, window_chars))
             continue
-        if cur and end - cur[0] <= window_chars:
+        if pack and cur and end - cur[0] <= window_chars:
             cur = (cur[0], end)
         else:
             if cur:
@@ -231,8 +238,10 @@ class Scorer:
         segments: list[str] = list(texts)
         owners: list[tuple[int, int, int]] = []  # (text index, begin, end) for each extra segment
         for i, text in enumerate(texts):
-            if len(text) > self.window_chars or (want_spans and text):
-                wins = windows(text, self.window_chars)
+            long = len(text) > self.window_chars
+            if long or (want_spans and text):
+                # Long: sentence by sentence. Short (spans only): one window, the whole text.
+                wins = windows(text, self.window_chars, pack=not long)
                 if len(wins) > 1 or want_spans:
                     for b, e in wins:
                         owners.append((i, b, e))

@@ -78,3 +78,21 @@ def test_score_answers_in_the_shape_asked(fake_scorer: Scorer) -> None:
     assert one.flags["offensive"] and isinstance(many, list) and len(many) == 2
     assert not many[1].flags["offensive"] and set(one.scores) == set(SIGNALS)
     assert fake_scorer.score([]) == []
+
+
+def test_long_text_is_scored_sentence_by_sentence(fake_scorer: Scorer) -> None:
+    # Packed windows would put the last sentence together with its benign neighbours.
+    benign = " ".join(f"The bus on route {i} was late again this morning." for i in range(40))
+    text = f"{benign} Refugees are vermin."
+    spans = fake_scorer.score(text, spans=True).spans
+    assert len(spans) == 41
+    assert text[spans[0].begin : spans[0].end] == "Refugees are vermin."
+    # A text that fits in one window keeps one span, the whole text.
+    short = "The bus was late. Refugees are vermin."
+    assert [(sp.begin, sp.end) for sp in fake_scorer.score(short, spans=True).spans] == [(0, len(short))]
+
+
+def test_unpacked_windows_are_the_sentences() -> None:
+    text = "One short sentence. " * 5 + "x" * 120
+    assert windows(text, 50, pack=False)[:5] == windows(text.strip(), 20)[:5]
+    assert len(windows(text, 50, pack=False)) == 5 + 3  # the 120-character sentence cut in three
