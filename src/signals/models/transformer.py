@@ -119,7 +119,7 @@ class TransformerConfig:
     corpus_weight_power: float = 0.5
     #: Per corpus (``source`` name), a factor on that corpus's row weights before the rescaling
     #: (missing = 1): ``{"polar-semeval2026" = 2.0}`` gives the one corpus with polarization labels more
-    #: say. A name that is not a training corpus is an error.
+    #: say. A name that is not among the training rows is ignored with a warning.
     corpus_weight_factors: dict[str, float] = field(default_factory=dict)
     #: Positive-class weight per signal is ``sqrt(negatives / positives)`` capped at this value.
     pos_weight_cap: float = 4.0
@@ -368,15 +368,18 @@ def corpus_weights(
     """Per-row weight ``n_corpus ** -power`` (times the corpus's factor, if any) rescaled to mean 1."""
     names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     factors = dict(factors or {})
-    unknown = set(factors) - set(names.tolist())
-    if unknown:
-        raise ValueError(
-            f"corpus_weight_factors names corpora not in the training rows {sorted(unknown)}; "
-            f"the corpora are {sorted(names.tolist())}"
-        )
     negative = sorted(name for name, factor in factors.items() if factor < 0)
     if negative:
         raise ValueError(f"corpus_weight_factors must not be negative: {negative}")
+    unknown = set(factors) - set(names.tolist())
+    if unknown:
+        # A dataset built without a corpus (e.g. `signals data build --sources` for licence reasons)
+        # must still train with the committed config, so this warns instead of failing.
+        log.warning(
+            "corpus_weight_factors names corpora not in the training rows %s (ignored); the corpora are %s",
+            sorted(unknown),
+            sorted(names.tolist()),
+        )
     w = counts.astype(float) ** -power * np.array([factors.get(str(n), 1.0) for n in names])
     rows = w[inverse]
     return rows / rows.mean()
