@@ -183,25 +183,23 @@ def download_model_dir(model_uri: str, uri: str | None = None) -> Path:
     return candidates[0]
 
 
-def run_params(version: str, uri: str | None = None) -> dict[str, str]:
-    """The parameters of the run that produced a registered version (its ``dataset``, config, ...)."""
+def _version_run_data(version: str, uri: str | None) -> Any:
+    """The ``RunData`` (params, metrics, tags) of the run behind a registered version, or ``None``."""
     import mlflow
 
     uri = tracking_uri(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version(MODEL_NAME, version)
-    if not mv.run_id:
-        return {}
-    return dict(client.get_run(mv.run_id).data.params)
+    return client.get_run(mv.run_id).data if mv.run_id else None
+
+
+def run_params(version: str, uri: str | None = None) -> dict[str, str]:
+    """The parameters of the run that produced a registered version (its ``dataset``, config, ...)."""
+    data = _version_run_data(version, uri)
+    return dict(data.params) if data else {}
 
 
 def run_metrics(version: str, uri: str | None = None) -> dict[str, float]:
     """The metrics of the run that produced a registered version (for the promotion gate)."""
-    import mlflow
-
-    uri = tracking_uri(uri)
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    mv = client.get_model_version(MODEL_NAME, version)
-    if not mv.run_id:
-        return {}
-    return dict(client.get_run(mv.run_id).data.metrics)
+    data = _version_run_data(version, uri)
+    return dict(data.metrics) if data else {}
