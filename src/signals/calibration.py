@@ -1,11 +1,19 @@
 """Per-signal calibration and operating points.
 
-Calibration maps a model's raw probability to an estimate of P(signal | text) fitted on validation
-(isotonic regression, stored as its step points so serving needs only numpy). Two operating points are
-chosen per signal on the calibrated validation scores:
+Calibration maps a model's raw probability to an estimate of P(signal | text) fitted on validation. It
+is **beta calibration** (Kull et al. 2017): ``sigmoid(a * ln p - b * ln(1 - p) + c)`` with ``a, b >= 0``,
+a smooth, strictly increasing map (Platt scaling on the logit is the case ``a == b``). Step-wise isotonic
+regression was used before: fitted on a few thousand validation rows it collapses distinct texts onto a
+few values (plateaus), so triage priority could no longer rank them and a threshold on a plateau moved
+whole blocks of answers. Serving applies the stored three numbers with numpy only.
+
+Two operating points are chosen per signal on calibrated scores (``choose_operating_points``):
 
 * ``review`` (high recall, feeds the triage queue): the highest threshold whose recall is at least
-  ``target_recall`` (default 0.90);
+  ``target_recall`` (default 0.90), then, when a **review budget** is given with unlabelled-by-choice
+  civic text (a uniform sample of real comments), raised signal by signal until at most that share of
+  the civic comments reaches ``review`` for any signal; each step raises the threshold of the signal
+  that loses the least recall per civic comment taken out of review;
 * ``flag`` (high precision): the lowest threshold whose precision is at least ``target_precision``
   (default 0.80); when no threshold reaches it, the threshold that maximises F1.
 
@@ -14,6 +22,7 @@ chosen per signal on the calibrated validation scores:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,40 +32,92 @@ import numpy as np
 
 IDENTITY: dict[str, Any] = {"kind": "identity"}
 
+_EPS = 1e-6
+
+
+def _beta_features(p_raw: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p_raw, dtype=float), _EPS, 1 - _EPS)
+    return np.stack([np.log(p), -np.log1p(-p)], axis=1)
+
 
 def fit_calibrator(y_true: np.ndarray, p_raw: np.ndarray) -> dict[str, Any]:
-    """Fit an isotonic calibrator on known labels; returns a JSON-able description.
+    """Fit a beta calibrator on known labels; returns a JSON-able description.
 
-    >>> cal = fit_calibrator(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-    >>> cal["kind"]
-    'isotonic'
+    A coefficient that would come out negative (a non-monotone map) is dropped and the rest refitted,
+    as in the reference implementation; with one class only, the identity is returned.
+
+    >>> cal = fit_calibrator(np.array([0, 0, 1, 1, 0, 1]), np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9]))
+    >>> cal["kind"], cal["a"] >= 0 and cal["b"] >= 0
+    ('beta', True)
     """
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
 
-    y_true = np.asarray(y_true)
-    p_raw = np.asarray(p_raw, dtype=float)
-    if len(np.unique(y_true)) < 2:
+    y_true = np.asarray(y_true).astype(int)
+    if len(y_true) == 0 or len(np.unique(y_true)) < 2:
         return dict(IDENTITY)
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p_raw, y_true)
-    return {
-        "kind": "isotonic",
-        "x": [float(v) for v in iso.X_thresholds_],
-        "y": [float(v) for v in iso.y_thresholds_],
-    }
+    x = _beta_features(p_raw)
+    keep = [0, 1]
+    coef = np.zeros(2)
+    intercept = 0.0
+    for _ in range(2):
+        # Nearly unregularised: three parameters on thousands of rows need no shrinkage, and a strong
+        # penalty would flatten the map towards the base rate.
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(x[:, keep], y_true)
+        coef = np.zeros(2)
+        coef[keep] = lr.coef_[0]
+        intercept = float(lr.intercept_[0])
+        negative = [k for k in keep if coef[k] < 0]
+        if not negative:
+            break
+        keep = [k for k in keep if k not in negative]
+        if not keep:
+            return dict(IDENTITY)
+    if coef.sum() <= 0:
+        return dict(IDENTITY)
+    return {"kind": "beta", "a": float(coef[0]), "b": float(coef[1]), "c": intercept}
 
 
-def apply_calibrator(calibrator: dict[str, Any] | None, p_raw: np.ndarray) -> np.ndarray:
+def apply_calibrator(calibrator: Mapping[str, Any] | None, p_raw: np.ndarray) -> np.ndarray:
     """Map raw probabilities through a calibrator description (identity when ``None``).
 
-    A tiny monotone blend with the raw score breaks isotonic ties, so ranking within a step is kept.
+    ``isotonic`` descriptions (models trained before beta calibration) are still applied, with a tiny
+    monotone blend of the raw score that breaks ties within a step.
+
+    >>> apply_calibrator({"kind": "beta", "a": 1.0, "b": 1.0, "c": 0.0}, np.array([0.2, 0.7])).round(3)
+    array([0.2, 0.7])
     """
     p_raw = np.asarray(p_raw, dtype=float)
     if not calibrator or calibrator.get("kind") == "identity":
         return p_raw
+    if calibrator["kind"] == "beta":
+        z = _beta_features(p_raw) @ np.array([calibrator["a"], calibrator["b"]]) + calibrator["c"]
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
     if calibrator["kind"] == "isotonic":
         calibrated = np.interp(p_raw, calibrator["x"], calibrator["y"])
         return np.clip(0.999 * calibrated + 0.001 * p_raw, 0.0, 1.0)
     raise ValueError(f"unknown calibrator kind {calibrator['kind']!r}")
+
+
+def _review_for_recall(y: np.ndarray, p: np.ndarray, target_recall: float) -> float:
+    """The highest threshold keeping recall >= target on (y, p) (the lowest positive score if none)."""
+    pos = np.sort(p[y == 1])
+    if len(pos) == 0:
+        return 0.5
+    # Recall at threshold t is the share of positives >= t; keep ceil(target * n) of them.
+    keep = int(np.ceil(target_recall * len(pos) - 1e-9))
+    return float(pos[len(pos) - max(keep, 1)])
+
+
+def _flag_for_precision(y: np.ndarray, p: np.ndarray, target_precision: float) -> float:
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y, p)
+    precision, recall = precision[:-1], recall[:-1]
+    ok = np.where(precision >= target_precision)[0]
+    if len(ok):
+        return float(thresholds[ok[0]])
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1))])
 
 
 def choose_thresholds(
@@ -65,22 +126,85 @@ def choose_thresholds(
     target_recall: float = 0.90,
     target_precision: float = 0.80,
 ) -> dict[str, float]:
-    """Choose ``review`` and ``flag`` thresholds for one signal (rules in the module docstring)."""
-    from sklearn.metrics import precision_recall_curve
+    """``review`` and ``flag`` thresholds for one signal without a review budget.
 
-    y_true = np.asarray(y_true)
+    >>> choose_thresholds(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.5, 0.9]), 0.9, 0.9)
+    {'review': 0.5, 'flag': 0.9}
+    """
+    y_true = np.asarray(y_true).astype(int)
     p = np.asarray(p, dtype=float)
     if len(np.unique(y_true)) < 2:
         return {"review": 0.5, "flag": 0.5}
-    precision, recall, thresholds = precision_recall_curve(y_true, p)
-    # precision/recall have one more entry than thresholds; drop the final (recall=0) point.
-    precision, recall = precision[:-1], recall[:-1]
-    ok_recall = np.where(recall >= target_recall)[0]
-    review = float(thresholds[ok_recall[-1]]) if len(ok_recall) else float(thresholds[0])
-    ok_precision = np.where(precision >= target_precision)[0]
-    if len(ok_precision):
-        flag = float(thresholds[ok_precision[0]])
-    else:
-        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-        flag = float(thresholds[int(np.argmax(f1))])
+    review = _review_for_recall(y_true, p, target_recall)
+    flag = _flag_for_precision(y_true, p, target_precision)
     return {"review": review, "flag": max(flag, review)}
+
+
+def review_load(p_civic: np.ndarray, review: Mapping[str, float], signals: Sequence[str]) -> float:
+    """Share of civic comments whose score reaches ``review`` for any signal (columns in ``signals`` order).
+
+    >>> review_load(np.array([[0.9, 0.0], [0.1, 0.2]]), {"a": 0.5, "b": 0.5}, ["a", "b"])
+    0.5
+    """
+    p_civic = np.asarray(p_civic, dtype=float)
+    if len(p_civic) == 0:
+        return 0.0
+    hits = np.zeros(len(p_civic), dtype=bool)
+    for j, s in enumerate(signals):
+        hits |= p_civic[:, j] >= review[s]
+    return float(hits.mean())
+
+
+def choose_operating_points(
+    labelled: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    signals: Sequence[str],
+    target_recall: float = 0.90,
+    target_precision: float = 0.80,
+    civic_sample: np.ndarray | None = None,
+    review_budget: float | None = None,
+) -> dict[str, dict[str, float]]:
+    """``{"review": {signal: t}, "flag": {signal: t}}`` for every signal (rules in the module docstring).
+
+    ``labelled[signal]`` is ``(y, p)``: the known labels and calibrated scores that signal is judged on
+    (pooled validation and labelled civic rows). ``civic_sample`` is an ``(n, len(signals))`` array of
+    calibrated scores on a uniform sample of civic comments; with ``review_budget`` the ``review``
+    thresholds are raised until at most that share of it reaches review.
+    """
+    review: dict[str, float] = {}
+    flag: dict[str, float] = {}
+    for s in signals:
+        y, p = labelled[s]
+        points = choose_thresholds(y, p, target_recall, target_precision)
+        review[s], flag[s] = points["review"], points["flag"]
+    if civic_sample is not None and review_budget is not None and len(civic_sample):
+        review = _fit_review_budget(labelled, signals, review, np.asarray(civic_sample, float), review_budget)
+    return {"review": review, "flag": {s: max(flag[s], review[s]) for s in signals}}
+
+
+def _fit_review_budget(
+    labelled: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    signals: Sequence[str],
+    review: dict[str, float],
+    civic: np.ndarray,
+    budget: float,
+) -> dict[str, float]:
+    review = dict(review)
+    n_pos = {s: max(int((np.asarray(labelled[s][0]) == 1).sum()), 1) for s in signals}
+    while review_load(civic, review, signals) > budget:
+        best: tuple[float, str, float] | None = None
+        for j, s in enumerate(signals):
+            above = np.sort(civic[civic[:, j] >= review[s], j])
+            if len(above) == 0:
+                continue
+            # The next threshold takes the lowest civic comment of this signal out of review.
+            nxt = float(np.nextafter(above[0], np.inf))
+            y, p = labelled[s]
+            lost = int(((p >= review[s]) & (p < nxt) & (np.asarray(y) == 1)).sum()) / n_pos[s]
+            freed = int((above < nxt).sum())
+            cost = lost / freed
+            if best is None or cost < best[0]:
+                best = (cost, s, nxt)
+        if best is None:
+            break
+        review[best[1]] = best[2]
+    return review
