@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,132 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, Any]], prefix: str) -> dict[
         if collected:
             flat[f"{head}macro_{key}"] = float(np.mean(collected))
     return flat
+
+
+def per_source_metrics(
+    sources: Sequence[str], Y_true: Any, P: Any, thresholds: Thresholds | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``signal_metrics`` computed separately for the rows of each source corpus, sorted by name.
+
+    A pooled test split hides corpora that do not transfer: a model can gain on the largest corpus and
+    lose on the only one that labels polarization. Each corpus's own rows show it.
+
+    >>> Y, P = [[1, -1, -1, -1], [0, -1, -1, -1]], [[0.9, 0, 0, 0], [0.1, 0, 0, 0]]
+    >>> m = per_source_metrics(["a", "b"], Y, P)
+    >>> sorted(m), m["a"]["hate"]["positives"]
+    (['a', 'b'], 1)
+    """
+    y_all, p_all = _check_inputs(Y_true, P)
+    names = np.asarray([str(s) for s in sources])
+    if len(names) != len(y_all):
+        raise ValueError(f"sources has {len(names)} entries for {len(y_all)} rows")
+    return {
+        name: signal_metrics(y_all[names == name], p_all[names == name], thresholds)
+        for name in sorted(set(names))
+    }
+
+
+def civic_metrics(Y_true: Any, P: Any, thresholds: Thresholds, sample: Any) -> dict[str, Any]:
+    """Metrics on the team's labelled civic comments: per signal, and the analysts' load.
+
+    ``sample`` marks the rows of the uniform random draw: **review load** (the share of comments that
+    reach ``review`` for any signal, i.e. what analysts must read) and **flag load** are measured on
+    those rows only, since the rows drawn from the top of a model's scores would inflate them.
+    Precision and recall use every labelled row. Returns ``{"signals": signal_metrics(...),
+    "review_load", "flag_load", "n", "n_sample"}``.
+
+    >>> out = civic_metrics([[1, 0, 0, 0], [0, 0, 0, 0]], [[0.9, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1]],
+    ...                     {"review": {s: 0.5 for s in SIGNALS}, "flag": {s: 0.8 for s in SIGNALS}},
+    ...                     [False, True])
+    >>> out["review_load"], out["signals"]["hate"]["points"]["review"]["recall"]
+    (0.0, 1.0)
+    """
+    from signals.calibration import review_load
+
+    y_all, p_all = _check_inputs(Y_true, P)
+    points = operating_points(thresholds)
+    in_sample = np.asarray(sample, dtype=bool)
+    return {
+        "signals": signal_metrics(y_all, p_all, points),
+        "review_load": review_load(p_all[in_sample], points["review"], SIGNALS) if in_sample.any() else None,
+        "flag_load": review_load(p_all[in_sample], points["flag"], SIGNALS) if in_sample.any() else None,
+        "n": len(y_all),
+        "n_sample": int(in_sample.sum()),
+    }
+
+
+def flat_civic_metrics(civic: Mapping[str, Any], prefix: str = "civic") -> dict[str, float]:
+    """MLflow keys of ``civic_metrics``: ``civic_<signal>_<point>_<metric>`` plus the two loads."""
+    flat = flat_metrics(civic["signals"], prefix)
+    for key in ("review_load", "flag_load"):
+        if civic.get(key) is not None:
+            flat[f"{prefix}_{key}"] = float(civic[key])
+    return flat
+
+
+def _cell(metrics: Mapping[str, float], key: str, digits: int = 3) -> str:
+    value = metrics.get(key)
+    return "-" if value is None else f"{float(value):.{digits}f}"
+
+
+def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
+    """The rows of ``signals evaluate``'s table from flat metrics: set, measure, one cell per signal, all.
+
+    Sets: each corpus's test split (F1 at ``flag``, recall at ``review``), the pooled test split
+    (PR-AUC), the civic development set (precision and recall at both points, review and flag load),
+    the functional suite (accuracy, lowest functionality) and the per-identity bias AUCs.
+
+    >>> evaluation_rows({"test.a_hate_flag_f1": 0.5, "test.a_hate_n": 4.0})[0][:3]
+    ['test: a', 'F1 @ flag', '0.500']
+    """
+    rows: list[list[str]] = []
+    sources = sorted({k.split("_", 1)[0][len("test.") :] for k in metrics if k.startswith("test.")})
+    for source in sources:
+        head = f"test.{source}"
+        for measure, suffix in (("F1 @ flag", "flag_f1"), ("recall @ review", "review_recall")):
+            cells = [_cell(metrics, f"{head}_{s}_{suffix}") for s in SIGNALS]
+            rows.append([f"test: {source}", measure, *cells, ""])
+    rows.append(["test: pooled", "PR-AUC", *(_cell(metrics, f"test_{s}_pr_auc") for s in SIGNALS), ""])
+    if any(k.startswith("civic_") for k in metrics):
+        for point in ("review", "flag"):
+            for metric in ("precision", "recall"):
+                cells = [_cell(metrics, f"civic_{s}_{point}_{metric}") for s in SIGNALS]
+                rows.append(["civic dev", f"{metric} @ {point}", *cells, ""])
+        rows.append(
+            ["civic dev", "positives", *(_cell(metrics, f"civic_{s}_positives", 0) for s in SIGNALS), ""]
+        )
+        rows.append(
+            ["civic dev", "review load (any signal)", "", "", "", "", _cell(metrics, "civic_review_load")]
+        )
+        rows.append(
+            ["civic dev", "flag load (any signal)", "", "", "", "", _cell(metrics, "civic_flag_load")]
+        )
+    if "func_overall_acc" in metrics:
+        funcs = {k[5:-4]: v for k, v in metrics.items() if k.startswith("func_") and k.endswith("_acc")}
+        funcs.pop("overall", None)
+        lowest = min(funcs.items(), key=lambda kv: kv[1]) if funcs else None
+        low = f"lowest {lowest[0]} {lowest[1]:.3f}" if lowest else ""
+        rows.append(
+            ["functional suite", "accuracy @ flag", "", "", "", "", _cell(metrics, "func_overall_acc")]
+        )
+        rows.append(["functional suite", low, "", "", "", "", ""])
+    if any(k.startswith("bias_test_") for k in metrics):
+        rows.append(
+            ["bias (test)", "final bias AUC", *(_cell(metrics, f"bias_test_{s}_final") for s in SIGNALS), ""]
+        )
+    return rows
+
+
+def evaluation_table(metrics: Mapping[str, float], title: str = "") -> Any:
+    """``evaluation_rows`` as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("set", "measure", *SIGNALS, "all"):
+        table.add_column(name, justify="left" if name in ("set", "measure") else "right")
+    for row in evaluation_rows(metrics):
+        table.add_row(*row)
+    return table
 
 
 # -- plots ------------------------------------------------------------------------------------------

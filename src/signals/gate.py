@@ -2,12 +2,18 @@
 
 A challenger passes when, compared with the current champion:
 
-1. **per-signal PR-AUC on validation** (``val_<signal>_pr_auc``, from ``signals.evaluation.flat_metrics``)
-   is at least the champion's minus ``tolerance`` for *every* signal: a better hate model that loses
-   the threat signal is not promoted;
-2. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
-   least the champion's minus ``tolerance``;
-3. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
+1. **per-signal PR-AUC on the corpora's test splits** (``test_<signal>_pr_auc``, from
+   ``signals.evaluation.flat_metrics``) is at least the champion's minus ``tolerance`` for *every*
+   signal: a better hate model that loses the threat signal is not promoted;
+2. **civic review load** (``civic_review_load``, the share of the civic development set's random draw
+   that reaches ``review`` for any signal) is within the analysts' budget ``review_budget`` (10 %), or
+   no higher than the champion's plus ``tolerance``;
+3. **civic recall at review** for hate and polarization (``civic_<signal>_review_recall``) is at least
+   ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance``;
+4. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
+   least the champion's minus ``suite_tolerance`` (0.03): the suite was written by the same hands as the
+   augmentation templates, so it is one input among several, not the deciding one;
+5. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
    default 50%). A functionality the champion already failed does not block the challenger (it is
    listed as a warning), otherwise a first weak champion could never be replaced; ``strict_floor=True``
    makes every functionality below the floor a failure.
@@ -22,9 +28,9 @@ first model needs no rival. Floor violations are still reported as warnings.
 
 >>> compare(None, {"val_hate_pr_auc": 0.7}).passed
 True
->>> r = compare({"val_hate_pr_auc": 0.8}, {"val_hate_pr_auc": 0.7}, signals=["hate"])
+>>> r = compare({"test_hate_pr_auc": 0.8}, {"test_hate_pr_auc": 0.7}, signals=["hate"])
 >>> r.passed, r.reasons
-(False, ['val_hate_pr_auc: 0.7000 < champion 0.8000 - tolerance 0.005'])
+(False, ['test_hate_pr_auc: 0.7000 < champion 0.8000 - tolerance 0.005'])
 """
 
 from __future__ import annotations
@@ -40,12 +46,17 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 TOLERANCE = 0.005
+SUITE_TOLERANCE = 0.03
 MIN_FUNCTIONALITY_ACC = 0.5
+REVIEW_BUDGET = 0.10
+CIVIC_RECALL = 0.80
+CIVIC_RECALL_SIGNALS: tuple[str, ...] = ("hate", "polarization")
 FUNC_OVERALL_KEY = "func_overall_acc"
+REVIEW_LOAD_KEY = "civic_review_load"
 _FUNC_KEY = re.compile(r"^func_(?P<name>.+)_acc$")
 
 
-def pr_auc_key(signal: str, split: str = "val") -> str:
+def pr_auc_key(signal: str, split: str = "test") -> str:
     """The metric key of a split's PR-AUC for a signal, as ``evaluation.flat_metrics`` writes it."""
     return f"{split}_{signal}_pr_auc"
 
@@ -147,6 +158,28 @@ def _at_least_champion(
     return Check(key, old, new, required, passed=new >= required)
 
 
+def _within_bound(
+    key: str,
+    champion: Mapping[str, float] | None,
+    challenger: Mapping[str, float],
+    bound: float,
+    tolerance: float,
+    higher_is_better: bool,
+) -> Check:
+    """An absolute bound that is enough on its own, else no worse than the champion within tolerance."""
+    old, new = _get(champion, key), _get(challenger, key)
+    if new is None:
+        if old is None:
+            return Check(key, None, None, None, passed=True, warning=True, note="neither model has it")
+        return Check(key, old, None, None, passed=False, note="missing in challenger")
+    sign = 1 if higher_is_better else -1
+    relative = None if old is None else old - sign * tolerance
+    required = (
+        bound if relative is None else (min(bound, relative) if higher_is_better else max(bound, relative))
+    )
+    return Check(key, old, new, required, passed=sign * (new - required) >= -1e-12)
+
+
 def compare(
     champion_metrics: Mapping[str, float] | None,
     challenger_metrics: Mapping[str, float],
@@ -154,6 +187,9 @@ def compare(
     min_functionality_acc: float = MIN_FUNCTIONALITY_ACC,
     strict_floor: bool = False,
     signals: Sequence[str] = SIGNALS,
+    suite_tolerance: float = SUITE_TOLERANCE,
+    review_budget: float = REVIEW_BUDGET,
+    civic_recall: float = CIVIC_RECALL,
 ) -> GateResult:
     """Compare a challenger's metrics with the champion's (rules in the module docstring).
 
@@ -163,14 +199,21 @@ def compare(
     has_champion = bool(champion_metrics)
     champion = champion_metrics if has_champion else None
     checks: list[Check] = []
-    for key in [pr_auc_key(s) for s in signals] + [FUNC_OVERALL_KEY]:
-        check = _at_least_champion(key, champion, challenger_metrics, tolerance)
+    for key, tol in [(pr_auc_key(s), tolerance) for s in signals] + [(FUNC_OVERALL_KEY, suite_tolerance)]:
+        check = _at_least_champion(key, champion, challenger_metrics, tol)
         if check is None:
             checks.append(
                 Check(key, None, None, None, passed=True, warning=True, note="neither model has it")
             )
         else:
             checks.append(check)
+    checks.append(
+        _within_bound(REVIEW_LOAD_KEY, champion, challenger_metrics, review_budget, tolerance, False)
+    )
+    for s in CIVIC_RECALL_SIGNALS:
+        if s in signals:
+            key = f"civic_{s}_review_recall"
+            checks.append(_within_bound(key, champion, challenger_metrics, civic_recall, tolerance, True))
     for key in functionality_keys(challenger_metrics):
         new = float(challenger_metrics[key])
         old = _get(champion, key)
@@ -208,4 +251,12 @@ def _reason(check: Check, tolerance: float) -> str:
         return f"{check.key}: {check.challenger:.4f} dropped below the floor {check.required:.2f}"
     if check.note == "below floor":
         return f"{check.key}: {check.challenger:.4f} below the floor {check.required:.2f}"
+    if check.key == REVIEW_LOAD_KEY:
+        return (
+            f"{check.key}: {check.challenger:.4f} above the budget and the champion's ({check.required:.4f})"
+        )
+    if check.key.startswith("civic_"):
+        return f"{check.key}: {check.challenger:.4f} below the bar and the champion's ({check.required:.4f})"
+    if check.champion is not None and check.required is not None:
+        tolerance = round(check.champion - check.required, 6)
     return f"{check.key}: {check.challenger:.4f} < champion {check.champion:.4f} - tolerance {tolerance}"

@@ -12,6 +12,9 @@ from signals.schema import SIGNALS
 def metrics(pr_auc: float = 0.7, overall: float = 0.8, **func: float) -> dict[str, float]:
     out = {pr_auc_key(s): pr_auc for s in SIGNALS}
     out["func_overall_acc"] = overall
+    out["civic_review_load"] = 0.05
+    out["civic_hate_review_recall"] = 0.9
+    out["civic_polarization_review_recall"] = 0.85
     out.update(
         {f"func_{name}_acc": v for name, v in (func or {"plain_hate": 0.9, "negated_hate": 0.7}).items()}
     )
@@ -24,7 +27,7 @@ def test_keys_match_evaluation_and_suite() -> None:
     from signals.evaluation import flat_metrics
 
     flat = flat_metrics(
-        {"hate": {"n": 2, "positives": 1, "roc_auc": 1.0, "pr_auc": 1.0, "points": {}}}, "val"
+        {"hate": {"n": 2, "positives": 1, "roc_auc": 1.0, "pr_auc": 1.0, "points": {}}}, "test"
     )
     assert pr_auc_key("hate") in flat
     assert functionality_keys(metrics()) == ["func_negated_hate_acc", "func_plain_hate_acc"]
@@ -46,10 +49,10 @@ def test_within_tolerance_passes_beyond_fails() -> None:
 
 def test_every_signal_must_hold() -> None:
     challenger = metrics(pr_auc=0.9)
-    challenger["val_threat_pr_auc"] = 0.6
+    challenger["test_threat_pr_auc"] = 0.6
     result = compare(metrics(), challenger)
     assert not result.passed
-    assert len(result.reasons) == 1 and result.reasons[0].startswith("val_threat_pr_auc")
+    assert len(result.reasons) == 1 and result.reasons[0].startswith("test_threat_pr_auc")
 
 
 def test_functional_overall_must_hold() -> None:
@@ -77,11 +80,11 @@ def test_functionality_already_below_floor_warns_unless_strict() -> None:
 def test_missing_metrics() -> None:
     champion = metrics()
     challenger = metrics()
-    del challenger["val_hate_pr_auc"]
+    del challenger["test_hate_pr_auc"]
     result = compare(champion, challenger)
     assert not result.passed and "missing in challenger" in result.reasons[0]
     # a metric neither has (one class on validation) is skipped with a warning
-    del champion["val_hate_pr_auc"]
+    del champion["test_hate_pr_auc"]
     result = compare(champion, challenger)
     assert result.passed and any("neither model" in w for w in result.warnings)
     # a functionality the champion had but the challenger lacks fails
@@ -102,9 +105,37 @@ def test_table_and_metrics() -> None:
     out = result.to_metrics()
     assert out["gate_passed"] == 0.0
     assert out["gate_failed_checks"] == len(SIGNALS)
-    assert out["gate_delta_val_hate_pr_auc"] == pytest.approx(-0.1)
+    assert out["gate_delta_test_hate_pr_auc"] == pytest.approx(-0.1)
     console = Console(record=True, width=200)
     console.print(result.to_table())
     text = console.export_text()
-    assert "FAIL" in text and "val_threat_pr_auc" in text and "-0.1000" in text
+    assert "FAIL" in text and "test_threat_pr_auc" in text and "-0.1000" in text
     assert compare(metrics(), metrics()).to_metrics()["gate_passed"] == 1.0
+
+
+def test_civic_review_load_within_budget_or_no_worse_than_champion() -> None:
+    champion = metrics()
+    over = metrics()
+    over["civic_review_load"] = 0.2
+    result = compare(champion, over)
+    assert not result.passed and result.reasons[0].startswith("civic_review_load")
+    heavy_champion = metrics()
+    heavy_champion["civic_review_load"] = 0.41
+    lighter = metrics()
+    lighter["civic_review_load"] = 0.3
+    assert compare(heavy_champion, lighter).passed  # over budget, but better than the champion
+
+
+def test_civic_recall_at_review_must_reach_the_bar_or_the_champion() -> None:
+    champion = metrics()
+    low = metrics()
+    low["civic_hate_review_recall"] = 0.5
+    assert not compare(champion, low).passed
+    weak_champion = metrics()
+    weak_champion["civic_hate_review_recall"] = 0.5
+    assert compare(weak_champion, low).passed
+
+
+def test_suite_has_a_wider_tolerance_than_the_corpora() -> None:
+    assert compare(metrics(overall=0.8), metrics(overall=0.78)).passed
+    assert not compare(metrics(overall=0.8), metrics(overall=0.76)).passed
