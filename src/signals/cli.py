@@ -161,6 +161,50 @@ def retrain(
 
 
 @app.command()
+def evaluate(
+    model: Annotated[
+        str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
+    ] = None,
+    dataset: Annotated[Path, typer.Option(help="The dataset built by `signals data build`")] = Path(
+        "data/processed"
+    ),
+    corpora: Annotated[
+        Path,
+        typer.Option(
+            envvar="SIGNALS_CORPORA_DIR", help="Folder holding the public corpora and polis-opendata"
+        ),
+    ] = Path("../shared/data"),
+    functional: Annotated[bool, typer.Option(help="Run the functional suite and bias metrics")] = True,
+    civic: Annotated[bool, typer.Option(help="Evaluate on the civic development set")] = True,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write metrics.json and report.json here")
+    ] = None,
+) -> None:
+    """One table: each corpus's test split, the civic development set with review load, the functional
+    suite and the bias metrics, at the model's own review/flag thresholds."""
+    import json
+
+    from signals.corpora import CorpusError
+    from signals.dataset import DatasetError
+    from signals.evaluation import evaluation_table
+    from signals.training import evaluate_model
+
+    try:
+        metrics, report = evaluate_model(model, dataset, corpora, functional=functional, civic=civic)
+    except (DatasetError, CorpusError) as exc:
+        fail(str(exc))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        fail(f"cannot evaluate model {model or '(default)'}: {exc}")
+    title = f"{report['model']['name']} {report['model']['version']} on {dataset}"
+    Console().print(evaluation_table(metrics, title=title))
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        (output / "report.json").write_text(json.dumps(report, indent=2, default=str))
+        console.print(f"wrote {output / 'metrics.json'} and {output / 'report.json'}")
+
+
+@app.command()
 def score(
     input_path: Annotated[Path | None, typer.Argument(metavar="IN.csv", help="CSV file to score")] = None,
     text_column: Annotated[str, typer.Option(help="Column holding the text")] = "text",

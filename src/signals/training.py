@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from signals.calibration import choose_thresholds, fit_calibrator
+from signals.calibration import apply_calibrator, choose_operating_points, fit_calibrator
 from signals.models import ModelInfo
 from signals.schema import SIGNALS
 
@@ -37,6 +37,10 @@ class OperatingPoints:
     target_recall: float = 0.90
     #: ``flag`` threshold: the lowest one reaching at least this precision (else best F1).
     target_precision: float = 0.80
+    #: Most share of real civic comments (the English Polis pool) that may reach ``review`` for any
+    #: signal; ``review`` thresholds are raised until it holds (0 = no budget). Analysts read every
+    #: comment at ``review``: on civic text, where well under 1 % carry a signal, this is their cost.
+    review_budget: float = 0.09
 
 
 @dataclass
@@ -61,6 +65,11 @@ class TrainConfig:
     evaluate_functional: bool = True
     #: Register the model as ``signals`` and set the ``challenger`` alias.
     register: bool = True
+    #: Folder of the shared corpora holding ``polis-opendata`` ("" = ``SIGNALS_CORPORA_DIR`` or
+    #: ``../shared/data``): the civic development set and pool for thresholds and evaluation.
+    corpora: str = ""
+    #: Use the civic development set (docs/civic-labels.md); skipped with a warning when missing.
+    civic: bool = True
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
     #: Parameters of ``signals.models.baseline.BaselineModel``.
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -180,6 +189,87 @@ def evaluate_split(scorer: Any, rows: Any, thresholds: dict[str, dict[str, float
     return signal_metrics(label_matrix(rows), probs, thresholds)
 
 
+def corpora_dir(configured: str | Path = "") -> Path:
+    """The shared corpora folder: ``configured``, else ``SIGNALS_CORPORA_DIR``, else ``../shared/data``."""
+    import os
+
+    return Path(configured or os.environ.get("SIGNALS_CORPORA_DIR") or "../shared/data")
+
+
+@dataclass
+class CivicData:
+    """The civic development set (texts, labels, which rows are the random draw) and the unlabelled pool.
+
+    ``pool`` is every English Polis comment: the population the review budget is fitted on.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    sample: np.ndarray
+    pool: list[str]
+
+    @classmethod
+    def load(cls, corpora: str | Path = "") -> CivicData:
+        from signals.corpora.polis_opendata import load_civic_dev, read_comments
+
+        folder = corpora_dir(corpora)
+        examples = load_civic_dev(folder)
+        return cls(
+            texts=[e.record.text for e in examples],
+            labels=np.array([[e.record.labels[s] for s in SIGNALS] for e in examples], dtype=int),
+            sample=np.array([e.draw == "random" for e in examples], dtype=bool),
+            pool=[r.text for r in read_comments(folder)],
+        )
+
+
+def load_civic(config: TrainConfig) -> CivicData | None:
+    """``CivicData.load`` for a config, or ``None`` with a warning when the Polis files are missing."""
+    from signals.corpora import CorpusError
+
+    try:
+        return CivicData.load(config.corpora)
+    except CorpusError as exc:
+        log.warning("no civic development set (%s): thresholds from validation only", exc)
+        return None
+
+
+def operating_points_for(
+    model: Any,
+    calibration: dict[str, Any],
+    y_val: np.ndarray,
+    raw_val: np.ndarray,
+    civic: CivicData | None,
+    ops: OperatingPoints,
+) -> dict[str, dict[str, float]]:
+    """``review``/``flag`` per signal on calibrated validation scores pooled with the labelled civic rows.
+
+    With a civic set and a budget, ``review`` is raised until at most ``ops.review_budget`` of the civic
+    pool reaches it for any signal (``signals.calibration.choose_operating_points``).
+    """
+
+    def calibrated(raw: np.ndarray) -> np.ndarray:
+        return np.stack([apply_calibrator(calibration[s], raw[:, j]) for j, s in enumerate(SIGNALS)], axis=1)
+
+    p_val = calibrated(raw_val)
+    ys, ps = [y_val], [p_val]
+    pool = None
+    if civic is not None:
+        ys.append(civic.labels)
+        ps.append(calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float)))
+        if ops.review_budget > 0:
+            pool = calibrated(np.asarray(model.predict_proba(civic.pool), dtype=float))
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    labelled = {s: (y[y[:, j] >= 0, j], p[y[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)}
+    return choose_operating_points(
+        labelled,
+        SIGNALS,
+        target_recall=ops.target_recall,
+        target_precision=ops.target_precision,
+        civic_sample=pool,
+        review_budget=ops.review_budget or None,
+    )
+
+
 def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str | None = None) -> TrainResult:
     """Run one experiment end to end and return the run id, registered version and metrics."""
     import mlflow
@@ -210,26 +300,17 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
         if config.model == "baseline":
             mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items()})
 
-        # Calibrate each signal on validation, then choose the operating points on calibrated scores.
+        # Calibrate each signal on validation, then choose the operating points on calibrated scores of
+        # validation pooled with the labelled civic comments, under the civic review budget.
         val = dd["validation"]
         y_val = label_matrix(val)
         raw = np.asarray(model.predict_proba(list(val["text"])), dtype=float)
-        calibration: dict[str, Any] = {}
-        thresholds: dict[str, dict[str, float]] = {"review": {}, "flag": {}}
-        from signals.calibration import apply_calibrator
-
-        for j, signal in enumerate(SIGNALS):
-            known = y_val[:, j] >= 0
-            calibration[signal] = fit_calibrator(y_val[known, j], raw[known, j])
-            calibrated = apply_calibrator(calibration[signal], raw[known, j])
-            points = choose_thresholds(
-                y_val[known, j],
-                calibrated,
-                target_recall=config.operating_points.target_recall,
-                target_precision=config.operating_points.target_precision,
-            )
-            thresholds["review"][signal] = points["review"]
-            thresholds["flag"][signal] = points["flag"]
+        calibration = {
+            s: fit_calibrator(y_val[y_val[:, j] >= 0, j], raw[y_val[:, j] >= 0, j])
+            for j, s in enumerate(SIGNALS)
+        }
+        civic = load_civic(config) if config.civic else None
+        thresholds = operating_points_for(model, calibration, y_val, raw, civic, config.operating_points)
 
         model_dir = workdir / "model"
         model.save(model_dir)
@@ -246,7 +327,13 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
 
         plots = workdir / "plots"
         metrics, report = evaluate(
-            scorer, dd, extra_eval, functional=config.evaluate_functional, plots_dir=plots, workdir=workdir
+            scorer,
+            dd,
+            extra_eval,
+            functional=config.evaluate_functional,
+            plots_dir=plots,
+            workdir=workdir,
+            civic=civic,
         )
         report["thresholds"] = thresholds
         metrics["train_seconds"] = time.perf_counter() - started
@@ -254,7 +341,11 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
         mlflow.log_artifacts(str(plots), artifact_path="plots")
         (workdir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
         mlflow.log_artifact(str(workdir / "evaluation.json"))
-        info.metrics = {k: v for k, v in metrics.items() if k.startswith(("val_", "test_", "func_overall"))}
+        info.metrics = {
+            k: v
+            for k, v in metrics.items()
+            if k.startswith(("val_", "test_", "civic_", "func_overall")) and not k.startswith("test.")
+        }
         info.save(model_dir)
         version = tracking.log_model_dir(model_dir, register=config.register)
         kept = Path(artifacts or tracking.artifact_root()) / "models" / run.info.run_id
@@ -282,11 +373,14 @@ def evaluate(
     functional: bool = True,
     plots_dir: Path | None = None,
     workdir: Path | None = None,
+    civic: CivicData | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Evaluate a scorer the same way for training and for the gate.
 
     Per-signal metrics on validation (``val_*``) and test (``test_*``) at the scorer's own thresholds,
-    on held-back analyst labels (``analyst_*``) when given, and, when ``functional``, the functional
+    on each corpus's own test rows (``test.<corpus>_*``), on the civic development set (``civic_*``,
+    with the review load) when given, on held-back analyst labels (``analyst_*``) when given, and, when
+    ``functional``, the functional
     suite (``func_*``) and per-identity bias metrics on test (``bias_*``). With ``plots_dir``, PR curves
     and confusion matrices are drawn there; with an active MLflow run and ``workdir``, the functional
     suite's per-case table is logged as an artifact.
@@ -315,6 +409,16 @@ def evaluate(
             )
         if split == "test":
             test_probs = probs
+            by_source = evaluation.per_source_metrics(list(rows["source"]), y, probs, thresholds)
+            report["test_by_source"] = by_source
+            for source, source_metrics in by_source.items():
+                metrics.update(evaluation.flat_metrics(source_metrics, f"test.{source}"))
+    if civic is not None:
+        civic_report = evaluation.civic_metrics(
+            civic.labels, scorer.predict_proba(civic.texts), thresholds, civic.sample
+        )
+        report["civic"] = civic_report
+        metrics.update(evaluation.flat_civic_metrics(civic_report))
     if functional:
         from signals import bias
         from signals import functional as suite_module
@@ -339,6 +443,31 @@ def evaluate(
             test_bias.to_frame().to_csv(tables / "bias_test.csv", index=False)
             if mlflow.active_run() is not None:
                 mlflow.log_artifacts(str(tables), artifact_path="tables")
+    return metrics, report
+
+
+def evaluate_model(
+    model: str | Path | None = None,
+    dataset: str | Path = "data/processed",
+    corpora: str | Path = "",
+    functional: bool = True,
+    civic: bool = True,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """``evaluate`` for a model directory or MLflow URI (``None``: the champion, else the shipped model).
+
+    What ``signals evaluate`` prints: each corpus's test split, the civic development set with review
+    load, the functional suite and the bias metrics, all at the model's own thresholds.
+    """
+    from signals.dataset import load_dataset_dict
+    from signals.scoring import load_scorer
+
+    scorer = load_scorer(model)
+    dd = load_dataset_dict(dataset)
+    civic_data = None
+    if civic:
+        civic_data = CivicData.load(corpora)
+    metrics, report = evaluate(scorer, dd, None, functional=functional, civic=civic_data)
+    report["model"] = {"name": scorer.name, "version": scorer.version}
     return metrics, report
 
 
