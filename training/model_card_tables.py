@@ -7,7 +7,7 @@ the card can be regenerated whenever the champion changes::
 
 Run it from the repository root (the default tracking URI ``sqlite:///mlflow.db`` is relative). Every
 number comes from the run's logged metrics (``test_*``, ``func_*``, ``funcgroup_*``, ``bias_*``); case
-counts and functionality descriptions come from ``signals.functional`` (the suite is code, not data).
+counts and functionality descriptions come from ``signals.functional.suite`` (the suite is code, not data).
 A value the run did not log is printed as ``n/a`` with the reason, never estimated.
 """
 
@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from signals.functional import EVAL_GROUPS, FUNCTIONALITIES, suite_cases
+from signals.functional.common import EVAL_GROUPS, FUNCTIONALITIES
+from signals.functional.suite import suite_cases
 from signals.schema import SIGNALS
 
 CONFIG_DIR = Path("training/configs")
@@ -274,7 +275,7 @@ def bias_functional_table(run: RunInfo) -> str:
 def render(champion: RunInfo, baseline: RunInfo | None) -> str:
     """All tables, each under a heading naming the card section and with its provenance line(s)."""
     test = "test split"
-    suite = "functional suite (`signals.functional`, 560 cases)"
+    suite = "functional suite (`signals.functional.suite`, 560 cases)"
     sections: list[tuple[str, Callable[[], str], list[str]]] = [
         (
             "Model details: version",

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
-    from signals.functional import SuiteResult
+    from signals.functional.suite import SuiteResult
 
 #: The three per-group metrics, in report order.
 BIAS_METRICS: tuple[str, ...] = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
@@ -215,7 +215,7 @@ def suite_bias_report(result: SuiteResult, **kwargs: Any) -> BiasReport:
     Signals a case does not evaluate are unknown (-1). The suite has about 25-45 cases per group, so
     the default ``min_size`` keeps every group in.
     """
-    from signals.functional import suite_groups
+    from signals.functional.suite import suite_groups
 
     names = [g.key for g in suite_groups()]
     y = np.array([[c.expected.get(s, -1) for s in SIGNALS] for c in result.cases], dtype=int)

@@ -174,7 +174,7 @@ def test_keep_layers_builds_a_student_from_chosen_base_layers() -> None:
 
 
 def test_template_rows_are_labelled_and_never_the_suite() -> None:
-    from signals.functional import suite_cases
+    from signals.functional.suite import suite_cases
 
     texts, labels, targets = template_rows()
     assert len(texts) == len(labels) == len(targets) > 100

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from signals import bias
-from signals import functional as fx
+from signals.functional import suite
 from signals.schema import SIGNALS, TARGETS, target_column
 
 # Eight rows, one signal; rows 0-3 mention the group.
@@ -143,12 +143,12 @@ def test_metrics_frame_and_table() -> None:
 
 
 def test_suite_bias_report_with_an_oracle() -> None:
-    cases = fx.suite_cases()
+    cases = suite.suite_cases()
     probs = np.array([[0.9 if c.expected.get(s) == 1 else 0.1 for s in SIGNALS] for c in cases])
-    result = fx.SuiteResult(cases, probs, dict.fromkeys(SIGNALS, 0.5))
+    result = suite.SuiteResult(cases, probs, dict.fromkeys(SIGNALS, 0.5))
     report = bias.suite_bias_report(result)
     hate = report["signals"]["hate"]
-    assert set(hate["groups"]) == {g.key for g in fx.suite_groups()}
+    assert set(hate["groups"]) == {g.key for g in suite.suite_groups()}
     assert hate["groups"]["muslims"]["subgroup_auc"] == 1.0
     assert hate["final"] == pytest.approx(1.0)
     # political out-groups have too few hate-labelled cases: not computable, not zero

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
 
-from signals import functional as fx
+from signals.functional import augment, common, suite
 from signals.models import ModelInfo
 from signals.normalize import normalize
-from signals.schema import SIGNALS, UNKNOWN
+from signals.schema import SIGNALS, UNKNOWN, Record
 from signals.scoring import Scorer
 
 GROUP_FUNCTIONALITIES = (
@@ -34,7 +38,7 @@ GROUP_FUNCTIONALITIES = (
 class OracleModel:
     """Answers every suite case perfectly: 0.9 where a signal is expected 1, else 0.1."""
 
-    def __init__(self, cases: Sequence[fx.Case]) -> None:
+    def __init__(self, cases: Sequence[suite.Case]) -> None:
         # The scorer normalises (and de-obfuscates) before the model sees a text, so an obfuscated case
         # may reach the model as the same text as a plain one: merge their expectations.
         self.answers: dict[str, list[float]] = {}
@@ -56,6 +60,16 @@ class ConstantModel:
         return np.full((len(texts), len(SIGNALS)), self.value)
 
 
+def _is_twin(record: Record) -> bool:
+    return record.id.startswith("aug-twin-")
+
+
+def _functionality(record: Record) -> str:
+    """The functionality an augmentation id names (for a twin: of the frame it was swapped from)."""
+    parts = record.id.split("-")
+    return parts[2] if parts[1] == "twin" else parts[1]
+
+
 def _scorer(model: object) -> Scorer:
     info = ModelInfo(
         name="fake",
@@ -67,34 +81,34 @@ def _scorer(model: object) -> Scorer:
 
 
 @pytest.fixture(scope="module")
-def cases() -> list[fx.Case]:
-    return fx.suite_cases()
+def cases() -> list[suite.Case]:
+    return suite.suite_cases()
 
 
-def test_suite_size_and_coverage(cases: list[fx.Case]) -> None:
+def test_suite_size_and_coverage(cases: list[suite.Case]) -> None:
     assert 300 <= len(cases) <= 1000
     per_functionality = Counter(c.functionality for c in cases)
-    assert set(per_functionality) == set(fx.FUNCTIONALITIES)
+    assert set(per_functionality) == set(common.FUNCTIONALITIES)
     assert min(per_functionality.values()) >= 8
-    protected = [g.key for g in fx.EVAL_GROUPS]
+    protected = [g.key for g in common.EVAL_GROUPS]
     assert len(protected) >= 12
     for name in GROUP_FUNCTIONALITIES:
         groups = {c.group for c in cases if c.functionality == name}
         assert groups == set(protected), name
     per_group = Counter(c.group for c in cases)
     assert all(per_group[g] >= 30 for g in protected)
-    assert all(per_group[g.key] >= 4 for g in fx.EVAL_OUTGROUPS)
+    assert all(per_group[g.key] >= 4 for g in common.EVAL_OUTGROUPS)
 
 
-def test_cases_are_well_formed(cases: list[fx.Case]) -> None:
+def test_cases_are_well_formed(cases: list[suite.Case]) -> None:
     assert len({c.id for c in cases}) == len(cases)
     assert len({c.text for c in cases}) == len(cases)
-    known_groups = {g.key for g in fx.suite_groups()}
+    known_groups = {g.key for g in suite.suite_groups()}
     for c in cases:
         assert c.group is None or c.group in known_groups
         assert set(c.expected) <= set(SIGNALS) and c.expected
         assert "{" not in c.text and "}" not in c.text
-    for name in fx.HATE_FUNCTIONALITIES:
+    for name in common.HATE_FUNCTIONALITIES:
         assert all(c.expected["hate"] == 1 for c in cases if c.functionality == name)
     for name in (
         "negated_hate",
@@ -110,7 +124,7 @@ def test_cases_are_well_formed(cases: list[fx.Case]) -> None:
     assert all(c.expected["polarization"] == 0 for c in civil)
 
 
-def test_cases_agree_after_normalisation(cases: list[fx.Case]) -> None:
+def test_cases_agree_after_normalisation(cases: list[suite.Case]) -> None:
     # Two cases the model sees as one text must not expect opposite decisions for a signal.
     seen: dict[tuple[str, str], int] = {}
     for c in cases:
@@ -119,37 +133,37 @@ def test_cases_agree_after_normalisation(cases: list[fx.Case]) -> None:
             assert seen.setdefault(key, value) == value, (c.id, signal)
 
 
-def test_suite_is_deterministic(cases: list[fx.Case]) -> None:
-    assert fx.suite_cases() == cases
-    assert list(fx.augmentation_templates()) == list(fx.augmentation_templates())
+def test_suite_is_deterministic(cases: list[suite.Case]) -> None:
+    assert suite.suite_cases() == cases
+    assert list(augment.augmentation_templates()) == list(augment.augmentation_templates())
 
 
-def test_obfuscation_styles_change_the_text(cases: list[fx.Case]) -> None:
-    assert fx.obfuscate("vermin", "leet") == "v3rm1n"
-    assert fx.obfuscate("hate", "spacing") == "h a t e"
-    assert fx.obfuscate("vermin", "asterisks") == "v*rm*n"
-    assert fx.obfuscate("vermin", "homoglyph") != "vermin"
+def test_obfuscation_styles_change_the_text(cases: list[suite.Case]) -> None:
+    assert common.obfuscate("vermin", "leet") == "v3rm1n"
+    assert common.obfuscate("hate", "spacing") == "h a t e"
+    assert common.obfuscate("vermin", "asterisks") == "v*rm*n"
+    assert common.obfuscate("vermin", "homoglyph") != "vermin"
     with pytest.raises(ValueError):
-        fx.obfuscate("x", "rot13")
+        common.obfuscate("x", "rot13")
     obfuscated = [c for c in cases if c.functionality == "obfuscated_hate"]
-    assert {c.id.split("-")[1] for c in obfuscated} == set(fx.OBFUSCATION_STYLES)
+    assert {c.id.split("-")[1] for c in obfuscated} == set(common.OBFUSCATION_STYLES)
     homoglyph = [c.text for c in obfuscated if "-homoglyph-" in c.id]
     assert all(any(ord(ch) > 0x400 for ch in t) for t in homoglyph)
 
 
-def test_perfect_oracle_scores_100_percent(cases: list[fx.Case]) -> None:
-    result = fx.run_suite(_scorer(OracleModel(cases)))
+def test_perfect_oracle_scores_100_percent(cases: list[suite.Case]) -> None:
+    result = suite.run_suite(_scorer(OracleModel(cases)))
     assert result.overall_accuracy == 1.0
     assert set(result.per_functionality.values()) == {1.0}
     metrics = result.to_metrics()
     assert metrics["func_overall_acc"] == 1.0
-    assert {f"func_{f}_acc" for f in fx.FUNCTIONALITIES} <= set(metrics)
+    assert {f"func_{f}_acc" for f in common.FUNCTIONALITIES} <= set(metrics)
 
 
 def test_always_zero_model_fails_hate_functionalities() -> None:
-    result = fx.run_suite(_scorer(ConstantModel(0.0)))
+    result = suite.run_suite(_scorer(ConstantModel(0.0)))
     acc = result.per_functionality
-    for name in fx.HATE_FUNCTIONALITIES:
+    for name in common.HATE_FUNCTIONALITIES:
         assert acc[name] == 0.0, name
     for name in ("neutral_identity", "positive_identity", "negated_hate", "civil_disagreement"):
         assert acc[name] == 1.0, name
@@ -158,33 +172,33 @@ def test_always_zero_model_fails_hate_functionalities() -> None:
 
 
 def test_only_evaluated_signals_count() -> None:
-    case = fx.Case("x-1", "some text", "plain_hate", {"hate": 1})
+    case = suite.Case("x-1", "some text", "plain_hate", {"hate": 1})
     # threat, offensive, polarization are all wrong-ish but not evaluated for this case
-    result = fx.SuiteResult([case], np.array([[0.9, 0.9, 0.9, 0.9]]), {s: 0.5 for s in SIGNALS})
+    result = suite.SuiteResult([case], np.array([[0.9, 0.9, 0.9, 0.9]]), {s: 0.5 for s in SIGNALS})
     assert result.correct.tolist() == [True]
-    result = fx.SuiteResult([case], np.array([[0.4, 0.0, 0.0, 0.0]]), {s: 0.5 for s in SIGNALS})
+    result = suite.SuiteResult([case], np.array([[0.4, 0.0, 0.0, 0.0]]), {s: 0.5 for s in SIGNALS})
     assert result.correct.tolist() == [False]
 
 
-def test_threshold_choices(cases: list[fx.Case]) -> None:
+def test_threshold_choices(cases: list[suite.Case]) -> None:
     scorer = _scorer(ConstantModel(0.4))  # between review (0.3) and flag (0.5)
-    flag = fx.run_suite(scorer, "flag")
-    review = fx.run_suite(scorer, "review")
+    flag = suite.run_suite(scorer, "flag")
+    review = suite.run_suite(scorer, "review")
     assert flag.per_functionality["plain_hate"] == 0.0
     assert review.per_functionality["plain_hate"] == 0.0  # threat=0 is expected, 0.4 >= 0.3 says 1
     assert review.per_functionality["dehumanisation"] == 1.0  # hate=1 and polarization=1 expected
     assert flag.per_functionality["dehumanisation"] == 0.0
-    assert fx.run_suite(scorer, 0.35).per_functionality["dehumanisation"] == 1.0
+    assert suite.run_suite(scorer, 0.35).per_functionality["dehumanisation"] == 1.0
     custom = dict.fromkeys(SIGNALS, 0.9) | {"hate": 0.1}
-    assert fx.run_suite(scorer, custom).per_functionality["plain_hate"] == 1.0
+    assert suite.run_suite(scorer, custom).per_functionality["plain_hate"] == 1.0
     with pytest.raises(ValueError, match="operating point"):
-        fx.run_suite(scorer, "nonsense")
+        suite.run_suite(scorer, "nonsense")
     with pytest.raises(ValueError, match="lacks signals"):
-        fx.run_suite(scorer, {"hate": 0.5})
+        suite.run_suite(scorer, {"hate": 0.5})
 
 
 def test_outputs_csv_frame_and_table(tmp_path: Path, fake_scorer: Scorer) -> None:
-    result = fx.run_suite(fake_scorer)
+    result = suite.run_suite(fake_scorer)
     # the keyword model flags hate on "vermin" (also when spelt v3rm1n) but not on "I hate X"
     by_id = {c.id: i for i, c in enumerate(result.cases)}
     assert result.decisions[by_id["obfuscated_hate-leet-jews"], 0] == 1
@@ -216,7 +230,7 @@ def test_outputs_csv_frame_and_table(tmp_path: Path, fake_scorer: Scorer) -> Non
 
 
 def test_evaluate_model_dir(keyword_model_dir: Path, tmp_path: Path) -> None:
-    metrics = fx.evaluate_model_dir(keyword_model_dir, out_dir=tmp_path / "artifacts")
+    metrics = suite.evaluate_model_dir(keyword_model_dir, out_dir=tmp_path / "artifacts")
     assert 0.0 < metrics["func_overall_acc"] < 1.0
     assert "bias_func_hate_overall_auc" in metrics
     assert (tmp_path / "artifacts" / "functional_cases.csv").is_file()
@@ -224,14 +238,14 @@ def test_evaluate_model_dir(keyword_model_dir: Path, tmp_path: Path) -> None:
 
 
 def test_main_reports_a_bad_model_dir(tmp_path: Path) -> None:
-    assert fx.main([str(tmp_path / "nothing-here")]) == 2
+    assert suite.main([str(tmp_path / "nothing-here")]) == 2
 
 
 # -- separation of evaluation and augmentation -----------------------------------------------------
 
 
 def test_augmentation_records_have_partial_labels() -> None:
-    records = list(fx.augmentation_templates())
+    records = list(augment.augmentation_templates())
     assert len(records) >= 300
     assert len({r.id for r in records}) == len(records)
     assert all(r.source == "augmentation" for r in records)
@@ -239,28 +253,32 @@ def test_augmentation_records_have_partial_labels() -> None:
     hate = [r for r in records if r.labels["hate"] == 1]
     assert hate and all(any(v == 1 for v in r.targets.values()) for r in hate)
     assert any(r.labels["offensive"] == UNKNOWN for r in records)
-    functionalities = {r.id.split("-")[1] for r in records}
-    assert functionalities <= set(fx.FUNCTIONALITIES)
+    functionalities = {_functionality(r) for r in records}
+    assert functionalities <= set(common.FUNCTIONALITIES)
 
 
 def _augmentation_template_counts() -> Counter[str]:
     counts: Counter[str] = Counter()
-    for table in (fx._AUG_GROUP_TEMPLATES, fx._AUG_PLAIN_TEMPLATES, fx._AUG_OUTGROUP_TEMPLATES):
+    for table in (
+        augment._AUG_GROUP_TEMPLATES,
+        augment._AUG_PLAIN_TEMPLATES,
+        augment._AUG_OUTGROUP_TEMPLATES,
+    ):
         for functionality, templates in table.items():
             counts[functionality] += len(templates)
-    counts["obfuscated_hate"] += len(fx._AUG_OBFUSCATION_BASES)
-    counts["reclaimed_self_reference"] += len(fx._AUG_RECLAIMED)
+    counts["obfuscated_hate"] += len(augment._AUG_OBFUSCATION_BASES)
+    counts["reclaimed_self_reference"] += len(augment._AUG_RECLAIMED)
     return counts
 
 
 def test_augmentation_covers_every_functionality() -> None:
-    records = list(fx.augmentation_templates())
+    records = [r for r in augment.augmentation_templates() if not _is_twin(r)]
     assert 3000 <= len(records) <= 12000
-    per_functionality = Counter(r.id.split("-")[1] for r in records)
-    assert set(per_functionality) == set(fx.FUNCTIONALITIES)
+    per_functionality = Counter(_functionality(r) for r in records)
+    assert set(per_functionality) == set(common.FUNCTIONALITIES)
     assert min(per_functionality.values()) >= 30
     templates = _augmentation_template_counts()
-    assert all(templates[f] >= 12 for f in fx.FUNCTIONALITIES), templates
+    assert all(templates[f] >= 12 for f in common.FUNCTIONALITIES), templates
     # the behaviours the corpora lack get the most variety
     for functionality in (
         "threat_individual",
@@ -274,7 +292,7 @@ def test_augmentation_covers_every_functionality() -> None:
 
 
 def test_augmentation_renders_cleanly_and_consistently() -> None:
-    records = list(fx.augmentation_templates())
+    records = list(augment.augmentation_templates())
     by_text: dict[str, dict[str, int]] = {}
     for r in records:
         assert "{" not in r.text and "}" not in r.text, r.id
@@ -285,7 +303,7 @@ def test_augmentation_renders_cleanly_and_consistently() -> None:
 
 
 def test_augmentation_teaches_person_threats_and_insults_are_not_hate_or_polarization() -> None:
-    records = list(fx.augmentation_templates())
+    records = list(augment.augmentation_templates())
     person = [r for r in records if r.id.split("-")[1] in ("threat_individual", "insult_person")]
     assert person
     for r in person:
@@ -300,21 +318,21 @@ def test_augmentation_teaches_person_threats_and_insults_are_not_hate_or_polariz
 
 
 def test_augmentation_groups_are_not_evaluation_groups() -> None:
-    eval_groups = fx.EVAL_GROUPS + fx.EVAL_OUTGROUPS
-    aug_groups = fx.AUGMENTATION_GROUPS + fx.AUGMENTATION_OUTGROUPS
+    eval_groups = common.EVAL_GROUPS + common.EVAL_OUTGROUPS
+    aug_groups = augment.AUGMENTATION_GROUPS + augment.AUGMENTATION_OUTGROUPS
     assert not {g.key for g in eval_groups} & {g.key for g in aug_groups}
     assert not {g.plural.lower() for g in eval_groups} & {g.plural.lower() for g in aug_groups}
-    assert all(g.protected for g in fx.AUGMENTATION_GROUPS)
-    assert not any(g.protected for g in fx.AUGMENTATION_OUTGROUPS)
+    assert all(g.protected for g in augment.AUGMENTATION_GROUPS)
+    assert not any(g.protected for g in augment.AUGMENTATION_OUTGROUPS)
 
 
-def test_augmentation_never_overlaps_evaluation(cases: list[fx.Case]) -> None:
-    aug_texts = [r.text for r in fx.augmentation_templates()]
+def test_augmentation_never_overlaps_evaluation(cases: list[suite.Case]) -> None:
+    aug_texts = [r.text for r in augment.augmentation_templates()]
     eval_texts = {c.text.lower() for c in cases}
     assert not eval_texts & {t.lower() for t in aug_texts}
-    eval_skeletons = {fx.skeleton(c.text) for c in cases}
-    assert not eval_skeletons & {fx.skeleton(t) for t in aug_texts}
-    assert fx.evaluation_overlap(aug_texts) == []
+    eval_skeletons = {augment.skeleton(c.text) for c in cases}
+    assert not eval_skeletons & {augment.skeleton(t) for t in aug_texts}
+    assert augment.evaluation_overlap(aug_texts) == []
 
 
 def test_overlap_guard_catches_a_leak() -> None:
@@ -330,26 +348,26 @@ def test_overlap_guard_catches_a_leak() -> None:
         "a totally unrelated sentence",
         "Sikhs are rats and everyone knows it.",
     ]
-    assert fx.evaluation_overlap(leaks) == [0, 1, 2, 3, 4, 5]
+    assert augment.evaluation_overlap(leaks) == [0, 1, 2, 3, 4, 5]
 
 
 def test_contrast_sets_pair_each_claim_with_its_rejection() -> None:
     # Every claim is both asserted (hate) and negated, refuted or quoted (not hate), so the frame,
     # not the word, decides; decline is blamed on a group (hate) and on other causes (not hate).
-    recs = [r for r in fx.augmentation_templates() if "-claim" in r.id]
+    recs = [r for r in augment.augmentation_templates() if "-claim" in r.id and not _is_twin(r)]
     by_claim: dict[str, set[int]] = {}
     for r in recs:
         by_claim.setdefault(r.id.split("-")[2], set()).add(r.labels["hate"])
-    assert len(by_claim) == len(fx._AUG_CLAIMS)
+    assert len(by_claim) == len(augment._AUG_CLAIMS)
     assert all(labels == {0, 1} for labels in by_claim.values())
-    decline = [r for r in fx.augmentation_templates() if "-decline" in r.id]
+    decline = [r for r in augment.augmentation_templates() if "-decline" in r.id and not _is_twin(r)]
     assert {r.labels["hate"] for r in decline} == {0, 1}
     assert all(r.targets for r in decline if r.labels["hate"] == 1)
 
 
 def test_counterfactual_pairs_differ_only_in_the_negation() -> None:
-    recs = list(fx.augmentation_templates())
-    twins: dict[str, list[fx.Record]] = {}
+    recs = [r for r in augment.augmentation_templates() if not _is_twin(r)]
+    twins: dict[str, list[Record]] = {}
     for r in recs:
         if "-pair" in r.id:
             twins.setdefault(r.id.split("-", 2)[2], []).append(r)
@@ -364,3 +382,87 @@ def test_counterfactual_pairs_differ_only_in_the_negation() -> None:
     verdicts = [r for r in recs if "-verdict" in r.id]
     assert verdicts and all(r.id.startswith("aug-counter_speech-") for r in verdicts)
     assert {(r.labels["hate"], r.labels["polarization"]) for r in verdicts} == {(0, 0)}
+
+
+# -- filler-swapped twins --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aug_records() -> list[Record]:
+    return list(augment.augmentation_templates())
+
+
+def _stem(rid: str, group_key: str) -> str:
+    return rid.removeprefix("aug-").removesuffix(f"-{group_key}")
+
+
+def test_every_group_frame_has_a_twin(aug_records: list[Record]) -> None:
+    # A frame rendered for augmentation groups (written template, obfuscation base or contrast
+    # combination) is also rendered with non-group fillers, so the frame alone never predicts hate.
+    yielded = {r.id for r in aug_records}
+    renderings = [g for g in augment._group_renderings() if g.rid in yielded]
+    frames = {_stem(g.rid, g.group.key) for g in renderings}
+    twins = [r for r in aug_records if _is_twin(r)]
+    twin_frames = Counter(r.id.removeprefix("aug-twin-").rsplit("-", 1)[0] for r in twins)
+    assert frames and not frames - set(twin_frames)
+    # about one twin per group rendering, every kind of filler used
+    assert 0.9 * len(renderings) <= len(twins) <= 1.1 * len(renderings)
+    fillers = {f.key: f for f in augment.TWIN_FILLERS}
+    assert {r.id.rsplit("-", 1)[1] for r in twins} == set(fillers)
+    assert {f.kind for f in augment.TWIN_FILLERS} == {"service", "place", "weather", "decision"}
+    # every written template gets several distinct fillers
+    written = Counter(r.id.rsplit("-", 1)[0] for r in twins if r.id.split("-")[3].isdigit())
+    assert len(written) >= sum(len(t) for t in augment._AUG_GROUP_TEMPLATES.values())
+    assert min(written.values()) >= 3
+
+
+def test_twins_are_labelled_not_hate_and_name_no_target(aug_records: list[Record]) -> None:
+    twins = [r for r in aug_records if _is_twin(r)]
+    assert twins and all(r.source == "augmentation" for r in twins)
+    for r in twins:
+        assert r.labels["hate"] == 0, r.id
+        assert r.labels["threat"] in (0, UNKNOWN), r.id
+        assert r.labels["offensive"] == UNKNOWN and r.labels["polarization"] == UNKNOWN, r.id
+        assert all(v == UNKNOWN for v in r.targets.values()), r.id
+        assert _functionality(r) in common.FUNCTIONALITIES, r.id
+    # threat left unknown only where an adjective slot still threatens people ("the next {J} guy")
+    unknown = [r for r in twins if r.labels["threat"] == UNKNOWN]
+    assert unknown and all(_functionality(r) == "threat_group" for r in unknown)
+    assert sum(r.labels["threat"] == 0 for r in twins) > 0.95 * len(twins)
+    # "{P} breed like rats": one twin per group it is rendered for, the filler in the group's place
+    breed = [r.text for r in twins if r.id.startswith("aug-twin-dehumanisation-0-")]
+    plurals = {f.plural.lower() for f in augment.TWIN_FILLERS}
+    assert len(breed) == len(augment.AUGMENTATION_GROUPS) == len(set(breed))
+    assert all(t.endswith(" breed like rats.") and t.split(" breed")[0].lower() in plurals for t in breed)
+
+
+def test_twins_name_no_identity_group(aug_records: list[Record]) -> None:
+    terms = {t.lower() for g in augment.AUGMENTATION_GROUPS for t in (g.plural, g.person, g.adj)}
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(terms, key=len, reverse=True))) + r")\b")
+    twins = [r for r in aug_records if _is_twin(r)]
+    assert twins
+    assert [r.text for r in twins if pattern.search(r.text.lower())] == []
+
+
+# -- the leak guard's data file and the import boundary ---------------------------------------------
+
+
+def test_eval_skeletons_file_matches_the_suite() -> None:
+    # augment reads the suite's wording from this file; regenerate it with
+    # `python -c "from signals.functional.suite import write_eval_skeletons; write_eval_skeletons()"`
+    committed = resources.files("signals.functional").joinpath("eval_skeletons.txt").read_text("utf-8")
+    assert committed.splitlines() == suite.eval_skeletons()
+    assert list(augment.evaluation_skeletons()) == suite.eval_skeletons()
+
+
+def test_write_eval_skeletons(tmp_path: Path) -> None:
+    path = suite.write_eval_skeletons(tmp_path / "skeletons.txt")
+    assert path.read_text("utf-8") == suite.EVAL_SKELETONS_FILE.read_text("utf-8")
+
+
+def test_augment_never_imports_the_suite() -> None:
+    code = (
+        "import sys, signals.functional.augment as a; list(a.evaluation_overlap(['I hate Sikhs.'])); "
+        "assert 'signals.functional.suite' not in sys.modules, 'augment imported the suite'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

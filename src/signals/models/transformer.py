@@ -442,12 +442,12 @@ class Encoded:
 
 
 def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, signal labels and target labels of ``functional.augmentation_templates()``.
+    """Texts, signal labels and target labels of ``functional.augment.augmentation_templates()``.
 
     Any text that collides with an evaluation case (``evaluation_overlap``) is
     dropped, so the functional suite stays unseen whatever the templates become.
     """
-    from signals.functional import augmentation_templates, evaluation_overlap
+    from signals.functional.augment import augmentation_templates, evaluation_overlap
 
     records = list(augmentation_templates())
     leaks = set(evaluation_overlap([r.text for r in records]))

@@ -1,442 +1,62 @@
-"""The project's own functional test suite: template-generated cases, one per behaviour we promise.
+"""Augmentation templates for training, and the leak guard that keeps them apart from the suite.
 
-A model can score well on held-out corpus rows and still fail the things users care about: flagging
-"I don't hate Muslims", missing "Mu5l1ms are v3rm1n", or confusing a complaint about the council with
-us-vs-them hostility. Each case here is a short text, the *functionality* it tests, the expected 0/1
-decision for only the signals the case says something about (others are not evaluated) and the
-identity group it mentions. ``run_suite`` scores every case through a ``Scorer`` at an operating
-point and reports accuracy overall, per functionality and per group; ``SuiteResult.to_metrics`` gives
-the MLflow metrics the promotion gate reads (``func_overall_acc``, ``func_<functionality>_acc``).
+``augmentation_templates`` yields Records with partial labels (source ``augmentation``) that the
+transformer trainer may add to its training data: hand-written templates rendered for the
+augmentation groups (different template strings and identity terms from the evaluation suite),
+contrast sets (the same content asserted and rejected), and *filler-swapped twins*: every frame with
+an identity-group slot rendered once more with a non-group filler ("potholes breed like rats"),
+labelled not hate and not a threat, so a frame alone never predicts hate.
 
-The templates were written for this project from scratch. The module has two strictly separate
-sections: **evaluation templates** (``suite_cases``; never used for training) and **augmentation
-templates** (``augmentation_templates``; different template strings and mostly different identity
-terms, which the transformer trainer may add to its training data). ``evaluation_overlap`` lets any
-training pipeline drop texts that collide with an evaluation case, and a unit test checks the two
-sections never overlap.
-
-Run it on a model directory: ``python -m signals.functional models/default --out reports/func``.
+``evaluation_overlap`` (the leak guard) drops any text whose ``skeleton`` (identity and slot terms
+masked) equals or closely matches an evaluation case. It reads the evaluation texts' skeletons from
+``eval_skeletons.txt``, a data file ``suite.write_eval_skeletons`` generates: this module never
+imports ``signals.functional.suite``, so training never loads the evaluation suite.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import difflib
 import functools
-import logging
 import re
 import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import NamedTuple
 
-import numpy as np
-
-from signals.schema import SIGNALS, Record
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from rich.table import Table
-
-log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Shared vocabulary: functionalities and identity groups
-# ---------------------------------------------------------------------------------------------------
-
-#: Functionality name -> what it checks. Names become metric keys ``func_<name>_acc``.
-FUNCTIONALITIES: dict[str, str] = {
-    "plain_hate": "explicit derogation of a protected group",
-    "implicit_hate": "hate without slurs or insults: insinuation, stereotype, exclusion",
-    "dehumanisation": "comparing a protected group to vermin, disease or animals",
-    "threat_group": "threat or call for violence against a protected group",
-    "threat_individual": "threat against one person, no identity involved",
-    "negated_hate": "negated hateful statement ('I don't hate X')",
-    "counter_speech": "speaking out against hate towards a group",
-    "quoted_condemnation": "quoting hate in order to condemn or report it",
-    "reported_hate": "describing hate one experienced oneself",
-    "neutral_identity": "neutral mention of an identity",
-    "positive_identity": "positive statement about an identity",
-    "reclaimed_self_reference": "in-group, reclaimed use of a term about oneself",
-    "profanity_untargeted": "profanity aimed at no one",
-    "insult_person": "insult at a person, no identity involved",
-    "obfuscated_hate": "hate with leet, spacing, asterisks or homoglyph spellings",
-    "civil_disagreement": "civil disagreement with an institution or political side",
-    "polarization_vilify": "vilifying a political or social out-group (us vs. them)",
-}
-
-#: Functionalities whose cases expect ``hate = 1``; an always-0 model must fail all of them.
-HATE_FUNCTIONALITIES: tuple[str, ...] = (
-    "plain_hate",
-    "implicit_hate",
-    "dehumanisation",
-    "threat_group",
-    "obfuscated_hate",
+from signals.functional.common import (
+    _BENIGN,
+    _EVAL_INSTITUTIONS,
+    _EVAL_PERSONS,
+    _EVAL_POLICIES,
+    _HATE,
+    _HATE_DEHUMAN,
+    _HATE_THREAT,
+    _HOMOGLYPH,
+    _NOT_HATE,
+    _PROFANE,
+    _RECLAIMED,
+    _REJECTED,
+    _UNHOMOGLYPH,
+    _VILIFY,
+    _VILIFY_ANY,
+    EVAL_GROUPS,
+    EVAL_OUTGROUPS,
+    OBFUSCATION_STYLES,
+    IdentityGroup,
+    SlotForms,
+    _group_slots,
+    _render,
+    obfuscate,
 )
-
-
-@dataclass(frozen=True)
-class IdentityGroup:
-    """An identity group and the surface forms templates need.
-
-    ``plural`` ("Muslims"), ``person`` with article ("a Muslim"), ``adj`` ("Muslim", used as
-    "my Muslim neighbours"), ``target`` is the ``schema.TARGETS`` category, ``protected`` tells whether
-    attacks on it count as hate (political and social out-groups are not protected characteristics:
-    vilifying them is polarization, not hate).
-    """
-
-    key: str
-    plural: str
-    person: str
-    adj: str
-    target: str
-    protected: bool = True
-
-
-# ===================================================================================================
-# EVALUATION TEMPLATES — NEVER USED FOR TRAINING.
-# Everything from here to the "AUGMENTATION TEMPLATES" banner defines the functional test suite.
-# Do not import these names into any training or data pipeline; use `augmentation_templates()`.
-# ===================================================================================================
-
-EVAL_GROUPS: tuple[IdentityGroup, ...] = (
-    IdentityGroup("muslims", "Muslims", "a Muslim", "Muslim", "religion"),
-    IdentityGroup("jews", "Jews", "a Jewish person", "Jewish", "religion"),
-    IdentityGroup("black_people", "Black people", "a Black person", "Black", "race_ethnicity"),
-    IdentityGroup("asian_people", "Asian people", "an Asian person", "Asian", "race_ethnicity"),
-    IdentityGroup("immigrants", "immigrants", "an immigrant", "immigrant", "national_origin"),
-    IdentityGroup("refugees", "refugees", "a refugee", "refugee", "national_origin"),
-    IdentityGroup("women", "women", "a woman", "female", "gender_sexuality"),
-    IdentityGroup("trans_people", "trans people", "a trans person", "trans", "gender_sexuality"),
-    IdentityGroup("gay_people", "gay people", "a gay person", "gay", "gender_sexuality"),
-    IdentityGroup("disabled_people", "disabled people", "a disabled person", "disabled", "disability"),
-    IdentityGroup("mexicans", "Mexicans", "a Mexican", "Mexican", "national_origin"),
-    IdentityGroup("roma", "Roma", "a Roma person", "Roma", "race_ethnicity"),
-    IdentityGroup("christians", "Christians", "a Christian", "Christian", "religion"),
-    IdentityGroup("hindus", "Hindus", "a Hindu", "Hindu", "religion"),
-)
-
-#: Political and social out-groups for the polarization functionalities (not protected: hate = 0).
-EVAL_OUTGROUPS: tuple[IdentityGroup, ...] = (
-    IdentityGroup("liberals", "liberals", "a liberal", "liberal", "political", protected=False),
-    IdentityGroup("conservatives", "conservatives", "a conservative", "conservative", "political", False),
-    IdentityGroup("landlords", "landlords", "a landlord", "landlord", "other", protected=False),
-    IdentityGroup("cyclists", "cyclists", "a cyclist", "cyclist", "other", protected=False),
-)
-
-# Expected-label shorthands. Only the listed signals are evaluated for a case.
-_HATE = {"hate": 1, "threat": 0}
-_HATE_DEHUMAN = {"hate": 1, "polarization": 1}
-_HATE_THREAT = {"hate": 1, "threat": 1}
-_NOT_HATE = {"hate": 0, "threat": 0}
-_BENIGN = {"hate": 0, "threat": 0, "offensive": 0, "polarization": 0}
-_THREAT_ONLY = {"threat": 1, "hate": 0}
-_INSULT = {"offensive": 1, "hate": 0}
-_PROFANE = {"hate": 0, "threat": 0, "polarization": 0}
-_VILIFY = {"polarization": 1, "hate": 0, "threat": 0}
-_VILIFY_ANY = {"polarization": 1, "threat": 0}
-_RECLAIMED = {"hate": 0, "threat": 0}
-# A claim about a group negated or condemned: neither hate nor us-vs-them vilification of the group.
-_REJECTED = {"hate": 0, "threat": 0, "polarization": 0}
-
-# Templates over protected groups. Placeholders: {P} plural, {A} person with article, {J} adjective.
-_EVAL_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
-    "plain_hate": (
-        ("I hate {P}.", _HATE),
-        ("{P} are disgusting and I want nothing to do with them.", _HATE),
-        ("Honestly, {P} are the most worthless people in this country.", _HATE),
-    ),
-    "implicit_hate": (
-        ("Funny how the neighbourhood went downhill as soon as {P} started moving in.", _HATE),
-        ("We never had these problems before there were so many {P} around.", _HATE),
-        ("Let's just say I hold on to my wallet whenever {A} sits next to me.", _HATE),
-    ),
-    "dehumanisation": (
-        ("{P} are vermin.", _HATE_DEHUMAN),
-        ("{P} are nothing but a plague on this town.", _HATE_DEHUMAN),
-        ("{P} are animals, not human beings.", _HATE_DEHUMAN),
-    ),
-    "threat_group": (
-        ("{P} should all be shot.", _HATE_THREAT),
-        ("I'm going to burn down every house where {P} live.", _HATE_THREAT),
-        ("Someone needs to round up {P} and hang them.", _HATE_THREAT),
-    ),
-    "negated_hate": (
-        ("I don't hate {P}.", _NOT_HATE),
-        ("{P} are not vermin, they are people like anyone else.", _NOT_HATE),
-        ("I would never say that {P} are worse than anybody else.", _NOT_HATE),
-    ),
-    "counter_speech": (
-        ("Calling {P} vermin is disgusting, and nobody in this town should tolerate it.", _NOT_HATE),
-        ("Stop blaming {P} for everything, it's lazy and it's cruel.", _NOT_HATE),
-        ("Hatred of {P} has no place in our community.", _NOT_HATE),
-    ),
-    "quoted_condemnation": (
-        (
-            'Someone spray-painted "{P} are parasites" on the library wall and it needs cleaning today.',
-            _NOT_HATE,
-        ),
-        ('Posting things like "all {P} are criminals" is spreading hate. Please stop.', _NOT_HATE),
-        (
-            'My uncle said "{P} should be banned from this country" and I told him how wrong that is.',
-            _NOT_HATE,
-        ),
-    ),
-    "reported_hate": (
-        ("Someone at the bus stop shouted insults at me because I'm {A}.", _NOT_HATE),
-        (
-            "A man on the train told me that {P} like me don't belong here, and nobody said anything.",
-            _NOT_HATE,
-        ),
-        ("At work I keep hearing nasty jokes about {P}, and as {A} it really hurts.", _NOT_HATE),
-    ),
-    "neutral_identity": (
-        ("There are a lot of {P} living on our street.", _BENIGN),
-        ("The library is holding an information evening for {P} next Tuesday.", _BENIGN),
-        ("I am {A} and I work as a nurse in the city centre.", _BENIGN),
-    ),
-    "positive_identity": (
-        ("{P} make this town a better place.", _BENIGN),
-        ("I'm proud to have so many {P} in our community.", _BENIGN),
-        ("My {J} colleagues are some of the kindest people I know.", _BENIGN),
-    ),
-}
-
-# Reclaimed, in-group self-reference: (group key, text). Only groups with a widely reclaimed term.
-_EVAL_RECLAIMED: tuple[tuple[str, str], ...] = (
-    ("gay_people", "I'm queer and proud, and our picnic in the park is on Saturday."),
-    ("gay_people", "Us dykes are running the bake sale at the community centre this year."),
-    ("gay_people", "As a flaming queen I can confirm the new dance studio is fabulous."),
-    ("trans_people", "Us queer folks are organising a clothing swap next weekend."),
-    ("trans_people", "Just a trans girl and her very loud cat, saying hi to the forum."),
-    ("disabled_people", "Crip pride! The new ramps mean I can finally get into the library."),
-    ("disabled_people", "Me and my fellow crips are starting a disability arts group."),
-    ("women", "Me and my girls are having a bad bitch brunch this weekend."),
-    ("roma", "I'm a proud Gypsy and I love telling people about my family's traditions."),
-    ("immigrants", "Us fobs stick together, we're hosting a potluck for new arrivals."),
-)
-
-# Templates with no identity group. {T} is a person slot, {I} an institution, {Y} a policy.
-_EVAL_PERSONS: tuple[str, ...] = ("the councillor", "my neighbour", "that reporter", "the landlord")
-_EVAL_INSTITUTIONS: tuple[str, ...] = (
-    "the council",
-    "the school board",
-    "the mayor",
-    "the transit authority",
-)
-_EVAL_POLICIES: tuple[str, ...] = (
-    "zoning plan",
-    "budget proposal",
-    "parking changes",
-    "bin collection schedule",
-)
-
-_EVAL_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
-    "threat_individual": (
-        ("If {T} shows up at the meeting again I will smash his face in.", _THREAT_ONLY),
-        ("I know where {T} lives and I'm going to make sure he gets hurt.", _THREAT_ONLY),
-        ("{T} deserves a bullet and I'll be the one to give it.", _THREAT_ONLY),
-        ("I'm going to find you and break your legs.", _THREAT_ONLY),
-        ("Keep talking and I will stab you.", _THREAT_ONLY),
-        ("Say that again and you won't walk home tonight.", _THREAT_ONLY),
-    ),
-    "profanity_untargeted": (
-        ("Holy shit, the bus was late again this morning.", _PROFANE),
-        ("This fucking weather is ruining my weekend.", _PROFANE),
-        ("Damn, that concert in the park was bloody brilliant.", _PROFANE),
-        ("The new playground is fucking awesome, thanks to whoever built it.", _PROFANE),
-        ("Shit, I forgot to fill in the survey last week.", _PROFANE),
-        ("What the hell happened to the parking on Main Street?", _PROFANE),
-        ("Crap, the library closes at five now? That's a pain in the ass.", _PROFANE),
-        ("Fuck yeah, the pool is finally open again!", _PROFANE),
-        ("Bugger, I missed the recycling lorry again.", _PROFANE),
-        ("The roadworks on Elm Street are a total clusterfuck.", _PROFANE),
-        ("Goddammit, my bike got a flat on the way to the market.", _PROFANE),
-        ("That storm last night was scary as shit.", _PROFANE),
-    ),
-    "insult_person": (
-        ("{T} is a complete moron and should shut up.", _INSULT),
-        ("Only a brain-dead loser like {T} would write that.", _INSULT),
-        ("You are an absolute idiot.", _INSULT),
-        ("Nobody cares what you think, you pathetic clown.", _INSULT),
-        ("Shut your mouth, you useless piece of garbage.", _INSULT),
-        ("You're too stupid to understand a bus timetable.", _INSULT),
-    ),
-    "civil_disagreement": (
-        ("I disagree with {I}'s {Y}.", _BENIGN),
-        ("I think {I} got the {Y} wrong, and I'd like them to reconsider.", _BENIGN),
-        ("With respect, {I}'s {Y} does not work for families on our side of town.", _BENIGN),
-    ),
-    "polarization_vilify": (
-        ("Those people are destroying our city.", _VILIFY_ANY),
-        ("People from the other side of the river are ruining everything for the rest of us.", _VILIFY_ANY),
-        ("The newcomers don't care about this town, they only take from it.", _VILIFY_ANY),
-    ),
-}
-
-# Templates over political/social out-groups ({P}: "liberals", "landlords"...).
-_EVAL_OUTGROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
-    "civil_disagreement": (
-        ("I vote differently from most {P}, but I respect their views on housing.", _BENIGN),
-        ("I disagree with {P} about taxes, and that's fine in a democracy.", _BENIGN),
-    ),
-    "polarization_vilify": (
-        ("{P} are destroying this city and they don't care who gets hurt.", _VILIFY),
-        ("Every single one of the {P} is a traitor to this country.", _VILIFY),
-        ("You can't reason with {P}, they are the enemy and always will be.", _VILIFY),
-    ),
-}
-
-# Obfuscated hate: base sentences whose key word is disguised one of four ways.
-_EVAL_OBFUSCATION_BASES: tuple[tuple[str, str], ...] = (
-    ("I hate {P}.", "hate"),
-    ("{P} are vermin.", "vermin"),
-    ("{P} are filthy parasites.", "parasites"),
-)
-OBFUSCATION_STYLES: tuple[str, ...] = ("leet", "spacing", "asterisks", "homoglyph")
-
-# END OF EVALUATION TEMPLATES ========================================================================
-
-
-# ---------------------------------------------------------------------------------------------------
-# Obfuscation helpers (shared by both sections: they are transformations, not templates)
-# ---------------------------------------------------------------------------------------------------
-
-_LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
-# Cyrillic letters that look like Latin ones; NFKC does not fold them.
-_LOOKALIKES = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"}
-_HOMOGLYPH = str.maketrans(_LOOKALIKES)
-_UNHOMOGLYPH = str.maketrans({cyrillic: latin for latin, cyrillic in _LOOKALIKES.items()})
-_VOWELS = set("aeiou")
-
-
-def obfuscate(word: str, style: str) -> str:
-    """Disguise one word: ``leet`` (v3rm1n), ``spacing`` (v e r m i n), ``asterisks`` (v*rm*n), ``homoglyph``.
-
-    >>> obfuscate("vermin", "asterisks")
-    'v*rm*n'
-    """
-    if style == "leet":
-        return word.translate(_LEET)
-    if style == "spacing":
-        return " ".join(word)
-    if style == "asterisks":
-        # keep the first letter so the word stays readable, star the inner vowels
-        return word[0] + "".join("*" if ch in _VOWELS else ch for ch in word[1:])
-    if style == "homoglyph":
-        return word.translate(_HOMOGLYPH)
-    raise ValueError(f"unknown obfuscation style {style!r}; expected one of {OBFUSCATION_STYLES}")
-
-
-def _render(template: str, **slots: str) -> str:
-    text = template.format(**slots)
-    return text[0].upper() + text[1:] if text else text
-
-
-def _group_slots(group: IdentityGroup) -> dict[str, str]:
-    return {"P": group.plural, "A": group.person, "J": group.adj}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Cases
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Case:
-    """One functional test case.
-
-    ``expected`` maps only the evaluated signals to 0/1; signals left out are not scored for this case.
-    ``group`` is an identity-group key (``None`` when the text names no group).
-    """
-
-    id: str
-    text: str
-    functionality: str
-    expected: Mapping[str, int]
-    group: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.functionality not in FUNCTIONALITIES:
-            raise ValueError(f"case {self.id}: unknown functionality {self.functionality!r}")
-        bad = set(self.expected) - set(SIGNALS)
-        if bad or not self.expected:
-            raise ValueError(f"case {self.id}: expected labels must name signals of {SIGNALS}, got {bad}")
-
-
-def suite_groups() -> tuple[IdentityGroup, ...]:
-    """Every identity group the evaluation suite uses: protected groups, then political/social ones."""
-    return EVAL_GROUPS + EVAL_OUTGROUPS
-
-
-def suite_cases() -> list[Case]:
-    """Build the functional suite: deterministic, in a fixed order, ids stable across runs.
-
-    >>> cases = suite_cases()
-    >>> cases[0].text, cases[0].expected
-    ('I hate Muslims.', {'hate': 1, 'threat': 0})
-    """
-    cases: list[Case] = []
-    for functionality, templates in _EVAL_GROUP_TEMPLATES.items():
-        for t, (template, expected) in enumerate(templates):
-            for group in EVAL_GROUPS:
-                text = _render(template, **_group_slots(group))
-                cases.append(
-                    Case(f"{functionality}-{t}-{group.key}", text, functionality, expected, group.key)
-                )
-    for g, group in enumerate(EVAL_GROUPS):
-        for s, style in enumerate(OBFUSCATION_STYLES):
-            base, word = _EVAL_OBFUSCATION_BASES[(g + s) % len(_EVAL_OBFUSCATION_BASES)]
-            clear = _render(base, **_group_slots(group))
-            text = (
-                clear.translate(_HOMOGLYPH)
-                if style == "homoglyph"
-                else clear.replace(word, obfuscate(word, style))
-            )
-            cases.append(
-                Case(f"obfuscated_hate-{style}-{group.key}", text, "obfuscated_hate", _HATE, group.key)
-            )
-    for i, (group_key, text) in enumerate(_EVAL_RECLAIMED):
-        cases.append(
-            Case(
-                f"reclaimed_self_reference-{i}-{group_key}",
-                text,
-                "reclaimed_self_reference",
-                _RECLAIMED,
-                group_key,
-            )
-        )
-    for functionality, templates in _EVAL_PLAIN_TEMPLATES.items():
-        for t, (template, expected) in enumerate(templates):
-            if "{I}" in template:
-                for k, inst in enumerate(_EVAL_INSTITUTIONS):
-                    policy = _EVAL_POLICIES[(k + t) % len(_EVAL_POLICIES)]
-                    text = _render(template, I=inst, Y=policy)
-                    cases.append(Case(f"{functionality}-{t}-{k}", text, functionality, expected))
-            elif "{T}" in template:
-                for k, person in enumerate(_EVAL_PERSONS):
-                    text = _render(template, T=person)
-                    cases.append(Case(f"{functionality}-{t}-{k}", text, functionality, expected))
-            else:
-                cases.append(Case(f"{functionality}-{t}", template, functionality, expected))
-    for functionality, templates in _EVAL_OUTGROUP_TEMPLATES.items():
-        for t, (template, expected) in enumerate(templates):
-            for group in EVAL_OUTGROUPS:
-                text = _render(template, **_group_slots(group))
-                cases.append(
-                    Case(f"{functionality}-og{t}-{group.key}", text, functionality, expected, group.key)
-                )
-    return cases
-
+from signals.schema import Record
 
 # ===================================================================================================
 # AUGMENTATION TEMPLATES — for training-data augmentation only.
-# Different template strings from the evaluation section and mostly different identity terms, so a
-# model trained on them is still tested on unseen wording. tests/unit/test_functional.py checks that no
-# augmentation text equals or closely overlaps an evaluation text once identity terms are masked.
+# Different template strings from the evaluation suite (``suite``) and mostly different identity terms,
+# so a model trained on them is still tested on unseen wording. tests/unit/test_functional.py checks
+# that no augmentation text equals or closely overlaps an evaluation text once identity terms are
+# masked.
 # Written from the FUNCTIONALITIES descriptions only; registers vary on purpose (forum comment, survey
 # answer, rant, lower case without punctuation, the odd typo) because real feedback does.
 # A template that starts with a lower-case letter is kept lower case when rendered.
@@ -1214,9 +834,109 @@ _AUG_RETALIATIONS: tuple[str, ...] = (
 )
 
 
-def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], IdentityGroup | None]]:
-    """(id, text, labels, group) of the contrast sets above, deterministic; ids name the functionality.
+# Filler-swapped twins: every frame with an identity-group slot is also rendered with a non-group
+# filler in that slot (services and objects, places, weather, officials' decisions) and labelled not
+# hate and not a threat. Without them a frame used only for hate ("{P} breed like rats") is a
+# shortcut: the model learns the frame, not that it is aimed at a protected group.
 
+
+@dataclass(frozen=True)
+class Filler:
+    """A non-group filler for the {P} plural, {A} singular-with-article and {J} adjective slots."""
+
+    key: str
+    plural: str
+    person: str
+    adj: str
+    kind: str  # "service", "place", "weather" or "decision"
+
+
+# Interleaved by kind, so consecutive renderings of one frame get fillers of every kind.
+TWIN_FILLERS: tuple[Filler, ...] = (
+    Filler("potholes", "potholes", "a pothole", "pothole", "service"),
+    Filler("car_parks", "car parks", "a car park", "car-park", "place"),
+    Filler("rainstorms", "rainstorms", "a rainstorm", "rainy", "weather"),
+    Filler("parking_rules", "new parking rules", "a new parking rule", "parking-rule", "decision"),
+    Filler("bins", "bins", "a wheelie bin", "bin", "service"),
+    Filler("shopping_centres", "shopping centres", "a shopping centre", "shopping-centre", "place"),
+    Filler("gales", "gales", "a gale", "windy", "weather"),
+    Filler("budget_cuts", "budget cuts", "a budget cut", "budget-cut", "decision"),
+    Filler("buses", "buses", "a bus", "bus", "service"),
+    Filler("downtown_streets", "downtown streets", "a downtown street", "downtown", "place"),
+    Filler("heatwaves", "heatwaves", "a heatwave", "heatwave", "weather"),
+    Filler("rezoning_plans", "rezoning plans", "a rezoning plan", "rezoning", "decision"),
+    Filler("streetlights", "streetlights", "a streetlight", "streetlight", "service"),
+    Filler("library_car_parks", "library car parks", "a library car park", "multi-storey", "place"),
+    Filler("hailstorms", "hailstorms", "a hailstorm", "hailstorm", "weather"),
+    Filler("council_tax_rises", "council tax rises", "a council tax rise", "council-tax", "decision"),
+    Filler("parking_meters", "parking meters", "a parking meter", "parking-meter", "service"),
+    Filler("retail_parks", "retail parks", "a retail park", "retail-park", "place"),
+    Filler("floods", "floods", "a flood", "flood", "weather"),
+    Filler("low_traffic_schemes", "low-traffic schemes", "a low-traffic scheme", "low-traffic", "decision"),
+    Filler("cycle_lanes", "new cycle lanes", "a new cycle lane", "cycle-lane", "service"),
+    Filler("underpasses", "underpasses", "an underpass", "underpass", "place"),
+    Filler("thunderstorms", "thunderstorms", "a thunderstorm", "thunderstorm", "weather"),
+    Filler("fare_increases", "fare increases", "a fare increase", "fare-increase", "decision"),
+    Filler("speed_bumps", "speed bumps", "a speed bump", "speed-bump", "service"),
+    Filler("industrial_estates", "industrial estates", "an industrial estate", "industrial-estate", "place"),
+    Filler("fog_banks", "fog banks", "a fog bank", "foggy", "weather"),
+    Filler("library_closures", "library closures", "a library closure", "library-closure", "decision"),
+    Filler("traffic_lights", "traffic lights", "a set of traffic lights", "traffic-light", "service"),
+    Filler("motorway_services", "motorway services", "a motorway service station", "motorway", "place"),
+    Filler("cold_snaps", "cold snaps", "a cold snap", "frosty", "weather"),
+    Filler("road_closures", "road closures", "a road closure", "road-closure", "decision"),
+    Filler("escooters", "e-scooters", "an e-scooter", "e-scooter", "service"),
+    Filler("roundabouts", "roundabouts", "a roundabout", "roundabout", "place"),
+    Filler("drizzly_days", "drizzly days", "a drizzly day", "drizzly", "weather"),
+    Filler("bus_lane_fines", "bus lane fines", "a bus lane fine", "bus-lane", "decision"),
+    Filler("wind_turbines", "wind turbines", "a wind turbine", "wind-farm", "service"),
+    Filler("shopfronts", "empty shopfronts", "an empty shopfront", "shopfront", "place"),
+    Filler("downpours", "downpours", "a downpour", "downpour", "weather"),
+    Filler("planning_decisions", "planning decisions", "a planning decision", "planning", "decision"),
+)
+#: What a twin says: not hate, not a threat; the other signals stay unknown.
+_TWIN = {"hate": 0, "threat": 0}
+# A threat frame whose only group slot is an adjective still threatens people ("I'm going to stab the
+# next {J} guy"): its twin is labelled not hate only.
+_TWIN_NOT_HATE = {"hate": 0}
+
+
+class _GroupRendering(NamedTuple):
+    """One rendering of a frame for an identity group, kept open so a twin can swap the filler."""
+
+    rid: str  # ends with f"-{group.key}"
+    template: str  # only the group slots {P}, {A}, {J} are still open
+    labels: Mapping[str, int]
+    group: IdentityGroup
+    obfuscation: tuple[str, str] | None = None  # (key word, style) disguised after rendering
+
+    def render(self, forms: SlotForms) -> str:
+        clear = _aug_render(self.template, **_group_slots(forms))
+        if self.obfuscation is None:
+            return clear
+        word, style = self.obfuscation
+        if word not in clear:
+            raise ValueError(f"obfuscation template {self.template!r} does not contain its key word {word!r}")
+        return (
+            clear.translate(_HOMOGLYPH)
+            if style == "homoglyph"
+            else clear.replace(word, obfuscate(word, style))
+        )
+
+    @property
+    def text(self) -> str:
+        return self.render(self.group)
+
+
+def _open(template: str, **slots: str) -> str:
+    """Fill every slot but the group slots {P}, {A}, {J}, which stay open."""
+    return template.format(**slots, P="{P}", A="{A}", J="{J}")
+
+
+def _contrast_frames() -> Iterator[_GroupRendering | tuple[str, str, Mapping[str, int]]]:
+    """The contrast sets above, deterministic; ids name the functionality.
+
+    A combination about a group is a ``_GroupRendering``; one without a group is ``(id, text, labels)``.
     Unfiltered: ``augmentation_templates`` drops the combinations the leak guard matches.
     """
     groups = AUGMENTATION_GROUPS
@@ -1239,8 +959,8 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
             # three groups per asserting frame, two per rejecting one: each claim is about as often
             # hate as not, so the words alone predict nothing
             for group in pick(3 if asserted else 2):
-                text = _aug_render(frame, C=claim, **_group_slots(group))
-                yield f"aug-{functionality}-claim{c}-{f}-{group.key}", text, labels, group
+                rid = f"aug-{functionality}-claim{c}-{f}-{group.key}"
+                yield _GroupRendering(rid, _open(frame, C=claim), labels, group)
     for c, (claim, dehumanising) in enumerate(_AUG_CLAIMS):
         hate = ("dehumanisation", _HATE_DEHUMAN) if dehumanising else ("plain_hate", _HATE)
         for j in range(_AUG_PAIRS_PER_CLAIM):
@@ -1248,47 +968,58 @@ def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], Identit
             closer = _AUG_PAIR_CLOSERS[(c * 5 + j) % len(_AUG_PAIR_CLOSERS)]
             (group,) = pick(1)
             for (functionality, labels), copula in ((hate, "are"), (("negated_hate", _REJECTED), "are not")):
-                text = _aug_render(f"{opener}{{P}} {copula} {claim}{closer}.", **_group_slots(group))
-                yield f"aug-{functionality}-pair{c}-{j}-{group.key}", text, labels, group
+                template = f"{opener}{{P}} {copula} {claim}{closer}."
+                yield _GroupRendering(f"aug-{functionality}-pair{c}-{j}-{group.key}", template, labels, group)
         for v, verdict in enumerate(_AUG_VERDICTS):
             (group,) = pick(1)
-            text = _aug_render(f"Calling {{P}} {claim} {verdict}.", **_group_slots(group))
-            yield f"aug-counter_speech-verdict{c}-{v}-{group.key}", text, _REJECTED, group
+            template = f"Calling {{P}} {claim} {verdict}."
+            yield _GroupRendering(
+                f"aug-counter_speech-verdict{c}-{v}-{group.key}", template, _REJECTED, group
+            )
     for c, praise in enumerate(_AUG_PRAISE):
         for f, (functionality, frame) in enumerate(_AUG_CLAIM_FRAMES):
             if functionality == "plain_hate":
                 for group in pick(2):
-                    text = _aug_render(frame, C=praise, **_group_slots(group))
-                    yield f"aug-positive_identity-praise{c}-{f}-{group.key}", text, _BENIGN, group
+                    rid = f"aug-positive_identity-praise{c}-{f}-{group.key}"
+                    yield _GroupRendering(rid, _open(frame, C=praise), _BENIGN, group)
     for v, (verb, participle) in enumerate(_AUG_ATTITUDES):
         for f, (functionality, frame) in enumerate(_AUG_ATTITUDE_FRAMES):
             labels = _HATE if functionality == "plain_hate" else _NOT_HATE
             for group in pick(2):
-                text = _aug_render(frame, V=verb, VP=participle, **_group_slots(group))
-                yield f"aug-{functionality}-attitude{v}-{f}-{group.key}", text, labels, group
+                rid = f"aug-{functionality}-attitude{v}-{f}-{group.key}"
+                yield _GroupRendering(rid, _open(frame, V=verb, VP=participle), labels, group)
     for d, decline in enumerate(_AUG_DECLINE):
         for b, blame in enumerate(_AUG_DECLINE_GROUP):
             for group in pick(3):
-                text = _aug_render(f"{decline} {blame}.", **_group_slots(group))
-                yield f"aug-implicit_hate-decline{d}-{b}-{group.key}", text, _HATE, group
+                rid = f"aug-implicit_hate-decline{d}-{b}-{group.key}"
+                yield _GroupRendering(rid, f"{decline} {blame}.", _HATE, group)
         for b, cause in enumerate(_AUG_DECLINE_OTHER):
-            yield f"aug-civil_disagreement-decline{d}-{b}", f"{decline} {cause}.", _BENIGN, None
+            yield f"aug-civil_disagreement-decline{d}-{b}", f"{decline} {cause}.", _BENIGN
     for n, presence in enumerate(_AUG_PRESENCE):
         for group in pick(8):
-            text = _aug_render(presence, **_group_slots(group))
-            yield f"aug-neutral_identity-presence{n}-{group.key}", text, _BENIGN, group
+            yield _GroupRendering(f"aug-neutral_identity-presence{n}-{group.key}", presence, _BENIGN, group)
     persons = _AUG_PERSONS
     for h, harm in enumerate(_AUG_HARMS):
         for f, frame in enumerate(_AUG_HARM_FRAMES):
             for i in range(3):
                 person = persons[(h * len(_AUG_HARM_FRAMES) + f + i * 5) % len(persons)]
                 text = _aug_render(frame.format(H=harm), T=person)
-                yield f"aug-threat_individual-harm{h}-{f}-{i}", text, _THREAT_PERSON, None
+                yield f"aug-threat_individual-harm{h}-{f}-{i}", text, _THREAT_PERSON
     for p, provocation in enumerate(_AUG_PROVOCATIONS):
         for r, retaliation in enumerate(_AUG_RETALIATIONS):
             person = persons[(p * len(_AUG_RETALIATIONS) + r) % len(persons)]
             text = _aug_render(f"If {{T}} {provocation}, {retaliation}.", T=person)
-            yield f"aug-threat_individual-if{p}-{r}", text, _THREAT_PERSON, None
+            yield f"aug-threat_individual-if{p}-{r}", text, _THREAT_PERSON
+
+
+def _contrast_templates() -> Iterator[tuple[str, str, Mapping[str, int], IdentityGroup | None]]:
+    """(id, text, labels, group) of the contrast sets, rendered (``_contrast_frames``), unfiltered."""
+    for row in _contrast_frames():
+        if isinstance(row, _GroupRendering):
+            yield row.rid, row.text, row.labels, row.group
+        else:
+            rid, text, labels = row
+            yield rid, text, labels, None
 
 
 # END OF AUGMENTATION TEMPLATES ======================================================================
@@ -1332,9 +1063,10 @@ def augmentation_templates() -> Iterator[Record]:
     """Yield augmentation Records with partial labels (source ``augmentation``), deterministic.
 
     Only the signals a template says something about carry a label; the others stay unknown (-1) so
-    the masked loss ignores them. Never mixes with ``suite_cases``: separate strings and terms.
+    the masked loss ignores them. Never mixes with the evaluation suite: separate strings and terms.
     Group templates are rendered for every augmentation group, the rest for every filler of their
-    slot; ids are ``aug-<functionality>-...`` and stable across runs.
+    slot; ids are ``aug-<functionality>-...`` and stable across runs. Last come the filler-swapped
+    twins of every group rendering (``twin_templates``), ids ``aug-twin-<functionality>-...``.
 
     >>> recs = list(augmentation_templates())
     >>> recs[0].source, recs[0].labels["hate"]
@@ -1346,46 +1078,45 @@ def augmentation_templates() -> Iterator[Record]:
     yield from written
     # Generated combinations can land on an evaluation sentence ("... that {P} are vermin" contains
     # "{P} are vermin"): the leak guard drops those here, so every yielded row is guard-clean. A
-    # combination that repeats a written template (after normalisation) is dropped too.
+    # combination that repeats an earlier row (after normalisation) is dropped too.
     seen = {normalize(r.text) for r in written}
     for rid, text, expected, maybe_group in _guard_clean_contrast():
         key = normalize(text)
         if key not in seen:
             seen.add(key)
             yield _record(rid, text, expected, maybe_group)
+    for record in twin_templates():
+        key = normalize(record.text)
+        if key not in seen:
+            seen.add(key)
+            yield record
 
 
 @functools.cache
 def _guard_clean_contrast() -> tuple[tuple[str, str, Mapping[str, int], IdentityGroup | None], ...]:
-    """The contrast rows the leak guard lets through (computed once: the guard takes seconds)."""
+    """The contrast rows the leak guard lets through (computed once)."""
     contrast = list(_contrast_templates())
     leaks = set(evaluation_overlap([text for _, text, _, _ in contrast]))
     return tuple(row for i, row in enumerate(contrast) if i not in leaks)
 
 
-def _written_templates() -> Iterator[Record]:
-    """The hand-written augmentation templates, rendered (``augmentation_templates`` adds the rest)."""
+def _written_group_renderings() -> Iterator[_GroupRendering]:
+    """The hand-written group templates and obfuscation bases, for every augmentation group."""
     for functionality, templates in _AUG_GROUP_TEMPLATES.items():
         for t, (template, expected) in enumerate(templates):
             for group in AUGMENTATION_GROUPS:
-                yield _record(
-                    f"aug-{functionality}-{t}-{group.key}",
-                    _aug_render(template, **_group_slots(group)),
-                    expected,
-                    group,
-                )
+                yield _GroupRendering(f"aug-{functionality}-{t}-{group.key}", template, expected, group)
     for b, (base, word) in enumerate(_AUG_OBFUSCATION_BASES):
         for g, group in enumerate(AUGMENTATION_GROUPS):
             style = OBFUSCATION_STYLES[(g + b) % len(OBFUSCATION_STYLES)]
-            clear = _aug_render(base, **_group_slots(group))
-            if word not in clear:
-                raise ValueError(f"obfuscation base {base!r} does not contain its key word {word!r}")
-            text = (
-                clear.translate(_HOMOGLYPH)
-                if style == "homoglyph"
-                else clear.replace(word, obfuscate(word, style))
-            )
-            yield _record(f"aug-obfuscated_hate-{b}-{style}-{group.key}", text, _HATE, group)
+            rid = f"aug-obfuscated_hate-{b}-{style}-{group.key}"
+            yield _GroupRendering(rid, base, _HATE, group, (word, style))
+
+
+def _written_templates() -> Iterator[Record]:
+    """The hand-written augmentation templates, rendered (``augmentation_templates`` adds the rest)."""
+    for rendering in _written_group_renderings():
+        yield _record(rendering.rid, rendering.text, rendering.labels, rendering.group)
     groups = {group.key: group for group in AUGMENTATION_GROUPS}
     for i, (group_key, text) in enumerate(_AUG_RECLAIMED):
         rid = f"aug-reclaimed_self_reference-{i}-{group_key}"
@@ -1407,6 +1138,61 @@ def _written_templates() -> Iterator[Record]:
                 yield _record(f"aug-{functionality}-og{t}-{group.key}", text, expected, group)
 
 
+def _group_renderings() -> Iterator[_GroupRendering]:
+    """Every rendering of a frame for an augmentation group: written, obfuscated and contrast."""
+    yield from _written_group_renderings()
+    for row in _contrast_frames():
+        if isinstance(row, _GroupRendering):
+            yield row
+
+
+def _twin_labels(rendering: _GroupRendering) -> Mapping[str, int]:
+    functionality = rendering.rid.split("-")[1]
+    if functionality == "threat_group" and _template_slots(rendering.template) <= {"J"}:
+        return _TWIN_NOT_HATE
+    return _TWIN
+
+
+@functools.cache
+def _twins() -> tuple[tuple[str, str, Mapping[str, int]], ...]:
+    """(id, text, labels) of the twins the leak guard lets through (computed once)."""
+    from signals.normalize import normalize
+
+    rows = []
+    seen: set[str] = set()
+    for n, rendering in enumerate(_group_renderings()):
+        # one twin per group rendering: consecutive renderings of a frame get different fillers; a
+        # twin that repeats an earlier one (two frames can read the same) takes the next filler
+        for k in range(len(TWIN_FILLERS)):
+            filler = TWIN_FILLERS[(n + k) % len(TWIN_FILLERS)]
+            text = rendering.render(filler)
+            if normalize(text) not in seen:
+                break
+        else:
+            continue
+        seen.add(normalize(text))
+        stem = rendering.rid.removeprefix("aug-").removesuffix(f"-{rendering.group.key}")
+        rows.append((f"aug-twin-{stem}-{filler.key}", text, _twin_labels(rendering)))
+    leaks = set(evaluation_overlap([text for _, text, _ in rows]))
+    return tuple(row for i, row in enumerate(rows) if i not in leaks)
+
+
+def twin_templates() -> Iterator[Record]:
+    """Filler-swapped twins: each group rendering of a frame once more with a non-group filler.
+
+    "{P} breed like rats" about Sikhs is hate; about potholes it is not. Every frame with a {P}, {A}
+    or {J} slot (written templates, obfuscation bases, contrast frames) gets one twin per group it is
+    rendered for, the filler rotating through ``TWIN_FILLERS``. Twins are labelled ``hate = 0`` and
+    ``threat = 0`` (only ``hate = 0`` for a threat frame whose sole group slot is an adjective, which
+    still threatens people), name no target, and the ones the leak guard matches are dropped. Ids are
+    ``aug-twin-<the group rendering's id, less "aug-" and the group key>-<filler key>``, e.g.
+    ``aug-twin-dehumanisation-0-potholes``: the part after ``aug-twin-`` starts with the
+    functionality of the frame, not of the twin.
+    """
+    for rid, text, labels in _twins():
+        yield Record(id=rid, text=text, source="augmentation", labels=dict(labels))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Leak guard: compare texts with identity terms masked
 # ---------------------------------------------------------------------------------------------------
@@ -1414,17 +1200,25 @@ def _written_templates() -> Iterator[Record]:
 
 def _identity_terms() -> list[str]:
     terms: set[str] = set()
-    for g in EVAL_GROUPS + EVAL_OUTGROUPS + AUGMENTATION_GROUPS + AUGMENTATION_OUTGROUPS:
+    slotted: tuple[SlotForms, ...] = (
+        EVAL_GROUPS + EVAL_OUTGROUPS + AUGMENTATION_GROUPS + AUGMENTATION_OUTGROUPS + TWIN_FILLERS
+    )
+    for g in slotted:
         terms.update({g.plural, g.person, g.adj})
     terms.update(_EVAL_PERSONS + _EVAL_INSTITUTIONS + _EVAL_POLICIES)
     terms.update(_AUG_PERSONS + _AUG_INSTITUTIONS + _AUG_POLICIES + _AUG_NAMES + _AUG_THINGS)
     return sorted((t.lower() for t in terms), key=len, reverse=True)
 
 
-_SKELETON_RE: re.Pattern[str] | None = None
+@functools.cache
+def _skeleton_re() -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in _identity_terms()) + r")\b")
+
 
 #: A run of this many consecutive skeleton words shared with an evaluation case makes a text a leak.
 LEAK_RUN_WORDS = 5
+#: The package data file with the evaluation texts' skeletons (``suite.write_eval_skeletons``).
+EVAL_SKELETONS_RESOURCE = "eval_skeletons.txt"
 
 
 def skeleton(text: str) -> str:
@@ -1437,14 +1231,18 @@ def skeleton(text: str) -> str:
     >>> skeleton("I hate Muslims!") == skeleton("i hate Sikhs")
     True
     """
-    global _SKELETON_RE
-    if _SKELETON_RE is None:
-        _SKELETON_RE = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in _identity_terms()) + r")\b")
-    out = _SKELETON_RE.sub(" xx ", text.translate(_UNHOMOGLYPH).lower())
+    out = _skeleton_re().sub(" xx ", text.translate(_UNHOMOGLYPH).lower())
     out = re.sub(r"[^\w\s]", " ", out)
     # a word typed letter by letter ("v e r m i n", "p*r*s*t*s") is one word, not a run of words
     out = re.sub(r"\b\w(?: \w\b){2,}", lambda m: m.group(0).replace(" ", ""), out)
     return re.sub(r"\s+", " ", out).strip()
+
+
+@functools.cache
+def evaluation_skeletons() -> tuple[str, ...]:
+    """The evaluation texts' skeletons, read from the package's ``eval_skeletons.txt`` (sorted)."""
+    data = resources.files("signals.functional").joinpath(EVAL_SKELETONS_RESOURCE)
+    return tuple(line for line in data.read_text(encoding="utf-8").splitlines() if line)
 
 
 def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.8, fuzzy: bool = True) -> list[int]:
@@ -1460,302 +1258,45 @@ def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.8, fuzzy: bool
       least three words ("x are vermin" inside "honestly x are vermin"): a near copy with a word
       added or a clause swapped is still the suite's wording.
 
-    The fuzzy comparison costs a few milliseconds per text: fine for augmentation sets; for a whole
-    corpus pass ``fuzzy=False`` (exact skeleton matches only).
+    The evaluation skeletons come from ``evaluation_skeletons()`` (a data file), so the guard never
+    loads the suite. The fuzzy comparison costs a few milliseconds per distinct skeleton: fine for
+    augmentation sets (texts that differ only in their group share one); for a whole corpus pass
+    ``fuzzy=False`` (exact skeleton matches only).
     """
-    eval_skeletons = sorted({skeleton(c.text) for c in suite_cases()})
+    eval_skeletons = evaluation_skeletons()
     exact = set(eval_skeletons)
     eval_words = [(other, other.split()) for other in eval_skeletons]
-    hits = []
-    for i, text in enumerate(texts):
-        sk = skeleton(text)
+    verdicts: dict[str, bool] = {}
+
+    def leaks(sk: str) -> bool:
         if sk in exact:
-            hits.append(i)
-            continue
+            return True
         if not fuzzy:
-            continue
+            return False
         words = sk.split()
         padded = f" {sk} "
         chars = difflib.SequenceMatcher(a=sk, autojunk=False)
         runs = difflib.SequenceMatcher(a=words, autojunk=False)
         for other, other_words in eval_words:
             if len(other_words) >= 3 and f" {other} " in padded:
-                hits.append(i)
-                break
+                return True
             runs.set_seq2(other_words)
             if runs.find_longest_match(0, len(words), 0, len(other_words)).size >= LEAK_RUN_WORDS:
-                hits.append(i)
-                break
+                return True
             chars.set_seq2(other)
             if (
                 chars.real_quick_ratio() >= min_ratio
                 and chars.quick_ratio() >= min_ratio
                 and chars.ratio() >= min_ratio
             ):
-                hits.append(i)
-                break
+                return True
+        return False
+
+    hits = []
+    for i, text in enumerate(texts):
+        sk = skeleton(text)
+        if sk not in verdicts:
+            verdicts[sk] = leaks(sk)
+        if verdicts[sk]:
+            hits.append(i)
     return hits
-
-
-# ---------------------------------------------------------------------------------------------------
-# Running the suite
-# ---------------------------------------------------------------------------------------------------
-
-
-class SuiteScorer(Protocol):
-    """What ``run_suite`` needs: calibrated per-signal probabilities (``signals.scoring.Scorer``)."""
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def _resolve_thresholds(scorer: Any, threshold: str | float | Mapping[str, float]) -> dict[str, float]:
-    if isinstance(threshold, str):
-        info = getattr(scorer, "info", None)
-        points = getattr(info, "thresholds", None) or {}
-        if threshold not in points:
-            raise ValueError(f"unknown operating point {threshold!r}; the model has {sorted(points)}")
-        return {s: float(points[threshold][s]) for s in SIGNALS}
-    if isinstance(threshold, Mapping):
-        missing = set(SIGNALS) - set(threshold)
-        if missing:
-            raise ValueError(f"threshold mapping lacks signals {sorted(missing)}")
-        return {s: float(threshold[s]) for s in SIGNALS}
-    return {s: float(threshold) for s in SIGNALS}
-
-
-@dataclass
-class SuiteResult:
-    """Outcome of ``run_suite``: the cases, the calibrated probabilities and the decisions taken.
-
-    A case is correct when every evaluated signal's decision (probability >= threshold) equals the
-    expected label.
-    """
-
-    cases: list[Case]
-    probs: np.ndarray
-    thresholds: dict[str, float]
-    operating_point: str = "flag"
-    model: str = ""
-    decisions: np.ndarray = field(init=False)
-    correct: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.probs = np.asarray(self.probs, dtype=float)
-        if self.probs.shape != (len(self.cases), len(SIGNALS)):
-            raise ValueError(f"probs shape {self.probs.shape} != ({len(self.cases)}, {len(SIGNALS)})")
-        cut = np.array([self.thresholds[s] for s in SIGNALS])
-        self.decisions = (self.probs >= cut).astype(int)
-        self.correct = np.array(
-            [
-                all(self.decisions[i, SIGNALS.index(s)] == v for s, v in case.expected.items())
-                for i, case in enumerate(self.cases)
-            ],
-            dtype=bool,
-        )
-
-    @property
-    def overall_accuracy(self) -> float:
-        return float(self.correct.mean()) if len(self.cases) else float("nan")
-
-    def _accuracy_by(self, key: str) -> dict[str, float]:
-        totals: dict[str, list[int]] = {}
-        for case, ok in zip(self.cases, self.correct, strict=True):
-            name = getattr(case, key)
-            if name is None:
-                continue
-            totals.setdefault(name, []).append(int(ok))
-        return {name: float(np.mean(v)) for name, v in totals.items()}
-
-    @property
-    def per_functionality(self) -> dict[str, float]:
-        """Accuracy per functionality, in ``FUNCTIONALITIES`` order."""
-        acc = self._accuracy_by("functionality")
-        return {f: acc[f] for f in FUNCTIONALITIES if f in acc}
-
-    @property
-    def per_group(self) -> dict[str, float]:
-        """Accuracy over all cases mentioning each identity group."""
-        return self._accuracy_by("group")
-
-    def to_metrics(self, prefix: str = "func") -> dict[str, float]:
-        """Flat metrics for MLflow: ``func_overall_acc``, ``func_<functionality>_acc``, ``funcgroup_<g>_acc``.
-
-        Per-group keys use a separate ``funcgroup_`` prefix so that every ``func_<x>_acc`` key is a
-        functionality (the promotion gate relies on that).
-        """
-        out = {f"{prefix}_overall_acc": self.overall_accuracy}
-        out.update({f"{prefix}_{name}_acc": acc for name, acc in self.per_functionality.items()})
-        out.update({f"{prefix}group_{name}_acc": acc for name, acc in self.per_group.items()})
-        return out
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per case: text, functionality, group, expected/prob/decision per signal, correct."""
-        out = []
-        for i, case in enumerate(self.cases):
-            row: dict[str, Any] = {
-                "id": case.id,
-                "functionality": case.functionality,
-                "group": case.group or "",
-                "text": case.text,
-                "correct": bool(self.correct[i]),
-            }
-            for j, s in enumerate(SIGNALS):
-                row[f"expected_{s}"] = case.expected.get(s, "")
-                row[f"prob_{s}"] = round(float(self.probs[i, j]), 4)
-                row[f"pred_{s}"] = int(self.decisions[i, j])
-            out.append(row)
-        return out
-
-    def to_frame(self) -> pd.DataFrame:
-        """Per-case predictions as a pandas DataFrame."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows())
-
-    def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per functionality (and ``overall``): n cases, n correct, accuracy."""
-        out = []
-        for name in self.per_functionality:
-            mask = np.array([c.functionality == name for c in self.cases])
-            out.append(
-                {
-                    "functionality": name,
-                    "n": int(mask.sum()),
-                    "correct": int(self.correct[mask].sum()),
-                    "accuracy": float(self.correct[mask].mean()),
-                }
-            )
-        out.append(
-            {
-                "functionality": "overall",
-                "n": len(self.cases),
-                "correct": int(self.correct.sum()),
-                "accuracy": self.overall_accuracy,
-            }
-        )
-        return out
-
-    def write_csv(self, directory: str | Path) -> list[Path]:
-        """Write ``functional_cases.csv`` (per case) and ``functional_summary.csv``; returns the paths."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, rows in (
-            ("functional_cases.csv", self.rows()),
-            ("functional_summary.csv", self.summary_rows()),
-        ):
-            path = directory / name
-            with path.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-            paths.append(path)
-        return paths
-
-    def to_table(self) -> Table:
-        """A rich table: accuracy per functionality, with its description."""
-        from rich.table import Table
-
-        title = (
-            f"Functional suite ({self.operating_point} threshold){' - ' + self.model if self.model else ''}"
-        )
-        table = Table(title=title)
-        table.add_column("functionality")
-        table.add_column("tests")
-        table.add_column("n", justify="right")
-        table.add_column("accuracy", justify="right")
-        for row in self.summary_rows():
-            acc = row["accuracy"]
-            style = "red" if acc < 0.5 else ("yellow" if acc < 0.8 else "green")
-            table.add_row(
-                row["functionality"],
-                FUNCTIONALITIES.get(row["functionality"], "all cases"),
-                str(row["n"]),
-                f"[{style}]{acc:.1%}[/]",
-            )
-        return table
-
-
-def run_suite(
-    scorer: SuiteScorer,
-    threshold: str | float | Mapping[str, float] = "flag",
-    cases: Sequence[Case] | None = None,
-) -> SuiteResult:
-    """Score the functional suite and decide each case at an operating point.
-
-    ``threshold`` is an operating point of the model's manifest (``"flag"`` or ``"review"``), one
-    probability for all signals, or a mapping signal -> probability.
-
-    >>> result = run_suite(load_scorer("models/default"))  # doctest: +SKIP
-    >>> result.to_metrics()["func_overall_acc"]            # doctest: +SKIP
-    """
-    cases = list(cases) if cases is not None else suite_cases()
-    thresholds = _resolve_thresholds(scorer, threshold)
-    probs = np.asarray(scorer.predict_proba([c.text for c in cases]), dtype=float)
-    name = getattr(scorer, "name", "")
-    result = SuiteResult(
-        cases,
-        probs,
-        thresholds,
-        operating_point=threshold if isinstance(threshold, str) else "custom",
-        model=name if isinstance(name, str) else "",
-    )
-    log.info("functional suite: %d cases, overall accuracy %.3f", len(cases), result.overall_accuracy)
-    return result
-
-
-def evaluate_model_dir(
-    path: str | Path, threshold: str = "flag", out_dir: str | Path | None = None
-) -> dict[str, float]:
-    """Run the functional suite and its per-group bias metrics on a model directory (or MLflow URI).
-
-    Returns the flat metrics (``func_*`` and ``bias_func_*``); with ``out_dir``, also writes the
-    per-case and summary CSVs and ``bias_functional.csv`` there, for logging as MLflow artifacts.
-    """
-    from signals.bias import bias_frame, bias_metrics, suite_bias_report
-    from signals.scoring import load_scorer
-
-    scorer = load_scorer(path)
-    result = run_suite(scorer, threshold=threshold)
-    report = suite_bias_report(result)
-    metrics = result.to_metrics()
-    metrics.update(bias_metrics(report, prefix="bias_func"))
-    if out_dir is not None:
-        result.write_csv(out_dir)
-        bias_frame(report).to_csv(Path(out_dir) / "bias_functional.csv", index=False)
-    return metrics
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m signals.functional MODEL_DIR [--threshold flag] [--out DIR]``: print the suite tables."""
-    from rich.console import Console
-
-    from signals.bias import bias_table, suite_bias_report
-    from signals.scoring import load_scorer
-
-    parser = argparse.ArgumentParser(prog="python -m signals.functional", description=main.__doc__)
-    parser.add_argument("model", help="model directory (with signals.json) or MLflow model URI")
-    parser.add_argument("--threshold", default="flag", help="operating point: flag or review")
-    parser.add_argument("--out", default=None, help="directory for the CSV artifacts")
-    args = parser.parse_args(argv)
-    console = Console()
-    try:
-        scorer = load_scorer(args.model)
-        result = run_suite(scorer, threshold=args.threshold)
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
-    console.print(result.to_table())
-    report = suite_bias_report(result)
-    console.print(bias_table(report))
-    if args.out:
-        result.write_csv(args.out)
-        from signals.bias import bias_frame
-
-        bias_frame(report).to_csv(Path(args.out) / "bias_functional.csv", index=False)
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    raise SystemExit(main())
