@@ -196,12 +196,56 @@ def evaluate(
     except (FileNotFoundError, ValueError, OSError) as exc:
         fail(f"cannot evaluate model {model or '(default)'}: {exc}")
     title = f"{report['model']['name']} {report['model']['version']} on {dataset}"
-    Console().print(evaluation_table(metrics, title=title))
+    Console(width=140).print(evaluation_table(metrics, title=title))
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (output / "report.json").write_text(json.dumps(report, indent=2, default=str))
         console.print(f"wrote {output / 'metrics.json'} and {output / 'report.json'}")
+
+
+@app.command("evaluate-loco")
+def evaluate_loco(
+    config: Annotated[Path, typer.Option(help="A baseline experiment TOML")] = Path(
+        "training/configs/baseline.v1.toml"
+    ),
+    override: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the matrix as CSV")
+    ] = None,
+) -> None:
+    """Leave-one-corpus-out matrix of the baseline family: train without corpus C, test on C's test split
+    (one fit per corpus: minutes, run on demand)."""
+    import csv
+
+    from signals.dataset import DatasetError
+    from signals.training import leave_one_corpus_out, load_config
+
+    try:
+        rows = leave_one_corpus_out(load_config(config, override or []))
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    table = Table(title="Leave one corpus out (baseline): test split of the held-out corpus")
+    columns = ("corpus", "signal", "positives", "pr_auc_out", "pr_auc_in", "f1_flag_out", "f1_flag_in")
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("corpus", "signal") else "right")
+    for row in rows:
+        table.add_row(
+            *(
+                "-" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c])
+                for c in columns
+            )
+        )
+    Console(width=140).print(table)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(columns))
+            writer.writeheader()
+            writer.writerows(rows)
+        console.print(f"wrote {output}")
 
 
 @app.command()

@@ -200,7 +200,8 @@ def corpora_dir(configured: str | Path = "") -> Path:
 class CivicData:
     """The civic development set (texts, labels, which rows are the random draw) and the unlabelled pool.
 
-    ``pool`` is every English Polis comment: the population the review budget is fitted on.
+    ``pool`` is the English Polis comments of the half never trained on (``in_training_half``): the
+    population the review budget is fitted on.
     """
 
     texts: list[str]
@@ -210,7 +211,7 @@ class CivicData:
 
     @classmethod
     def load(cls, corpora: str | Path = "") -> CivicData:
-        from signals.corpora.polis_opendata import load_civic_dev, read_comments
+        from signals.corpora.polis_opendata import in_training_half, load_civic_dev, read_comments
 
         folder = corpora_dir(corpora)
         examples = load_civic_dev(folder)
@@ -218,7 +219,7 @@ class CivicData:
             texts=[e.record.text for e in examples],
             labels=np.array([[e.record.labels[s] for s in SIGNALS] for e in examples], dtype=int),
             sample=np.array([e.draw == "random" for e in examples], dtype=bool),
-            pool=[r.text for r in read_comments(folder)],
+            pool=[r.text for r in read_comments(folder) if not in_training_half(r.id)],
         )
 
 
@@ -421,7 +422,7 @@ def evaluate(
         metrics.update(evaluation.flat_civic_metrics(civic_report))
     if functional:
         from signals import bias
-        from signals import functional as suite_module
+        from signals.functional import suite as suite_module
 
         suite = suite_module.run_suite(scorer)
         metrics.update(suite.to_metrics())
@@ -471,6 +472,67 @@ def evaluate_model(
     return metrics, report
 
 
+def leave_one_corpus_out(config: TrainConfig) -> list[dict[str, Any]]:
+    """The leave-one-corpus-out matrix of the baseline family: train without corpus C, test on C.
+
+    For every corpus in the training split, a baseline (``config.baseline``) is fitted on the other
+    corpora's training rows, calibrated and given thresholds on their validation rows, and tested on C's
+    own test rows; the same is done once with every corpus for reference. A corpus that scores well only
+    when its own rows were in training does not transfer, and text like the users' will behave like an
+    unseen corpus. Returns one row per held-out corpus and signal: ``corpus, signal, positives,
+    pr_auc_out, pr_auc_in, f1_flag_out, f1_flag_in``. Slow (one fit per corpus): on demand, not in CI.
+    """
+    from signals.evaluation import signal_metrics
+    from signals.models.baseline import BaselineModel
+
+    if config.model != "baseline":
+        raise ValueError("the leave-one-corpus-out matrix is for the baseline family (model = 'baseline')")
+    dd, _ = _load_splits(config)
+    train_src = np.asarray(dd["train"]["source"])
+    val_src = np.asarray(dd["validation"]["source"])
+    test_src = np.asarray(dd["test"]["source"])
+    train_y, val_y, test_y = (label_matrix(dd[k]) for k in ("train", "validation", "test"))
+    train_x, val_x, test_x = (list(dd[k]["text"]) for k in ("train", "validation", "test"))
+    corpora = sorted(set(test_src) - {"augmentation"})
+
+    def fit(exclude: str | None) -> tuple[Any, dict[str, Any], dict[str, dict[str, float]]]:
+        keep = np.where(train_src != exclude)[0]
+        model = BaselineModel(**config.baseline).fit([train_x[i] for i in keep], train_y[keep])
+        vkeep = np.where(val_src != exclude)[0]
+        raw = np.asarray(model.predict_proba([val_x[i] for i in vkeep]), dtype=float)
+        yv = val_y[vkeep]
+        cal = {s: fit_calibrator(yv[yv[:, j] >= 0, j], raw[yv[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)}
+        return model, cal, operating_points_for(model, cal, yv, raw, None, config.operating_points)
+
+    def test_on(fitted: tuple[Any, dict[str, Any], dict[str, dict[str, float]]], corpus: str) -> Any:
+        model, cal, thresholds = fitted
+        tkeep = np.where(test_src == corpus)[0]
+        raw = np.asarray(model.predict_proba([test_x[i] for i in tkeep]), dtype=float)
+        p = np.stack([apply_calibrator(cal[s], raw[:, j]) for j, s in enumerate(SIGNALS)], axis=1)
+        return signal_metrics(test_y[tkeep], p, thresholds)
+
+    everything = fit(None)
+    rows: list[dict[str, Any]] = []
+    for corpus in corpora:
+        log.info("leave-one-corpus-out: training without %s", corpus)
+        out, inside = test_on(fit(corpus), corpus), test_on(everything, corpus)
+        for s in SIGNALS:
+            if out[s]["n"] == 0:
+                continue
+            rows.append(
+                {
+                    "corpus": corpus,
+                    "signal": s,
+                    "positives": out[s]["positives"],
+                    "pr_auc_out": out[s]["pr_auc"],
+                    "pr_auc_in": inside[s]["pr_auc"],
+                    "f1_flag_out": out[s]["points"]["flag"]["f1"],
+                    "f1_flag_in": inside[s]["points"]["flag"]["f1"],
+                }
+            )
+    return rows
+
+
 def shipped_model_metrics(dataset: str | Path, functional: bool = True) -> dict[str, float] | None:
     """The shipped model's (``models/default``) metrics on ``dataset``, evaluated now like a challenger.
 
@@ -484,7 +546,8 @@ def shipped_model_metrics(dataset: str | Path, functional: bool = True) -> dict[
     if not (DEFAULT_MODEL_DIR / "signals.json").is_file():
         return None
     dd = load_dataset_dict(dataset)
-    metrics, _ = evaluate(load_scorer(DEFAULT_MODEL_DIR), dd, None, functional=functional)
+    civic = load_civic(TrainConfig())
+    metrics, _ = evaluate(load_scorer(DEFAULT_MODEL_DIR), dd, None, functional=functional, civic=civic)
     return metrics
 
 
@@ -531,7 +594,10 @@ def retrain(
     champion = load_scorer()
     result = train(config, tracking_uri=tracking_uri, artifacts=artifacts)
     dd, extra_eval = _load_splits(config)
-    champion_metrics, _ = evaluate(champion, dd, extra_eval, functional=config.evaluate_functional)
+    civic = load_civic(config) if config.civic else None
+    champion_metrics, _ = evaluate(
+        champion, dd, extra_eval, functional=config.evaluate_functional, civic=civic
+    )
     gate = compare(champion_metrics, result.metrics)
     promoted = False
     if promote and gate.passed and result.version is not None:

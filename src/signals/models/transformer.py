@@ -136,6 +136,14 @@ class TransformerConfig:
     #: ``{polarization = 0.25}`` leaves polarization mostly to its corpus, whose definition the
     #: templates only approximate.
     template_signal_weights: dict[str, float] = field(default_factory=dict)
+    #: Row weight of the weak civic negatives (0 = none): the English Polis comments of the training half
+    #: (``signals.corpora.polis_opendata.weak_negatives``, never the labelled civic set), as hate 0 and
+    #: threat 0, no teacher labels. Real feedback about services and policy, the text the model must
+    #: leave alone. Needs ``polis-opendata`` under ``corpora`` (or ``SIGNALS_CORPORA_DIR``).
+    civic_negative_weight: float = 0.0
+    #: Folder of the shared corpora for ``civic_negative_weight`` ("" = ``SIGNALS_CORPORA_DIR`` or
+    #: ``../shared/data``).
+    corpora: str = ""
     #: Knowledge distillation: an ONNX signals model directory (e.g. ``models/minilm6``, the 6-layer model)
     #: whose probabilities on every corpus row become soft labels for all signals and target groups,
     #: filling the labels each corpus leaves unknown. Empty = no teacher.
@@ -459,6 +467,17 @@ def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets.reshape(-1, len(TARGETS))
 
 
+def civic_negative_rows(corpora: str = "") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, signal labels and target labels of the weak civic negatives (hate 0, threat 0)."""
+    from signals.corpora.polis_opendata import weak_negatives
+
+    folder = Path(corpora or os.environ.get("SIGNALS_CORPORA_DIR") or "../shared/data")
+    records = weak_negatives(folder)
+    labels = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
+    targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
+    return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
+
+
 def no_soft_labels(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Soft signal and target labels for ``n`` rows no teacher was asked about: all -1 (ignored)."""
     return (
@@ -675,6 +694,22 @@ def train_network(
     signal_scale = np.ones((len(texts), len(SIGNALS)), dtype=np.float32)
     for name, factor in config.template_signal_weights.items():
         signal_scale[len(texts) - n_templates :, SIGNALS.index(name)] = factor
+    n_civic = 0
+    if config.civic_negative_weight > 0:
+        c_texts, c_labels, c_targets = civic_negative_rows(config.corpora)
+        n_civic = len(c_texts)
+        texts += c_texts
+        extra = (
+            c_labels,
+            c_targets,
+            np.full(n_civic, config.civic_negative_weight),
+            *no_soft_labels(n_civic),
+        )
+        labels, targets, weights, soft, soft_targets = (
+            np.concatenate([a, b])
+            for a, b in zip((labels, targets, weights, soft, soft_targets), extra, strict=True)
+        )
+        signal_scale = np.concatenate([signal_scale, np.ones((n_civic, len(SIGNALS)), dtype=np.float32)])
     train_enc = Encoded(
         encode(tokenizer, texts, config.max_length), labels, targets, weights, soft, soft_targets
     )
@@ -684,10 +719,12 @@ def train_network(
     val_ids = encode(tokenizer, [str(t) for t in _column(val, "text")[val_rows]], config.max_length)
     val_labels = _labels(val, SIGNALS)[val_rows]
     log.info(
-        "training on %d rows (%d obfuscated, %d template rows, teacher %s), validating on %d, device %s",
+        "training on %d rows (%d obfuscated, %d template rows, %d civic negatives, teacher %s), "
+        "validating on %d, device %s",
         len(texts),
         n_aug,
         n_templates,
+        n_civic,
         config.teacher or "none",
         len(val_ids),
         device,
