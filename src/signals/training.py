@@ -210,11 +210,12 @@ class CivicData:
     pool: list[str]
 
     @classmethod
-    def load(cls, corpora: str | Path = "") -> CivicData:
+    def load(cls, corpora: str | Path = "", labels: Path | None = None) -> CivicData:
+        """The committed civic labels (or the label file ``labels``) joined to the Polis comments."""
         from signals.corpora.polis_opendata import in_training_half, load_civic_dev, read_comments
 
         folder = corpora_dir(corpora)
-        examples = load_civic_dev(folder)
+        examples = load_civic_dev(folder, labels)
         return cls(
             texts=[e.record.text for e in examples],
             labels=np.array([[e.record.labels[s] for s in SIGNALS] for e in examples], dtype=int),

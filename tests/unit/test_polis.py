@@ -1,0 +1,101 @@
+"""Polis open data: the unlabelled-comment adapter, the civic development set's loader and its halves."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus_fixtures import corpora_dir
+from signals.corpora import CorpusFormatError, CorpusNotFoundError
+from signals.corpora.polis_opendata import (
+    LABEL_COLUMNS,
+    in_training_half,
+    load_civic_dev,
+    read_comments,
+    read_label_file,
+    weak_negatives,
+)
+from signals.schema import SIGNALS, UNKNOWN
+from signals.training import CivicData
+
+LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "civic" / "labels.csv"
+
+
+def test_comments_are_read_per_language_without_labels() -> None:
+    english = list(read_comments(corpora_dir()))
+    assert len(english) == 19  # 20 rows, one empty
+    assert all(r.lang == "en" and set(r.labels.values()) == {UNKNOWN} for r in english)
+    assert english[0].id == "polis-opendata:15-per-hour-seattle:0"
+    german = list(read_comments(corpora_dir(), ["de"]))
+    assert [r.lang for r in german] == ["de"] * 3
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusNotFoundError, match="polis-opendata"):
+        list(read_comments(tmp_path))
+
+
+def test_civic_dev_joins_labels_to_texts() -> None:
+    examples = load_civic_dev(corpora_dir(), LABELS)
+    assert len(examples) == 6
+    insult = next(e for e in examples if e.record.id.endswith(":7"))
+    assert insult.record.text.startswith("Those idiots")
+    assert insult.record.labels == {"hate": 0, "threat": 0, "offensive": 1, "polarization": 0}
+    assert insult.draw == "top-offensive" and insult.note
+
+
+def test_changed_text_is_refused_naming_the_row(tmp_path: Path) -> None:
+    root = tmp_path / "corpora"
+    shutil.copytree(corpora_dir() / "polis-opendata", root / "polis-opendata")
+    path = root / "polis-opendata" / "15-per-hour-seattle" / "comments.csv"
+    path.write_text(path.read_text().replace("Those idiots", "Those people"))
+    with pytest.raises(CorpusFormatError, match=r"data row 5: the text of 15-per-hour-seattle/7 changed"):
+        load_civic_dev(root, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s.replace(",random,0,0,0,0,\n", ",random,0,2,0,0,\n", 1),
+            "column 'threat': expected 0 or 1",
+        ),
+        (lambda s: s + s.splitlines()[1] + "\n", "repeats a"),
+        (lambda s: s.replace("draw,", "drawn,", 1), "lacks column"),
+    ],
+)
+def test_bad_label_files_are_refused(tmp_path: Path, edit: object, message: str) -> None:
+    bad = tmp_path / "labels.csv"
+    bad.write_text(edit(LABELS.read_text()))  # type: ignore[operator]
+    with pytest.raises(CorpusFormatError, match=message):
+        read_label_file(bad)
+
+
+def test_committed_labels_are_complete() -> None:
+    frame = read_label_file()
+    assert list(frame.columns) == list(LABEL_COLUMNS)
+    assert len(frame) >= 600
+    assert (frame["draw"] == "random").sum() >= 400
+    assert {d.split("-")[0] for d in frame["draw"]} <= {"random", "top", "baseline"}
+
+
+def test_weak_negatives_are_the_unlabelled_training_half() -> None:
+    negatives = weak_negatives(corpora_dir(), LABELS)
+    labelled = {f"polis-opendata:15-per-hour-seattle:{i}" for i in (0, 1, 14, 11, 7, 8)}
+    assert negatives and all(in_training_half(r.id) and r.id not in labelled for r in negatives)
+    assert all(
+        r.labels == {"hate": 0, "threat": 0, "offensive": UNKNOWN, "polarization": UNKNOWN} for r in negatives
+    )
+
+
+def test_civic_data_pool_is_the_held_out_half() -> None:
+    civic = CivicData.load(corpora_dir(), LABELS)
+    assert civic.labels.shape == (6, len(SIGNALS))
+    assert civic.sample.tolist() == [True, True, True, True, False, False]
+    held_out = [r.text for r in read_comments(corpora_dir()) if not in_training_half(r.id)]
+    assert civic.pool == held_out
+    assert not set(civic.pool) & {r.text for r in weak_negatives(corpora_dir(), LABELS)}
+    assert np.isin(civic.labels, (0, 1)).all()
