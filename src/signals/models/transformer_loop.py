@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
     from signals.models.transformer import TransformerConfig
 
+    #: How ``AveragedModel`` hands a group of weights to its ``multi_avg_fn``.
+    _Tensors = tuple[torch.Tensor, ...] | list[torch.Tensor]
+
 log = logging.getLogger(__name__)
 
 #: The weight average (``ema_decay``) is updated every this many steps, with the decay compounded.
@@ -173,6 +176,45 @@ def _optimizer(net: Any, config: TransformerConfig) -> Any:
     )
 
 
+def weight_average(net: Any, decay: float) -> Any:
+    """An exponential moving average of ``net``'s weights (``AveragedModel``), starting at them.
+
+    Call ``update_parameters(net)`` every ``EMA_EVERY`` steps: the average moves ``1 - decay **
+    EMA_EVERY`` of the way to the current weights, less while few steps have been taken (at most
+    ``(1 + step) / (10 + step)`` is kept), so the start does not weigh for long. Buffers go along
+    (``use_buffers``); MiniLM's are integer position and token-type ids, which are copied, not averaged.
+    Its ``module`` is a copy of ``net`` holding the average.
+    """
+    from torch.optim.swa_utils import AveragedModel
+
+    average = AveragedModel(net, multi_avg_fn=_ema_update(decay), use_buffers=True)
+    average.update_parameters(net)  # the first update copies: the average starts at ``net``
+    return average
+
+
+def _ema_update(decay: float) -> Callable[[_Tensors, _Tensors, torch.Tensor | int], None]:
+    """``AveragedModel``'s ``multi_avg_fn`` for ``weight_average``.
+
+    It is called with the number of updates so far, counting the first copy: update ``n`` comes
+    after ``step = n * EMA_EVERY`` optimisation steps.
+    """
+    import torch
+
+    compounded = decay**EMA_EVERY
+
+    @torch.no_grad()
+    def update(averaged: _Tensors, current: _Tensors, n_averaged: torch.Tensor | int) -> None:
+        if not (torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0])):
+            for a, c in zip(averaged, current, strict=True):  # ids: nothing to average
+                a.copy_(c)
+            return
+        step = EMA_EVERY * int(n_averaged)
+        keep = min(compounded, (1 + step) / (10 + step))
+        torch._foreach_lerp_(averaged, current, 1.0 - keep)
+
+    return update
+
+
 # ----------------------------------------------------------------------------------- loss, validation
 
 
@@ -279,8 +321,9 @@ def train_network(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     planned_steps = total_steps
     lengths = [len(x) for x in train.ids]
-    params = [p for p in net.parameters() if p.requires_grad]
-    ema = [p.detach().clone() for p in params] if config.ema_decay else []
+    average = weight_average(net, config.ema_decay) if config.ema_decay else None
+    # what is validated and kept as the best epoch: the average where there is one
+    evaluated = net if average is None else average.module
     history: list[dict[str, float]] = []
     best_score, best_state, bad_epochs, step = -math.inf, None, 0, 0
     deadline = started + config.max_minutes * 60 if config.max_minutes else math.inf
@@ -299,10 +342,8 @@ def train_network(
             optimizer.step()
             scheduler.step()
             step += 1
-            if ema and step % EMA_EVERY == 0:  # every few steps: a pass over all weights costs
-                keep = min(config.ema_decay**EMA_EVERY, (1 + step) / (10 + step))
-                with torch.no_grad():
-                    torch._foreach_lerp_(ema, params, 1.0 - keep)
+            if average is not None and step % EMA_EVERY == 0:  # a pass over all weights costs
+                average.update_parameters(net)
             running += float(loss.detach()) * len(batch)
             seen += len(batch)
             if step % 200 == 0:
@@ -324,8 +365,7 @@ def train_network(
                 break
         step_seconds += time.perf_counter() - tick
         tick = time.perf_counter()
-        current = _swap_weights(params, ema) if ema else []
-        score, aucs = _validate(net, val_ids, val_labels, config, device, amp)
+        score, aucs = _validate(evaluated, val_ids, val_labels, config, device, amp)
         metrics = {
             "train_loss": running / max(seen, 1),
             "val_mean_pr_auc": score,
@@ -340,11 +380,9 @@ def train_network(
             hook.on_epoch_end(epoch, metrics)
         if score > best_score:
             best_score, bad_epochs = score, 0
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in evaluated.state_dict().items()}
         else:
             bad_epochs += 1
-        if ema:
-            _swap_weights(params, current)  # training goes on from the raw weights
         if bad_epochs >= max(1, config.patience):
             log.info("early stop after epoch %d (best mean PR-AUC %.4f)", epoch, best_score)
             break
@@ -366,14 +404,3 @@ def train_network(
     for hook in hooks:
         hook.on_train_end(trained)
     return trained
-
-
-def _swap_weights(params: Sequence[Any], values: Sequence[Any]) -> list[Any]:
-    """Copy ``values`` into ``params`` in place; return copies of what the parameters held before."""
-    import torch
-
-    with torch.no_grad():
-        before = [p.detach().clone() for p in params]
-        for p, v in zip(params, values, strict=True):
-            p.copy_(v)
-    return before
