@@ -17,6 +17,7 @@ datasets = pytest.importorskip("datasets")
 from signals.models import ModelInfo, load_model_dir  # noqa: E402
 from signals.models.transformer import (  # noqa: E402
     EMA_EVERY,
+    TrainedNetwork,
     TransformerConfig,
     build_network,
     fit_transformer,
@@ -156,6 +157,25 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
         a = torch.sigmoid(trained.net(ids, mask)[0])
         b = torch.sigmoid(again.net(ids, mask)[0])
     assert torch.allclose(a, b, atol=2e-3)  # fp16 storage
+
+
+def test_callbacks_see_every_epoch_and_the_end() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.epochs: list[int] = []
+            self.trained: TrainedNetwork | None = None
+
+        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+            self.epochs.append(epoch)
+
+        def on_train_end(self, trained: TrainedNetwork) -> None:
+            self.trained = trained
+
+    recorder, plain = Recorder(), []
+    config = TransformerConfig.from_toml(CONFIG, {**TINY, "max_steps": 0, "epochs": 2, "patience": 2})
+    trained = train_network(config, synthetic_dataset(), [recorder, lambda e, m: plain.append(e)])
+    assert recorder.epochs == plain == [1, 2]
+    assert recorder.trained is trained and len(trained.history) == 2
 
 
 def test_keep_layers_builds_a_student_from_chosen_base_layers() -> None:
