@@ -162,6 +162,34 @@ def comparison_table(champion: RunInfo, baseline: RunInfo | None) -> str:
     return _table(header, rows)
 
 
+def evaluate_table(run: RunInfo) -> str:
+    """The table `signals evaluate` prints: corpora test splits, civic set, suite, bias."""
+    from signals.evaluation import evaluation_rows
+
+    return _table(["set", "measure", *SIGNALS, "all"], evaluation_rows(run.metrics))
+
+
+def per_corpus_table(champion: RunInfo, baseline: RunInfo | None) -> str:
+    """Hate and polarization F1 at `flag` on each corpus's test split, champion next to the baseline."""
+    sources = sorted({k.split("_", 1)[0][len("test.") :] for k in champion.metrics if k.startswith("test.")})
+    header = ["corpus", "signal"]
+    if baseline:
+        header.append(f"baseline `{baseline.name}` F1 @flag")
+    header.append(f"champion `{champion.name}` F1 @flag")
+    rows = []
+    for source in sources:
+        for s in ("hate", "polarization"):
+            key = f"test.{source}_{s}_flag_f1"
+            if key not in champion.metrics:
+                continue
+            row = [source, s]
+            if baseline:
+                row.append(_num(baseline.metrics.get(key)))
+            row.append(_num(champion.metrics.get(key)))
+            rows.append(row)
+    return _table(header, rows)
+
+
 def thresholds_table(run: RunInfo) -> str:
     """Calibrated-probability thresholds (the same values `signals.json` carries)."""
     rows = [
@@ -282,6 +310,20 @@ def render(champion: RunInfo, baseline: RunInfo | None) -> str:
             lambda: f"`{champion.version}`",
             [champion.source("model directory `signals.json`", trained_on=True)],
         ),
+        (
+            "Evaluation (`signals evaluate`)",
+            lambda: evaluate_table(champion),
+            [
+                champion.source(
+                    "test splits, civic development set (docs/civic-labels.md), suite", trained_on=True
+                )
+            ],
+        ),
+        (
+            "Per corpus, hate and polarization (test splits)",
+            lambda: per_corpus_table(champion, baseline),
+            [r.source(test) for r in (baseline, champion) if r],
+        ),
         ("Metrics per signal (test split)", lambda: signal_metrics_table(champion), [champion.source(test)]),
         (
             "Baseline vs. champion (test PR-AUC)",
@@ -291,7 +333,7 @@ def render(champion: RunInfo, baseline: RunInfo | None) -> str:
         (
             "Operating points",
             lambda: thresholds_table(champion),
-            [champion.source("thresholds chosen on the validation split")],
+            [champion.source("thresholds chosen on validation pooled with the civic development set")],
         ),
         (
             "Functional suite (per functionality)",
