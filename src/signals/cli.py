@@ -204,6 +204,36 @@ def evaluate(
         console.print(f"wrote {output / 'metrics.json'} and {output / 'report.json'}")
 
 
+@app.command()
+def calibrate(
+    model: Annotated[str, typer.Option(help="Model dir or MLflow URI whose operating points to refit")],
+    config: Annotated[Path, typer.Option(help="Experiment TOML whose rules to apply")] = Path(
+        "training/configs/minilm3.v3.toml"
+    ),
+    override: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
+    ] = None,
+    artifacts: Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")] = None,
+) -> None:
+    """Refit a model's calibration and review/flag thresholds (civic set, review budget) without
+    retraining; logged and registered as a new `challenger` run."""
+    from signals.corpora import CorpusError
+    from signals.dataset import DatasetError
+    from signals.training import load_config, recalibrate
+
+    try:
+        cfg = load_config(config, override or [])
+        result = recalibrate(model, cfg, tracking_uri=tracking_uri, artifacts=artifacts)
+    except (DatasetError, CorpusError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    console.print(
+        f"recalibrated {model}: run {result.run_id[:8]}, version {result.version}, in {result.model_dir}"
+    )
+
+
 @app.command("evaluate-loco")
 def evaluate_loco(
     config: Annotated[Path, typer.Option(help="A baseline experiment TOML")] = Path(

@@ -9,7 +9,8 @@ A challenger passes when, compared with the current champion:
    that reaches ``review`` for any signal) is within the analysts' budget ``review_budget`` (10 %), or
    no higher than the champion's plus ``tolerance``;
 3. **civic recall at review** for hate and polarization (``civic_<signal>_review_recall``) is at least
-   ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance``;
+   ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance`` when the champion is
+   itself within the review budget (recall bought with an over-budget load is not defended);
 4. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
    least the champion's minus ``suite_tolerance`` (0.03): the suite was written by the same hands as the
    augmentation templates, so it is one input among several, not the deciding one;
@@ -210,10 +211,14 @@ def compare(
     checks.append(
         _within_bound(REVIEW_LOAD_KEY, champion, challenger_metrics, review_budget, tolerance, False)
     )
+    # A champion over the review budget bought its civic recall with analysts' time: that recall is no
+    # operating point to defend, so only the absolute bar applies then.
+    champion_load = _get(champion, REVIEW_LOAD_KEY)
+    recall_rival = champion if champion_load is None or champion_load <= review_budget else None
     for s in CIVIC_RECALL_SIGNALS:
         if s in signals:
             key = f"civic_{s}_review_recall"
-            checks.append(_within_bound(key, champion, challenger_metrics, civic_recall, tolerance, True))
+            checks.append(_within_bound(key, recall_rival, challenger_metrics, civic_recall, tolerance, True))
     for key in functionality_keys(challenger_metrics):
         new = float(challenger_metrics[key])
         old = _get(champion, key)

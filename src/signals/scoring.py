@@ -292,8 +292,8 @@ def _registry_champion_uri() -> str | None:
         return None
 
 
-def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1000) -> Scorer:
-    """Load a scorer from a model directory, an MLflow model URI, or (``None``) the default.
+def resolve_model_dir(uri: str | os.PathLike[str] | None = None) -> Path:
+    """The local directory of a model: itself, an MLflow URI downloaded once, or (``None``) the default.
 
     The default is the registry's ``champion`` when one exists, else the shipped ``models/default``.
     """
@@ -303,9 +303,16 @@ def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1
     if "://" in text_uri or text_uri.startswith("models:/") or text_uri.startswith("runs:/"):
         from signals.tracking import download_model_dir
 
-        directory = download_model_dir(text_uri)
-    else:
-        directory = Path(text_uri)
+        return Path(download_model_dir(text_uri))
+    return Path(text_uri)
+
+
+def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1000) -> Scorer:
+    """Load a scorer from a model directory, an MLflow model URI, or (``None``) the default.
+
+    The default is the registry's ``champion`` when one exists, else the shipped ``models/default``.
+    """
+    directory = resolve_model_dir(uri)
     model, info = load_model_dir(directory)
     log.info("loaded model %s version %s from %s", info.name, info.version, directory)
     return Scorer(model, info, window_chars=window_chars)

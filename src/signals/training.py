@@ -252,23 +252,23 @@ def operating_points_for(
     def calibrated(raw: np.ndarray) -> np.ndarray:
         return np.stack([apply_calibrator(calibration[s], raw[:, j]) for j, s in enumerate(SIGNALS)], axis=1)
 
-    p_val = calibrated(raw_val)
-    ys, ps = [y_val], [p_val]
-    pool = None
+    def by_signal(y: np.ndarray, p: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {s: (y[y[:, j] >= 0, j], p[y[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)}
+
+    civic_labelled = pool = None
     if civic is not None:
-        ys.append(civic.labels)
-        ps.append(calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float)))
+        p_civic = calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float))
+        civic_labelled = by_signal(civic.labels, p_civic)
         if ops.review_budget > 0:
             pool = calibrated(np.asarray(model.predict_proba(civic.pool), dtype=float))
-    y, p = np.concatenate(ys), np.concatenate(ps)
-    labelled = {s: (y[y[:, j] >= 0, j], p[y[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)}
     return choose_operating_points(
-        labelled,
+        by_signal(y_val, calibrated(raw_val)),
         SIGNALS,
         target_recall=ops.target_recall,
         target_precision=ops.target_precision,
         civic_sample=pool,
         review_budget=ops.review_budget or None,
+        civic_labelled=civic_labelled,
     )
 
 
@@ -276,83 +276,163 @@ def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str |
     """Run one experiment end to end and return the run id, registered version and metrics."""
     import mlflow
 
-    from signals import tracking
-    from signals.dataset import dataset_fingerprint
-    from signals.scoring import Scorer
-
     started = time.perf_counter()
-    tracking.configure(tracking_uri, artifacts)
-    dd, extra_eval = _load_splits(config)
+    dd, extra_eval = _start(config, tracking_uri, artifacts)
     with mlflow.start_run(run_name=config.name) as run, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        mlflow.log_params(tracking.flatten_params(config.to_dict()))
-        mlflow.set_tags(
-            {
-                "git_commit": tracking.git_commit(),
-                "dataset_fingerprint": dataset_fingerprint(config.dataset),
-                "dataset_path": str(config.dataset),
-                "label_exports": json.dumps(config.labels),
-                "model_family": config.model,
-            }
-        )
-        mlflow.log_params({f"rows_{k}": len(v) for k, v in dd.items()})
+        _log_config(config, dd)
         t0 = time.perf_counter()
         model, fmt = _fit(config, dd, workdir)
         mlflow.log_metric("fit_seconds", time.perf_counter() - t0)
         if config.model == "baseline":
             mlflow.log_params({f"model.{k}": v for k, v in model.get_params().items()})
-
-        # Calibrate each signal on validation, then choose the operating points on calibrated scores of
-        # validation pooled with the labelled civic comments, under the civic review budget.
-        val = dd["validation"]
-        y_val = label_matrix(val)
-        raw = np.asarray(model.predict_proba(list(val["text"])), dtype=float)
-        calibration = {
-            s: fit_calibrator(y_val[y_val[:, j] >= 0, j], raw[y_val[:, j] >= 0, j])
-            for j, s in enumerate(SIGNALS)
-        }
-        civic = load_civic(config) if config.civic else None
-        thresholds = operating_points_for(model, calibration, y_val, raw, civic, config.operating_points)
-
-        model_dir = workdir / "model"
-        model.save(model_dir)
-        info = ModelInfo(
-            name=config.name,
-            version=f"{config.name}+{run.info.run_id[:8]}",
-            format=fmt,
-            thresholds=thresholds,
-            calibration=calibration,
-            extra={"run_id": run.info.run_id, "targets_trained": config.model != "baseline"},
+        extra = {"run_id": run.info.run_id, "targets_trained": config.model != "baseline"}
+        return _calibrate_and_log(
+            model, model.save, fmt, config, dd, extra_eval, workdir, extra, started, artifacts
         )
-        info.save(model_dir)
-        scorer = Scorer(*_reload(model_dir))
 
-        plots = workdir / "plots"
-        metrics, report = evaluate(
-            scorer,
-            dd,
-            extra_eval,
-            functional=config.evaluate_functional,
-            plots_dir=plots,
-            workdir=workdir,
-            civic=civic,
-        )
-        report["thresholds"] = thresholds
-        metrics["train_seconds"] = time.perf_counter() - started
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        mlflow.log_artifacts(str(plots), artifact_path="plots")
-        (workdir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
-        mlflow.log_artifact(str(workdir / "evaluation.json"))
-        info.metrics = {
-            k: v
-            for k, v in metrics.items()
-            if k.startswith(("val_", "test_", "civic_", "func_overall")) and not k.startswith("test.")
+
+def recalibrate(
+    model: str | Path,
+    config: TrainConfig,
+    tracking_uri: str | None = None,
+    artifacts: str | None = None,
+) -> TrainResult:
+    """Refit a trained model's calibration and operating points with ``config``'s rules, as a new run.
+
+    The network or estimator is kept as it is (its files are copied); calibration is refitted on
+    validation and the thresholds chosen again (civic set, review budget), then the model is evaluated
+    and registered like a trained one, with ``recalibrated_from`` naming the source version. For new
+    operating rules or new civic labels without a retrain. ``model`` is a directory or MLflow URI.
+    """
+    import shutil
+
+    import mlflow
+
+    from signals.models import load_model_dir
+    from signals.scoring import resolve_model_dir
+
+    started = time.perf_counter()
+    directory = resolve_model_dir(model)
+    fitted, source = load_model_dir(directory)
+    config = dataclasses.replace(config, name=source.name)
+    dd, extra_eval = _start(config, tracking_uri, artifacts)
+    with (
+        mlflow.start_run(run_name=f"{source.name} recalibrated") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        _log_config(config, dd)
+        mlflow.set_tags({"recalibrated_from": source.version, "model_family": source.format})
+        mlflow.log_params({"recalibrated_from": source.version})
+
+        def copy_files(target: Path) -> None:
+            shutil.copytree(directory, target, dirs_exist_ok=True)
+
+        extra = {
+            **source.extra,
+            "run_id": run.info.run_id,
+            "recalibrated_from": source.version,
         }
-        info.save(model_dir)
-        version = tracking.log_model_dir(model_dir, register=config.register)
-        kept = Path(artifacts or tracking.artifact_root()) / "models" / run.info.run_id
-        _copy_tree(model_dir, kept)
-        return TrainResult(run.info.run_id, version, kept, metrics, time.perf_counter() - started)
+        return _calibrate_and_log(
+            fitted, copy_files, source.format, config, dd, extra_eval, Path(tmp), extra, started, artifacts
+        )
+
+
+def _start(config: TrainConfig, tracking_uri: str | None, artifacts: str | None) -> tuple[Any, Any]:
+    from signals import tracking
+
+    tracking.configure(tracking_uri, artifacts)
+    return _load_splits(config)
+
+
+def _log_config(config: TrainConfig, dd: Any) -> None:
+    import mlflow
+
+    from signals import tracking
+    from signals.dataset import dataset_fingerprint
+
+    mlflow.log_params(tracking.flatten_params(config.to_dict()))
+    mlflow.set_tags(
+        {
+            "git_commit": tracking.git_commit(),
+            "dataset_fingerprint": dataset_fingerprint(config.dataset),
+            "dataset_path": str(config.dataset),
+            "label_exports": json.dumps(config.labels),
+            "model_family": config.model,
+        }
+    )
+    mlflow.log_params({f"rows_{k}": len(v) for k, v in dd.items()})
+
+
+def _calibrate_and_log(
+    model: Any,
+    save: Any,
+    fmt: str,
+    config: TrainConfig,
+    dd: Any,
+    extra_eval: Any,
+    workdir: Path,
+    extra: dict[str, Any],
+    started: float,
+    artifacts: str | None,
+) -> TrainResult:
+    """Calibrate, choose operating points, save, evaluate, log and register (inside the active run)."""
+    import mlflow
+
+    from signals import tracking
+    from signals.scoring import Scorer
+
+    run_id = extra["run_id"]
+    # Calibrate each signal on validation, then choose the operating points (validation, the labelled
+    # civic comments and the civic review budget).
+    val = dd["validation"]
+    y_val = label_matrix(val)
+    raw = np.asarray(model.predict_proba(list(val["text"])), dtype=float)
+    calibration = {
+        s: fit_calibrator(y_val[y_val[:, j] >= 0, j], raw[y_val[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)
+    }
+    civic = load_civic(config) if config.civic else None
+    thresholds = operating_points_for(model, calibration, y_val, raw, civic, config.operating_points)
+
+    model_dir = workdir / "model"
+    save(model_dir)
+    info = ModelInfo(
+        name=config.name,
+        version=f"{config.name}+{run_id[:8]}",
+        format=fmt,
+        thresholds=thresholds,
+        calibration=calibration,
+        extra=extra,
+    )
+    info.save(model_dir)
+    scorer = Scorer(*_reload(model_dir))
+
+    plots = workdir / "plots"
+    metrics, report = evaluate(
+        scorer,
+        dd,
+        extra_eval,
+        functional=config.evaluate_functional,
+        plots_dir=plots,
+        workdir=workdir,
+        civic=civic,
+    )
+    report["thresholds"] = thresholds
+    metrics["train_seconds"] = time.perf_counter() - started
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+    mlflow.log_artifacts(str(plots), artifact_path="plots")
+    (workdir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+    mlflow.log_artifact(str(workdir / "evaluation.json"))
+    info.metrics = {
+        k: v
+        for k, v in metrics.items()
+        if k.startswith(("val_", "test_", "civic_", "func_overall")) and not k.startswith("test.")
+    }
+    info.save(model_dir)
+    version = tracking.log_model_dir(model_dir, register=config.register)
+    kept = Path(artifacts or tracking.artifact_root()) / "models" / run_id
+    _copy_tree(model_dir, kept)
+    return TrainResult(run_id, version, kept, metrics, time.perf_counter() - started)
 
 
 def _reload(model_dir: Path) -> tuple[Any, ModelInfo]:

@@ -33,7 +33,8 @@ def known(mapping: dict[str, int]) -> dict[str, int]:
 
 
 def test_registry_covers_every_fixture_folder() -> None:
-    assert set(ADAPTERS) == {p.name for p in FIXTURES.iterdir() if p.is_dir()}
+    # polis-opendata is unlabelled civic text, read by signals.corpora.polis_opendata, not a training corpus
+    assert set(ADAPTERS) == {p.name for p in FIXTURES.iterdir() if p.is_dir()} - {"polis-opendata"}
     assert all(a.name == key for key, a in ADAPTERS.items())
 
 

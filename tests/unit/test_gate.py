@@ -134,6 +134,11 @@ def test_civic_recall_at_review_must_reach_the_bar_or_the_champion() -> None:
     weak_champion = metrics()
     weak_champion["civic_hate_review_recall"] = 0.5
     assert compare(weak_champion, low).passed
+    # a champion whose recall came with an over-budget review load does not lower the bar
+    flooding = metrics()
+    flooding["civic_review_load"] = 0.41
+    flooding["civic_hate_review_recall"] = 0.5
+    assert not compare(flooding, low).passed
 
 
 def test_suite_has_a_wider_tolerance_than_the_corpora() -> None:
