@@ -1,0 +1,96 @@
+"""The shipped model on ordinary civic text: the team's regression sentences and the plateau check.
+
+``tests/fixtures/civic/regression.tsv`` holds 343 sentences written by the team, not by the authors of
+the augmentation templates and not from templates: service complaints ("Too many potholes."), praise,
+policy opinions with and without group words, reports of hate experienced, safety concerns. None carries
+hate or a threat, so none may reach ``review`` for either: each would be an analyst's wasted read, and a
+pothole complaint ranked as hate is how the previous model lost its users' trust.
+
+The shipped model (``minilm3.v2+7fc01e1d``, isotonic calibration) fails all three checks, and no
+retrained model passed the promotion gate yet (issue 15, docs/minilm.md "Civic text"): they are strict
+expected failures, so they turn into failures the day a model that passes them is shipped, and the
+marker must then go.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signals.schema import SIGNALS
+from signals.scoring import DEFAULT_MODEL_DIR, Scorer, load_scorer
+
+REGRESSION = Path(__file__).resolve().parents[1] / "fixtures" / "civic" / "regression.tsv"
+CATEGORIES = {
+    "service_complaint",
+    "praise",
+    "policy_opinion_no_groups",
+    "policy_opinion_with_groups",
+    "reported_hate",
+    "safety_concern",
+}
+
+
+def regression_rows() -> list[dict[str, str]]:
+    with REGRESSION.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Scorer:
+    if not (DEFAULT_MODEL_DIR / "signals.json").is_file():
+        pytest.fail(f"no shipped model in {DEFAULT_MODEL_DIR}")
+    return load_scorer(DEFAULT_MODEL_DIR)
+
+
+def test_regression_set_is_what_it_claims() -> None:
+    rows = regression_rows()
+    assert len(rows) >= 300
+    assert {r["category"] for r in rows} == CATEGORIES
+    texts = [r["text"].strip().lower() for r in rows]
+    assert len(set(texts)) == len(texts), "duplicate regression sentences"
+
+
+SHIPPED_FAILS = pytest.mark.xfail(
+    strict=True, reason="issue 15: the shipped minilm3.v2 model still fails this; no retrain passed the gate"
+)
+
+
+@SHIPPED_FAILS
+@pytest.mark.parametrize("signal", ["hate", "threat"])
+def test_no_civic_regression_sentence_reaches_review(shipped: Scorer, signal: str) -> None:
+    rows = regression_rows()
+    p = shipped.predict_proba([r["text"] for r in rows])[:, SIGNALS.index(signal)]
+    threshold = shipped.info.thresholds["review"][signal]
+    hits = sorted(((float(p[i]), rows[i]["text"]) for i in np.where(p >= threshold)[0]), reverse=True)
+    assert not hits, f"{len(hits)} sentences reach review for {signal} (>= {threshold:.3f}): {hits[:10]}"
+
+
+def distinct_texts(n: int = 1000) -> list[str]:
+    """``n`` distinct, ordinary texts: the regression sentences, then pairs of them."""
+    base = [r["text"] for r in regression_rows()]
+    texts = list(base)
+    step = 1
+    while len(texts) < n:  # each sentence followed by the one `step` places on: distinct pairs
+        texts += [f"{a} {base[(i + step) % len(base)]}" for i, a in enumerate(base)]
+        step += 1
+    texts = texts[:n]
+    assert len(set(texts)) == len(texts)
+    return texts
+
+
+@SHIPPED_FAILS
+def test_scores_have_no_plateaus(shipped: Scorer) -> None:
+    # Step-wise (isotonic) calibration put many different answers on exactly the same probability, so
+    # triage priority could not order them and a threshold on a step moved whole blocks of answers.
+    texts = distinct_texts(1000)
+    probs = shipped.predict_proba(texts)
+    for j, signal in enumerate(SIGNALS):
+        values = np.round(probs[:, j], 6)
+        shared = len(values) - len(np.unique(values))
+        assert shared / len(values) < 0.01, f"{signal}: {shared} of {len(values)} texts share a probability"
+    priorities = np.round([s.priority for s in shipped.score(texts)], 6)
+    assert (len(priorities) - len(np.unique(priorities))) / len(priorities) < 0.01
