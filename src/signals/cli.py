@@ -39,16 +39,20 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+#: Options several commands share.
+Overrides = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config value: key=value (repeatable)")
+]
+TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")]
+Artifacts = Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")]
+
+
 @app.command()
 def train(
     config: Annotated[Path, typer.Option(help="Experiment TOML, e.g. training/configs/baseline.v1.toml")],
-    override: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config value: key=value (repeatable)")
-    ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
-    ] = None,
-    artifacts: Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")] = None,
+    override: Overrides = None,
+    tracking_uri: TrackingUri = None,
+    artifacts: Artifacts = None,
 ) -> None:
     """Train one experiment, log it to MLflow and register it as the `challenger`."""
     from signals.training import load_config
@@ -80,9 +84,7 @@ def train(
 @app.command()
 def promote(
     version: Annotated[str | None, typer.Argument(help="Registered version [current challenger]")] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
-    ] = None,
+    tracking_uri: TrackingUri = None,
     force: Annotated[
         bool,
         typer.Option(help="Promote even when the gate fails (with no registry champion: without evaluating)"),
@@ -136,13 +138,9 @@ def retrain(
     labels: Annotated[
         Path | None, typer.Option(help="A label export to use [export the analysts' decisions now]")
     ] = None,
-    override: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
-    ] = None,
+    override: Overrides = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Only report the gate")] = False,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
-    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Retrain on the corpora plus the analysts' labels; promote only when the gate passes."""
     from signals.training import load_config
@@ -210,13 +208,9 @@ def calibrate(
     config: Annotated[Path, typer.Option(help="Experiment TOML whose rules to apply")] = Path(
         "training/configs/minilm3.v3.toml"
     ),
-    override: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
-    ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")
-    ] = None,
-    artifacts: Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")] = None,
+    override: Overrides = None,
+    tracking_uri: TrackingUri = None,
+    artifacts: Artifacts = None,
 ) -> None:
     """Refit a model's calibration and review/flag thresholds (civic set, review budget) without
     retraining; logged and registered as a new `challenger` run."""
@@ -239,9 +233,7 @@ def evaluate_loco(
     config: Annotated[Path, typer.Option(help="A baseline experiment TOML")] = Path(
         "training/configs/baseline.v1.toml"
     ),
-    override: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config value: key=value")
-    ] = None,
+    override: Overrides = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the matrix as CSV")
     ] = None,
