@@ -37,10 +37,11 @@ class OperatingPoints:
     target_recall: float = 0.90
     #: ``flag`` threshold: the lowest one reaching at least this precision (else best F1).
     target_precision: float = 0.80
-    #: Most share of real civic comments (the English Polis pool) that may reach ``review`` for any
-    #: signal; ``review`` thresholds are raised until it holds (0 = no budget). Analysts read every
-    #: comment at ``review``: on civic text, where well under 1 % carry a signal, this is their cost.
-    review_budget: float = 0.09
+    #: Most share of held-out civic comments (English Polis, ``CivicData.pool``) that may reach
+    #: ``review`` for any signal; ``review`` thresholds are raised until it holds (0 = no budget).
+    #: Analysts read every comment at ``review``: on civic text, where about 1 in 100 carries a
+    #: signal, this is their cost.
+    review_budget: float = 0.07
 
 
 @dataclass
@@ -70,6 +71,8 @@ class TrainConfig:
     corpora: str = ""
     #: Use the civic development set (docs/civic-labels.md); skipped with a warning when missing.
     civic: bool = True
+    #: A civic label file in the same format ("" = the committed Polis labels).
+    civic_labels: str = ""
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
     #: Parameters of ``signals.models.baseline.BaselineModel``.
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -229,7 +232,7 @@ def load_civic(config: TrainConfig) -> CivicData | None:
     from signals.corpora import CorpusError
 
     try:
-        return CivicData.load(config.corpora)
+        return CivicData.load(config.corpora, Path(config.civic_labels) if config.civic_labels else None)
     except CorpusError as exc:
         log.warning("no civic development set (%s): thresholds from validation only", exc)
         return None
