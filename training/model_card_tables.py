@@ -171,7 +171,9 @@ def evaluate_table(run: RunInfo) -> str:
 
 def per_corpus_table(champion: RunInfo, baseline: RunInfo | None) -> str:
     """Hate and polarization F1 at `flag` on each corpus's test split, champion next to the baseline."""
-    sources = sorted({k.split("_", 1)[0][len("test.") :] for k in champion.metrics if k.startswith("test.")})
+    from signals.evaluation import metric_sources
+
+    sources = metric_sources(champion.metrics)
     header = ["corpus", "signal"]
     if baseline:
         header.append(f"baseline `{baseline.name}` F1 @flag")

@@ -248,6 +248,15 @@ def _cell(metrics: Mapping[str, float], key: str, digits: int = 3) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
+def metric_sources(metrics: Mapping[str, float]) -> list[str]:
+    """The corpora that have per-corpus test metrics (``test.<corpus>_...`` keys), sorted.
+
+    >>> metric_sources({"test.gab-hate-corpus_hate_n": 3.0, "test_hate_n": 9.0})
+    ['gab-hate-corpus']
+    """
+    return sorted({k.split("_", 1)[0][len("test.") :] for k in metrics if k.startswith("test.")})
+
+
 def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
     """The rows of ``signals evaluate``'s table from flat metrics: set, measure, one cell per signal, all.
 
@@ -259,8 +268,7 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
     ['test: a', 'F1 @ flag', '0.500']
     """
     rows: list[list[str]] = []
-    sources = sorted({k.split("_", 1)[0][len("test.") :] for k in metrics if k.startswith("test.")})
-    for source in sources:
+    for source in metric_sources(metrics):
         head = f"test.{source}"
         for measure, suffix in (("F1 @ flag", "flag_f1"), ("recall @ review", "review_recall")):
             cells = [_cell(metrics, f"{head}_{s}_{suffix}") for s in SIGNALS]

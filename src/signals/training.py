@@ -192,13 +192,6 @@ def evaluate_split(scorer: Any, rows: Any, thresholds: dict[str, dict[str, float
     return signal_metrics(label_matrix(rows), probs, thresholds)
 
 
-def corpora_dir(configured: str | Path = "") -> Path:
-    """The shared corpora folder: ``configured``, else ``SIGNALS_CORPORA_DIR``, else ``../shared/data``."""
-    import os
-
-    return Path(configured or os.environ.get("SIGNALS_CORPORA_DIR") or "../shared/data")
-
-
 @dataclass
 class CivicData:
     """The civic development set (texts, labels, which rows are the random draw) and the unlabelled pool.
@@ -215,6 +208,7 @@ class CivicData:
     @classmethod
     def load(cls, corpora: str | Path = "", labels: Path | None = None) -> CivicData:
         """The committed civic labels (or the label file ``labels``) joined to the Polis comments."""
+        from signals.corpora import corpora_dir
         from signals.corpora.polis_opendata import in_training_half, load_civic_dev, read_comments
 
         folder = corpora_dir(corpora)

@@ -44,6 +44,8 @@ __all__ = [
     "CorpusError",
     "CorpusFormatError",
     "CorpusNotFoundError",
+    "DEFAULT_CORPORA_DIR",
+    "corpora_dir",
     "iter_records",
     "resolve_languages",
 ]
@@ -64,6 +66,17 @@ ADAPTERS: dict[str, CorpusAdapter] = {
 
 #: Every language some adapter can produce (ISO 639-1).
 ALL_LANGUAGES: tuple[str, ...] = tuple(sorted({lang for a in ADAPTERS.values() for lang in a.languages}))
+
+
+#: Where the shared corpora live unless told otherwise (``--corpora`` / ``SIGNALS_CORPORA_DIR``).
+DEFAULT_CORPORA_DIR = Path("../shared/data")
+
+
+def corpora_dir(configured: str | Path = "") -> Path:
+    """The shared corpora folder: ``configured``, else ``SIGNALS_CORPORA_DIR``, else ``../shared/data``."""
+    import os
+
+    return Path(configured or os.environ.get("SIGNALS_CORPORA_DIR") or DEFAULT_CORPORA_DIR)
 
 
 def resolve_languages(languages: Sequence[str]) -> tuple[str, ...]:

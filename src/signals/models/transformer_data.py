@@ -163,10 +163,10 @@ def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def civic_negative_rows(corpora: str = "") -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, signal labels and target labels of the weak civic negatives (hate 0, threat 0)."""
+    from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import weak_negatives
 
-    folder = Path(corpora or os.environ.get("SIGNALS_CORPORA_DIR") or "../shared/data")
-    records = weak_negatives(folder)
+    records = weak_negatives(corpora_dir(corpora))
     labels = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
