@@ -274,10 +274,10 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ('Why is "{P} are parasites" still up on this page? I flagged it two days ago.', _NOT_HATE),
     ),
     "reported_hate": (
-        ("The taxi driver refused to take me once he realised I'm {A}.", _NOT_HATE),
+        ("The cab driver wouldn't let me in once he realised I'm {A}.", _NOT_HATE),
         ("Last night kids threw eggs at our door and shouted that {P} should leave.", _NOT_HATE),
         ("As {A}, I get called names on the street at least once a week.", _NOT_HATE),
-        ("Someone left a note on my car calling me a dirty {J} freak.", _NOT_HATE),
+        ("Somebody stuck a note on my windscreen calling me a dirty {J} freak.", _NOT_HATE),
         ("I've lost two jobs after managers found out I'm {A}.", _NOT_HATE),
         ("My daughter came home crying because classmates said {P} aren't welcome at school.", _NOT_HATE),
         ("A man spat at me on the train and said {P} like me should be put down.", _NOT_HATE),
@@ -305,7 +305,7 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("Question for {P} on here: how do you find the new health centre?", _BENIGN),
     ),
     "positive_identity": (
-        ("Thank you to the {J} volunteers who cleaned up the riverside.", _BENIGN),
+        ("Thanks go to the {J} volunteers who cleaned up the riverside.", _BENIGN),
         ("{P} have done so much for this community.", _BENIGN),
         ("Some of my best memories are festivals with {J} friends.", _BENIGN),
         ("Every {J} person I've worked with has been generous and funny, lucky me.", _BENIGN),
@@ -321,6 +321,48 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("{P} deserve every bit of respect and more.", _BENIGN),
     ),
 }
+
+# Survey answers that ask for something for a group, or describe a group's needs: the commonest way real
+# civic feedback names a group, and not hate. Written without looking at the civic regression sentences
+# (tests/fixtures/civic/regression.tsv); a test keeps the two apart. Rendered as neutral_identity.
+_AUG_CIVIC_REQUESTS: tuple[str, ...] = (
+    "More funding for the services that support {P}, please.",
+    "{P} in this city deserve the same access to decent housing as everyone else.",
+    "Please make sure {P} are asked before the new community centre is designed.",
+    "I'd like the council to hire more {J} staff so its services look like the people who use them.",
+    "{J} residents should have a seat on the planning board.",
+    "The health centre needs staff who are trained to work with {P}.",
+    "The library could host events about {J} history and culture.",
+    "Schools should teach children about the lives of {P} in this town.",
+    "There should be a helpline for {P} who face harassment.",
+    "{P} pay their taxes too, and the services should work for them.",
+    "Affordable flats near the tram would help a lot of {J} families.",
+    "Make the summer festival welcoming for {P} as well.",
+    "As {A}, I would like more evening buses so I can get to my shift.",
+    "I'm {A} and the new cycle lanes have made my commute much safer.",
+    "{J} shop owners need the same support grants as the rest of the high street.",
+    "Let {P} have a say in how the park budget is spent.",
+    "{P} are part of this city, so the survey should ask what they need.",
+    "The council should print its leaflets in formats that suit {P}.",
+    "When {P} report abuse, the police should take it seriously.",
+    "{P} struggle to find work here; a job fair aimed at them would help.",
+    "Fund the {J} youth project, it keeps a lot of teenagers busy.",
+    "{J} children deserve good schools just like every other child.",
+    "The mayor should meet {J} community leaders more than once a year.",
+    "The city website should be easier to use for {P}.",
+    "Give {P} more of a voice in the council's equality plan.",
+    "Health visitors often miss {P}; outreach should reach them too.",
+    "Our estate has more {P} now and I think that's a good thing.",
+    "More {J} teachers and nurses would be great for this area.",
+    "As {A} I feel mostly welcome here, but the council could do more on jobs.",
+    "{P} should be able to get legal advice for free, like other low-income residents.",
+    "more support for {P} pls, the waiting lists are ridiculous",
+    "jobs and training for {P} would help the whole neighbourhood",
+    "Could the council put up signs in the park that work for {P} too?",
+    "The after-school club should be open to {J} kids without a long waiting list.",
+    "Consult {P} about the new bus routes, they use them more than most.",
+    "Protect the {J} community garden from the redevelopment, it matters to people.",
+)
 
 # Reclaimed, in-group self-reference: (group key, text). Speakers use a reclaimed or in-group term
 # about themselves or their own community: not hate.
@@ -422,7 +464,7 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("{T} had better sleep with one eye open from now on.", _THREAT_PERSON),
         ("gonna wait for {T} outside after work, see how brave they are then", _THREAT_PERSON),
         ("Tell {T} I've got a baseball bat with their name on it.", _THREAT_PERSON),
-        ("I will make {T} pay for this, and it's going to hurt.", _THREAT_PERSON),
+        ("I will make {T} pay for this, and it will hurt.", _THREAT_PERSON),
         ("If I ever run into {T} in a dark car park, they won't be walking away.", _THREAT_PERSON),
         ("{T} has no idea what's coming. I've got their address now.", _THREAT_PERSON),
         ("keep it up and {T} will be picking their teeth up off the pavement", _THREAT_PERSON),
@@ -1106,6 +1148,9 @@ def _written_group_renderings() -> Iterator[_GroupRendering]:
         for t, (template, expected) in enumerate(templates):
             for group in AUGMENTATION_GROUPS:
                 yield _GroupRendering(f"aug-{functionality}-{t}-{group.key}", template, expected, group)
+    for t, template in enumerate(_AUG_CIVIC_REQUESTS):
+        for group in AUGMENTATION_GROUPS:
+            yield _GroupRendering(f"aug-neutral_identity-civic{t}-{group.key}", template, _BENIGN, group)
     for b, (base, word) in enumerate(_AUG_OBFUSCATION_BASES):
         for g, group in enumerate(AUGMENTATION_GROUPS):
             style = OBFUSCATION_STYLES[(g + b) % len(OBFUSCATION_STYLES)]
@@ -1245,7 +1290,12 @@ def evaluation_skeletons() -> tuple[str, ...]:
     return tuple(line for line in data.read_text(encoding="utf-8").splitlines() if line)
 
 
-def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.8, fuzzy: bool = True) -> list[int]:
+def evaluation_overlap(
+    texts: Iterable[str],
+    min_ratio: float = 0.8,
+    fuzzy: bool = True,
+    against: Iterable[str] | None = None,
+) -> list[int]:
     """Indices of ``texts`` that equal or closely match an evaluation case once identity terms are masked.
 
     Training pipelines call this to drop any text that would leak the functional suite into training.
@@ -1261,9 +1311,10 @@ def evaluation_overlap(texts: Iterable[str], min_ratio: float = 0.8, fuzzy: bool
     The evaluation skeletons come from ``evaluation_skeletons()`` (a data file), so the guard never
     loads the suite. The fuzzy comparison costs a few milliseconds per distinct skeleton: fine for
     augmentation sets (texts that differ only in their group share one); for a whole corpus pass
-    ``fuzzy=False`` (exact skeleton matches only).
+    ``fuzzy=False`` (exact skeleton matches only). ``against`` compares with other evaluation texts
+    instead (for example the civic regression sentences), skeletonised the same way.
     """
-    eval_skeletons = evaluation_skeletons()
+    eval_skeletons = evaluation_skeletons() if against is None else tuple({skeleton(t) for t in against})
     exact = set(eval_skeletons)
     eval_words = [(other, other.split()) for other in eval_skeletons]
     verdicts: dict[str, bool] = {}
