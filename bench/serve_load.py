@@ -10,10 +10,11 @@ the generator costs little CPU next to the server on a 2-core machine):
 * ``batch64``: 64 comments per request, closed loop with 2 connections: comments/s in batches.
 
 Texts are drawn from the validation split of ``data/processed`` when it exists (real forum/social
-media comments), else from a built-in synthetic set. The model is ``$BENCH_MODEL``, else
-``models/default``; without either, or with ``BENCH_MODEL=fake``, a keyword fake stands in and the
-figures measure the HTTP stack alone (the report says which). ``$BENCH_SECONDS`` sets each scenario's
-length (default 15), ``$BENCH_SERVER_CPUS`` pins the server (``taskset -c``), ``$BENCH_TEXTS_DIR`` and
+media comments), else from the shared corpora (``../shared/data``), else from a built-in synthetic
+set. The model is ``$BENCH_MODEL``, else ``models/default``; without either, or with
+``BENCH_MODEL=fake``, a keyword fake stands in and the figures measure the HTTP stack alone (the report
+says which). ``$BENCH_SECONDS`` sets each scenario's length (default 15), ``$BENCH_SERVER_CPUS`` pins
+the server (``taskset -c``), ``$BENCH_TEXTS_DIR`` and
 ``$BENCH_LABEL`` work as in ``bench._common``.
 """
 
@@ -263,7 +264,24 @@ def load_texts(n: int = 4000) -> tuple[list[str], str]:
             return [t[:2000] for t in texts[:n]], "data/processed validation split"
         except Exception as exc:  # any problem: fall back to synthetic text, and say so
             print(f"cannot read {processed}: {exc}; using synthetic comments", file=sys.stderr)
+    corpus = corpus_texts(n)
+    if corpus is not None:
+        return corpus
     return [SYNTHETIC[i % len(SYNTHETIC)] + f" ({i})" for i in range(n)], "synthetic comments"
+
+
+def corpus_texts(n: int) -> tuple[list[str], str] | None:
+    """``n`` English comments drawn from the shared corpora (``SIGNALS_CORPORA_DIR``, ../shared/data)."""
+    from signals.corpora import CorpusError, corpora_dir, iter_records
+
+    folder = corpora_dir()
+    try:
+        texts = [r.text for r in iter_records(folder, ("en",)) if r.text and r.text.strip()]
+    except (CorpusError, OSError) as exc:
+        print(f"cannot read the corpora in {folder}: {exc}; using synthetic comments", file=sys.stderr)
+        return None
+    random.Random(7).shuffle(texts)
+    return [t[:2000] for t in texts[:n]], f"English comments of the corpora in {folder}"
 
 
 def free_port() -> int:

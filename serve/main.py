@@ -43,12 +43,20 @@ if os.environ.get(KEEP_TORCH_OUT) == "1":
 
 
 def default_loader(settings: Settings) -> Loader:
-    """Load ``uri``, else ``SIGNALS_MODEL``, else ``load_scorer``'s default (champion / models/default)."""
+    """Load ``uri``, else ``SIGNALS_MODEL``, else ``load_scorer``'s default (champion / models/default).
+
+    An explicit ``uri`` comes from ``/admin/reload``: only a registry URI or a directory under the
+    model roots is loaded (``signals.registry.reload_target``), since loading a pickled model runs code.
+    """
+    from signals.registry import model_roots, reload_target
+
+    roots = model_roots(settings.model_roots)
 
     def load(uri: str | None) -> Scorer:
         from signals.scoring import load_scorer
 
-        return load_scorer(uri or settings.model, window_chars=settings.window_chars)
+        target = reload_target(uri, roots) if uri is not None else settings.model
+        return load_scorer(target, window_chars=settings.window_chars)
 
     return load
 

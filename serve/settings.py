@@ -24,6 +24,11 @@ class Settings(BaseSettings):
         default=None,
         description="Model directory or MLflow URI to serve [registry champion, else models/default].",
     )
+    model_roots: str | None = Field(
+        default=None,
+        description="Folders `/admin/reload` may load model directories from, separated by `:` "
+        "[the repository's models/ and the MLflow artifact folder]; registry URIs are always allowed.",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the key/feedback database; default sqlite:///signals.db."
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve.deps import Principal, require_metrics_access, require_scope
 from serve.errors import APIError
 from serve.routes.score import CleanStr
+from signals.registry import ModelNotAllowedError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
@@ -23,8 +24,8 @@ class ReloadRequest(BaseModel):
 
     model: CleanStr | None = Field(
         None,
-        description="Model directory or MLflow URI; default: SIGNALS_MODEL, else registry champion, "
-        "else models/default.",
+        description="`models:/NAME@ALIAS`, `runs:/RUN/model`, or a model directory under the model roots "
+        "(SIGNALS_MODEL_ROOTS); default: SIGNALS_MODEL, else registry champion, else models/default.",
     )
 
 
@@ -32,7 +33,7 @@ class ReloadRequest(BaseModel):
     "/admin/reload",
     responses={
         401: {"description": "Missing or invalid key"},
-        403: {"description": "Key lacks the `admin` scope"},
+        403: {"description": "Key lacks the `admin` scope, or the model is outside the model roots"},
         422: {"description": "The model could not be loaded; the old one keeps serving"},
     },
 )
@@ -47,6 +48,10 @@ async def reload(
     old = holder.scorer
     try:
         new = await holder.load(body.model if body else None)
+    except ModelNotAllowedError as exc:
+        metrics.reloads.labels("refused").inc()
+        log.warning("reload by %s refused: %s", principal.name, exc)
+        raise APIError(403, f"{exc}; still serving the previous model") from None
     except Exception as exc:  # any load failure keeps the old model serving
         metrics.reloads.labels("failed").inc()
         log.warning("reload by %s failed: %r", principal.name, exc)

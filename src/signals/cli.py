@@ -97,39 +97,34 @@ def promote(
     """
     from signals import tracking
     from signals.dataset import DatasetError
+    from signals.training import promote_if_better, shipped_model_metrics
 
     try:
         candidate = version or tracking.alias_version(tracking.CHALLENGER, tracking_uri)
         if candidate is None:
             fail("no challenger to promote: train a model first (signals train)")
-        current = tracking.alias_version(tracking.CHAMPION, tracking_uri)
-        if current != candidate:
-            from signals.gate import compare
+        challenger = tracking.run_metrics(candidate, tracking_uri)
 
-            challenger = tracking.run_metrics(candidate, tracking_uri)
-            champion: dict[str, float] | None
-            if current:
-                champion, rival = tracking.run_metrics(current, tracking_uri), f"champion {current}"
-            elif force:
-                champion, rival = None, ""
-            else:
-                from signals.training import shipped_model_metrics
-
-                dataset = tracking.run_params(candidate, tracking_uri).get("dataset", "data/processed")
-                functional = any(key.startswith("func_") for key in challenger)
-                champion = shipped_model_metrics(dataset, functional=functional)
-                rival = "the shipped model (models/default)"
+        def rival_metrics(champion: str | None) -> dict[str, float] | None:
             if champion:
-                result = compare(champion, challenger)
-                Console().print(result.to_table())
-                if not result.passed and not force:
-                    fail(f"version {candidate} does not beat {rival}: " + "; ".join(result.reasons))
-        promoted = tracking.promote(candidate, tracking_uri)
+                return tracking.run_metrics(champion, tracking_uri)
+            dataset = tracking.run_params(candidate, tracking_uri).get("dataset", "data/processed")
+            functional = any(key.startswith("func_") for key in challenger)
+            return shipped_model_metrics(dataset, functional=functional)
+
+        decision = promote_if_better(
+            candidate, challenger, rival_metrics, force=force, tracking_uri=tracking_uri
+        )
     except DatasetError as exc:
         fail(f"cannot evaluate the shipped model for the gate: {exc} (or promote with --force)")
     except LookupError as exc:
         fail(str(exc))
-    Console().print(f"champion -> version {promoted}")
+    gate = decision.gate
+    if gate is not None and gate.has_champion:
+        Console().print(gate.to_table())
+    if gate is not None and not decision.promoted:
+        fail(f"version {candidate} does not beat {decision.rival}: " + "; ".join(gate.reasons))
+    Console().print(f"champion -> version {candidate}")
 
 
 @app.command()
@@ -495,10 +490,11 @@ def serve(
         settings = Settings()
     except ValueError as exc:
         fail(f"bad SIGNALS_* setting: {exc}")
+    from signals.registry import store_exists
     from signals.scoring import DEFAULT_MODEL_DIR
 
     shipped = (DEFAULT_MODEL_DIR / "signals.json").is_file()
-    if settings.model is None and not shipped and not Path("mlflow.db").exists():
+    if settings.model is None and not shipped and not store_exists():
         fail(f"no model to serve: set SIGNALS_MODEL, promote a champion, or ship {DEFAULT_MODEL_DIR}")
     _migrate_quietly(settings.database_url)
     if demo_key:

@@ -24,9 +24,9 @@ console = Console()
 
 def ensure_model() -> Scorer:
     """Load the default scorer, training and promoting the baseline first when no model exists."""
-    from signals import tracking
+    from signals import registry, tracking
 
-    if tracking.champion_uri() is None and not (DEFAULT_MODEL_DIR / "signals.json").is_file():
+    if registry.champion_uri() is None and not (DEFAULT_MODEL_DIR / "signals.json").is_file():
         from signals.dataset import build_dataset
         from signals.training import load_config, train
 

@@ -3,7 +3,8 @@
 Forum tools built for Perspective send a moderator's verdict back as "this comment should have scored
 X on attribute A". Each suggestion is one row (text, the suggested attribute scores as JSON, languages,
 community and client token, the key that sent it) in the ``keys`` alembic branch's ``feedback`` table;
-a later label export turns them into training rows.
+a later label export turns them into training rows. The text is stored redacted (``signals.privacy``):
+like every other stored text, a comment's e-mail addresses, phone numbers, ... never reach the table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from signals.db import Base, session_scope
+from signals.privacy import redact
 
 
 def _now() -> datetime:
@@ -50,13 +52,13 @@ def store_feedback(
     client_token: str | None = None,
     url: str | None = None,
 ) -> int:
-    """Store one suggestion; returns its id."""
+    """Store one suggestion, its text redacted of personal data; returns its id."""
     with session_scope(url) as session:
         row = Feedback(
             created=_now(),
             source=source,
             key_name=key_name,
-            text=text,
+            text=redact(text).text,
             scores=json.dumps(dict(scores), sort_keys=True),
             languages=",".join(languages),
             community_id=community_id,

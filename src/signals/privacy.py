@@ -1,15 +1,24 @@
 """Personal-data redaction applied before a submitted text (or survey answer) is stored.
 
-``redact(text)`` replaces e-mail addresses, URLs, phone numbers, @handles and street addresses with a
-bracketed placeholder (``[EMAIL]``, ``[URL]``, ``[PHONE]``, ``[HANDLE]``, ``[ADDRESS]``) and counts
-what it replaced. E-mail addresses and URLs are found by spaCy's tokenizer on a blank English
-pipeline (its ``like_email`` / ``like_url`` token flags already handle trailing punctuation and
-bare domains); phone numbers, handles and street addresses are matched by regular expressions over the
-raw text, because they span several tokens in ways token patterns express worse than a regex.
+``redact(text)`` replaces e-mail addresses, URLs, phone numbers, @handles, street addresses, payment
+card numbers, IP addresses and IBANs with a bracketed placeholder (``[EMAIL]``, ``[URL]``, ``[PHONE]``,
+``[HANDLE]``, ``[ADDRESS]``, ``[CARD]``, ``[IP]``, ``[IBAN]``) and counts what it replaced. E-mail
+addresses and URLs are found by spaCy's tokenizer on a blank English pipeline (its ``like_email`` /
+``like_url`` token flags already handle trailing punctuation and bare domains); the rest is matched by
+regular expressions over the raw text, because they span several tokens in ways token patterns express
+worse than a regex. Card numbers must pass the Luhn check, IBANs their mod-97 check and IP addresses
+Python's ``ipaddress`` parser, so ids and amounts stay.
+
+Dates and times (``2025-01-06 10:00:00``, ``06/01/2025 10:00``, ``2025-01-06T10:00Z``) are digit groups
+too, but never phone numbers: they are hidden from the phone pattern, so a survey's ``StartDate`` keeps
+its time axis.
 
 Street addresses are caught "where feasible": a house number followed by one to four capitalised words
-and a street suffix ("12 Elm Street", "400 N. Main St"), or a PO box. A street name without a number
-("traffic on Elm Street") is not personal data and stays.
+and a street suffix ("12 Elm Street", "400 N. Main St"), the same in lower case with a spelled-out
+suffix ("12 elm street"), German-style names ending in -straße, -gasse, -weg, ... before the number
+("Hauptstraße 5", "Berliner Straße 12a"), French, Spanish and Italian style ("5 rue de la Paix",
+"10 avenida Reforma"), or a PO box. A street name without a number ("traffic on Elm Street") is not
+personal data and stays.
 
 The placeholders are plain words in brackets, so the scorer's normaliser leaves them alone and the
 model sees a neutral token where the personal data was.
@@ -20,6 +29,7 @@ model sees a neutral token where the personal data was.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -34,12 +44,15 @@ PLACEHOLDERS: dict[str, str] = {
     "phone": "[PHONE]",
     "handle": "[HANDLE]",
     "address": "[ADDRESS]",
+    "card": "[CARD]",
+    "ip": "[IP]",
+    "iban": "[IBAN]",
 }
 KINDS: tuple[str, ...] = tuple(PLACEHOLDERS)
 
 # Phone numbers: optional +country code, then 7-15 digits in groups separated by space, dot, dash or
-# parentheses. The look-arounds stop it from eating into longer digit runs (ids, dates are not phones:
-# at least 7 digits are required and a plain 4-digit year never matches).
+# parentheses. The look-arounds stop it from eating into longer digit runs (at least 7 digits are
+# required, so a plain 4-digit year never matches). Dates and times are masked before it runs.
 _PHONE = re.compile(
     r"(?<![\w+])"
     r"(?:\+\d{1,3}[\s.-]?)?"
@@ -47,20 +60,89 @@ _PHONE = re.compile(
     r"\d{2,4}(?:[\s.-]?\d{2,4}){1,4}"
     r"(?![\w])"
 )
-# Dates look like digit groups too; a phone candidate that is a date is left alone.
-_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?(?:[AaPp]\.?[Mm]\.?))?(?:Z|[+-]\d{2}:?\d{2})?"
+# ISO dates (optionally with a time), day/month/year or month/day/year (optionally with a time), times.
+_DATETIME = re.compile(
+    r"(?<![\w.])(?:"
+    r"\d{4}-\d{1,2}-\d{1,2}(?:[T\s]" + _TIME + r")?"
+    r"|\d{4}[./]\d{1,2}[./]\d{1,2}(?:[T\s]" + _TIME + r")?"
+    r"|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?:,?\s+" + _TIME + r")?"
+    r"|" + _TIME + r")(?![\w.:])"
+)
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|"
     r"Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Close|Crescent|Row|Alley)"
 )
+# Words that start ordinary phrases ("5 cars on the road"), never a street name in lower case.
+_NOT_A_NAME = (
+    r"(?!(?:the|a|an|on|in|of|at|to|and|or|my|our|your|his|her|their|its|this|that|these|those|per|for|"
+    r"from|with|by|down|up|across|along|every|each|more|less|than|other|new|old|cars?|people|times?|"
+    r"minutes?|hours?|days?|weeks?|years?|blocks?|miles?|km|meters?|houses?|kids?|lanes?|streets?)\b)"
+)
 _ADDRESS = re.compile(
+    # US/UK style, capitalised: "12 Elm Street", "400 N. Main St. Apt 5".
     r"\b\d{1,5}[A-Za-z]?,?\s+"
     r"(?:(?:N|S|E|W|North|South|East|West)\.?\s+)?"
     r"(?:[A-Z][\w'-]*\.?\s+){1,4}" + _STREET_SUFFIX + r"\b\.?"
     r"(?:,?\s+(?:Apt|Apartment|Suite|Unit|#)\.?\s*\w+)?"
+    # The same in any case, with a spelled-out suffix and at most two name words: "12 elm street".
+    r"|(?i:\b\d{1,5}[a-z]?,?\s+(?:" + _NOT_A_NAME + r"[a-z][\w'-]*\s+){1,2}"
+    r"(?:street|avenue|road|boulevard|lane|drive|parkway|highway|crescent|terrace)\b)"
+    # German/Dutch/Scandinavian style, the number after the name: "Hauptstraße 5", "Berliner Straße 12a".
+    r"|(?i:\b(?-i:[A-ZÄÖÜ][\wäöüß-]*\s+)?[\wäöüß-]*"
+    r"(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|ufer|straat|laan|gade|gatan|vej|vägen)"
+    r"\s*\d{1,4}(?:\s?[a-z]\b)?)"
+    # French/Spanish/Italian/Portuguese style: "5 rue de la Paix", "10 avenida Reforma", "Calle Mayor 7".
+    r"|(?i:\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+"
+    r"(?:rue|avenue|boulevard|chemin|impasse|allée|quai|calle|avenida|via|viale|piazza|rua)\s+"
+    r"(?:(?:de|du|des|la|le|les|l'|d'|del|della|di|do|da)\s*)*[^\W\d_][\w'-]*)"
+    r"|(?i:\b(?:calle|avenida|piazza|rua)\s+(?:[^\W\d_][\w'-]*\s+){1,3}\d{1,4}\b)"
     r"|\bP\.?\s?O\.?\s+Box\s+\d+\b",
 )
+# 13-19 digits, optionally grouped by single spaces or dashes; kept only when the Luhn check passes.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|(?:\d{1,3}\.){3}\d{1,3})(?![\w:])"
+)
+# Two letters, two check digits, 11-30 letters or digits, optionally in groups of four.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+
+
+#: Which kind wins when two findings cover the same span: checked formats before the phone pattern.
+_TIE_ORDER = ("email", "url", "card", "iban", "ip", "address", "handle", "phone")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_card(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn(digits)
+
+
+def _is_iban(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _is_ip(candidate: str) -> bool:
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -107,15 +189,21 @@ def find_personal_data(text: str, kinds: Iterable[str] = KINDS) -> list[tuple[in
     if "address" in wanted:
         found += [(m.start(), m.end(), "address") for m in _ADDRESS.finditer(text)]
     if "phone" in wanted:
-        found += [
-            (m.start(), m.end(), "phone")
-            for m in _PHONE.finditer(text)
-            if 7 <= _digits(m[0]) <= 15 and not _DATE.fullmatch(m[0])
-        ]
+        # Dates and times become underscores (same length, so offsets hold): never part of a phone.
+        undated = _DATETIME.sub(lambda m: "_" * len(m[0]), text)
+        found += [(m.start(), m.end(), "phone") for m in _PHONE.finditer(undated) if 7 <= _digits(m[0]) <= 15]
+    if "card" in wanted:
+        found += [(m.start(), m.end(), "card") for m in _CARD.finditer(text) if _is_card(m[0])]
+    if "ip" in wanted:
+        for pattern in (_IPV4, _IPV6):
+            found += [(m.start(), m.end(), "ip") for m in pattern.finditer(text) if _is_ip(m[0])]
+    if "iban" in wanted:
+        found += [(m.start(), m.end(), "iban") for m in _IBAN.finditer(text) if _is_iban(m[0])]
     if "handle" in wanted:
         found += [(m.start(), m.end(), "handle") for m in _HANDLE.finditer(text)]
-    # Longest first, then keep spans that do not overlap one already kept.
-    found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+    # Longest first (a checked kind before a phone number of the same length), then keep spans that do
+    # not overlap one already kept.
+    found.sort(key=lambda f: (-(f[1] - f[0]), _TIE_ORDER.index(f[2]), f[0]))
     kept: list[tuple[int, int, str]] = []
     for begin, end, kind in found:
         if all(end <= b or begin >= e for b, e, _ in kept):
@@ -148,19 +236,31 @@ def redact(text: str, kinds: Iterable[str] = KINDS) -> RedactionResult:
 def redact_values(value: Any, kinds: Iterable[str] = KINDS) -> tuple[Any, dict[str, int]]:
     """Redact every string inside a JSON-like value (dicts, lists, strings); returns it and the counts.
 
-    Used for submission context and survey respondent metadata, where free text can hide anywhere.
-    Dictionary keys are left as they are (they are field names, not data).
+    Used for submission context and survey respondent metadata, where free text can hide anywhere,
+    dictionary keys included (``{"jo@example.org": "called"}``). Two keys that redact to the same text
+    are both kept: the second becomes ``"[EMAIL] (2)"``, so nothing is lost.
     """
     counts: Counter[str] = Counter()
     kinds = tuple(kinds)
 
+    def text(v: str) -> str:
+        result = redact(v, kinds)
+        counts.update(result.counts)
+        return result.text
+
     def walk(v: Any) -> Any:
         if isinstance(v, str):
-            result = redact(v, kinds)
-            counts.update(result.counts)
-            return result.text
+            return text(v)
         if isinstance(v, Mapping):
-            return {k: walk(x) for k, x in v.items()}
+            out: dict[Any, Any] = {}
+            for k, x in v.items():
+                key = text(k) if isinstance(k, str) else k
+                base, n = key, 1
+                while key in out:
+                    n += 1
+                    key = f"{base} ({n})"
+                out[key] = walk(x)
+            return out
         if isinstance(v, list | tuple):
             return [walk(x) for x in v]
         return v

@@ -15,13 +15,15 @@ fits in one window is scored whole; with spans requested, its span is the whole 
 from __future__ import annotations
 
 import functools
+import importlib.abc
 import logging
 import os
 import re
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -29,13 +31,11 @@ import numpy as np
 from signals.calibration import apply_calibrator
 from signals.models import ModelInfo, SignalModel, load_model_dir
 from signals.normalize import normalize
+from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
+from signals.registry import resolve
 from signals.schema import SIGNALS, Score, Span
 
 log = logging.getLogger(__name__)
-
-#: The shipped champion, used when no registry champion exists.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
-
 
 #: Modules the scoring path must never import: torch alone is ~200 MB of RSS per process, and spaCy's
 #: thinc imports torch and CuPy (CUDA libraries, another ~200 MB) whenever they are installed.
@@ -45,6 +45,44 @@ HEAVY_MODULES = ("torch", "transformers", "cupy", "cupyx")
 KEEP_TORCH_OUT = "SIGNALS_KEEP_TORCH_OUT"
 
 
+class _ImportBlocker(importlib.abc.MetaPathFinder):
+    """First finder on ``sys.meta_path``: ``import <blocked>`` raises ``ModuleNotFoundError``.
+
+    Blocking through a finder, not a ``None`` entry in ``sys.modules``, keeps ``sys.modules`` true:
+    libraries that look a module up there (SciPy's array-API helpers do, for ``torch.Tensor``) see it
+    as absent, which is what it is. Blocks nest: each name counts how many blocks hold it.
+    """
+
+    def __init__(self) -> None:
+        self.held: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        root = fullname.partition(".")[0]
+        if self.held[root] > 0:
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r} (blocked in this process)", name=fullname
+            )
+        return None
+
+    def block(self, names: Sequence[str]) -> list[str]:
+        """Block the names that are not loaded yet; returns them (to ``unblock`` later)."""
+        with self.lock:
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+            added = [n for n in names if n not in sys.modules]
+            self.held.update(added)
+            return added
+
+    def unblock(self, names: Sequence[str]) -> None:
+        with self.lock:
+            self.held.subtract(names)
+            self.held = +self.held
+
+
+_BLOCKER = _ImportBlocker()
+
+
 def keep_torch_out() -> None:
     """Make ``import torch`` / ``import transformers`` fail in this whole process.
 
@@ -52,11 +90,9 @@ def keep_torch_out() -> None:
     may need torch for training. A module that is already loaded stays loaded (with a warning).
     """
     for name in HEAVY_MODULES:
-        if name in sys.modules:
-            if sys.modules[name] is not None:
-                log.warning("%s was imported before the server started; it stays loaded", name)
-            continue
-        sys.modules[name] = None  # type: ignore[assignment]
+        if sys.modules.get(name) is not None:
+            log.warning("%s was imported before the server started; it stays loaded", name)
+    _BLOCKER.block(HEAVY_MODULES)
 
 
 @contextmanager
@@ -67,15 +103,11 @@ def blocked_imports(names: Sequence[str] = HEAVY_MODULES) -> Iterator[None]:
     ``ImportError`` as "no torch"; blocking it while spaCy loads keeps the scorer torch-free without
     affecting the rest of the process (training code can still import torch later).
     """
-    added = [n for n in names if n not in sys.modules]
-    for name in added:
-        sys.modules[name] = None  # type: ignore[assignment]
+    added = _BLOCKER.block(names)
     try:
         yield
     finally:
-        for name in added:
-            if sys.modules.get(name, "") is None:
-                del sys.modules[name]
+        _BLOCKER.unblock(added)
 
 
 @functools.cache
@@ -281,38 +313,13 @@ class Scorer:
         return out
 
 
-def _registry_champion_uri() -> str | None:
-    """``models:/signals@champion`` when the local MLflow registry has one, else ``None``."""
-    try:
-        from signals.tracking import champion_uri
-
-        return champion_uri()
-    except Exception as exc:  # no store, no registry, no alias: fall back to the shipped model
-        log.debug("no registry champion: %s", exc)
-        return None
-
-
-def resolve_model_dir(uri: str | os.PathLike[str] | None = None) -> Path:
-    """The local directory of a model: itself, an MLflow URI downloaded once, or (``None``) the default.
-
-    The default is the registry's ``champion`` when one exists, else the shipped ``models/default``.
-    """
-    if uri is None:
-        uri = _registry_champion_uri() or DEFAULT_MODEL_DIR
-    text_uri = str(uri)
-    if "://" in text_uri or text_uri.startswith("models:/") or text_uri.startswith("runs:/"):
-        from signals.tracking import download_model_dir
-
-        return Path(download_model_dir(text_uri))
-    return Path(text_uri)
-
-
 def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1000) -> Scorer:
-    """Load a scorer from a model directory, an MLflow model URI, or (``None``) the default.
+    """Load a scorer from a model directory, a ``models:/`` or ``runs:/`` URI, or (``None``) the default.
 
-    The default is the registry's ``champion`` when one exists, else the shipped ``models/default``.
+    The default is the registry's ``champion`` when one exists, else the shipped ``models/default``
+    (``signals.registry.resolve``).
     """
-    directory = resolve_model_dir(uri)
+    directory = resolve(uri)
     model, info = load_model_dir(directory)
     log.info("loaded model %s version %s from %s", info.name, info.version, directory)
     return Scorer(model, info, window_chars=window_chars)

@@ -96,7 +96,7 @@ def pyfunc_uri(model: str | None, workdir: Path) -> str:
     """A model URI ``spark_udf`` can load: a registry/run URI or pyfunc folder as given, the champion
     by default, or a signals model directory wrapped into a pyfunc model under ``workdir``."""
     if model is None:
-        from signals.tracking import champion_uri
+        from signals.registry import champion_uri
 
         uri = champion_uri()
         if uri is not None:
@@ -108,7 +108,7 @@ def pyfunc_uri(model: str | None, workdir: Path) -> str:
     if "://" in model or model.startswith(("models:/", "runs:/")):
         import mlflow
 
-        from signals.tracking import tracking_uri
+        from signals.registry import tracking_uri
 
         # Registry URIs resolve against the project's store (SIGNALS_MLFLOW_URI, else sqlite:///mlflow.db).
         mlflow.set_tracking_uri(tracking_uri())

@@ -9,47 +9,30 @@ new models get ``challenger``.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+# The registry's names and the store settings are defined once, in signals.registry (light to import).
+from signals.registry import (
+    CHALLENGER,
+    CHAMPION,
+    EXPERIMENT,
+    MODEL_NAME,
+    artifact_root,
+    sqlite_path,
+    tracking_uri,
+)
+from signals.registry import champion_uri as champion_uri  # re-exported: tracking.champion_uri()
 
-from signals.batch import output_columns
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "signals"
-EXPERIMENT = "signals"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_ARTIFACT_ROOT = "mlruns"
-
 #: The serving side of the pyfunc model: what a fresh environment needs to load it.
 PYFUNC_REQUIREMENTS = ["signals", "numpy", "pandas", "scikit-learn", "onnxruntime", "tokenizers", "spacy"]
-
-
-def tracking_uri(uri: str | None = None) -> str:
-    """Explicit URI, else ``SIGNALS_MLFLOW_URI``, else ``MLFLOW_TRACKING_URI``, else sqlite:///mlflow.db."""
-    return (
-        uri
-        or os.environ.get("SIGNALS_MLFLOW_URI")
-        or os.environ.get("MLFLOW_TRACKING_URI")
-        or DEFAULT_TRACKING_URI
-    )
-
-
-def artifact_root(root: str | None = None) -> str:
-    return root or os.environ.get("SIGNALS_MLFLOW_ARTIFACTS") or DEFAULT_ARTIFACT_ROOT
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///") :])
-    return None
 
 
 def configure(uri: str | None = None, artifacts: str | None = None) -> str:
@@ -98,6 +81,10 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
 
 def score_frame(scorer: Any, frame: pd.DataFrame, text_column: str = "text") -> pd.DataFrame:
     """``p_<signal>`` and ``flag_<signal>`` columns for a frame's text column (the batch contract)."""
+    import pandas as pd
+
+    from signals.batch import output_columns
+
     texts = ["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in frame[text_column]]
     return output_columns(scorer.score(texts), index=frame.index)
 
@@ -108,6 +95,7 @@ def log_model_dir(model_dir: Path, register: bool = True) -> str | None:
     Returns the registered version, or ``None`` when ``register`` is false.
     """
     import mlflow
+    import pandas as pd
     from mlflow.models import infer_signature
 
     from signals.pyfunc import SignalsPyfunc
@@ -137,7 +125,7 @@ def log_model_dir(model_dir: Path, register: bool = True) -> str | None:
 def alias_version(alias: str, uri: str | None = None) -> str | None:
     """The registered version an alias points at, or ``None`` (no store, no model, no alias)."""
     uri = tracking_uri(uri)
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     if path is not None and not path.exists():
         return None
     import mlflow
@@ -148,11 +136,6 @@ def alias_version(alias: str, uri: str | None = None) -> str | None:
         return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
     except MlflowException:
         return None
-
-
-def champion_uri(uri: str | None = None) -> str | None:
-    """``models:/signals@champion`` when the registry has a champion, else ``None``."""
-    return f"models:/{MODEL_NAME}@{CHAMPION}" if alias_version(CHAMPION, uri) else None
 
 
 def promote(version: str | None = None, uri: str | None = None) -> str:
@@ -171,12 +154,20 @@ def promote(version: str | None = None, uri: str | None = None) -> str:
 
 
 def download_model_dir(model_uri: str, uri: str | None = None) -> Path:
-    """Download a registered/run model and return the signals model directory inside it."""
+    """Download a registered/run model and return the signals model directory inside it.
+
+    Reads the configured store only: a sqlite store that does not exist is an error, never created.
+    Servers call this through ``signals.registry.download`` (a child process), never directly.
+    """
+    uri = tracking_uri(uri)
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"no MLflow store at {path} (set SIGNALS_MLFLOW_URI)")
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(uri))
-    mlflow.set_registry_uri(tracking_uri(uri))
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, tracking_uri=uri))
     candidates = [p.parent for p in local.rglob("signals.json")]
     if not candidates:
         raise FileNotFoundError(f"{model_uri} holds no signals model directory")

@@ -15,7 +15,7 @@ import logging
 import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,10 +307,10 @@ def recalibrate(
     import mlflow
 
     from signals.models import load_model_dir
-    from signals.scoring import resolve_model_dir
+    from signals.registry import resolve
 
     started = time.perf_counter()
-    directory = resolve_model_dir(model)
+    directory = resolve(model)
     fitted, source = load_model_dir(directory)
     config = dataclasses.replace(config, name=source.name)
     dd, extra_eval = _start(config, tracking_uri, artifacts)
@@ -630,6 +630,52 @@ def shipped_model_metrics(dataset: str | Path, functional: bool = True) -> dict[
 
 
 @dataclass
+class Promotion:
+    """What ``promote_if_better`` decided: the gate against the rival and whether the alias moved."""
+
+    version: str
+    rival: str
+    gate: Any  # signals.gate.GateResult; None when nothing was compared
+    promoted: bool
+
+
+SHIPPED_RIVAL = "the shipped model (models/default)"
+
+
+def promote_if_better(
+    version: str,
+    challenger_metrics: dict[str, float],
+    rival_metrics: Callable[[str | None], dict[str, float] | None],
+    *,
+    force: bool = False,
+    promote: bool = True,
+    tracking_uri: str | None = None,
+) -> Promotion:
+    """The promotion policy, for ``signals promote`` and ``signals retrain`` alike.
+
+    The rival is the registry's champion, else (no champion yet) the shipped ``models/default``, which
+    is what every scorer uses until then. ``rival_metrics(champion_version)`` measures it (``None``
+    for the shipped model): logged run metrics, or an evaluation on the challenger's data. The
+    challenger moves to ``champion`` only when ``signals.gate.compare`` passes, or with ``force``
+    (``force`` without a registry champion skips measuring the shipped model); ``promote=False`` only
+    reports the gate. A version that already is the champion is left as it is.
+    """
+    from signals import tracking
+    from signals.gate import compare
+
+    current = tracking.alias_version(tracking.CHAMPION, tracking_uri)
+    if current == version:
+        return Promotion(version, f"champion {current}", None, promoted=False)
+    rival = f"champion {current}" if current else SHIPPED_RIVAL
+    champion = None if force and not current else rival_metrics(current)
+    gate = compare(champion, challenger_metrics) if champion is not None or not force else None
+    passed = force or gate is None or gate.passed
+    if promote and passed:
+        tracking.promote(version, tracking_uri)
+    return Promotion(version, rival, gate, promoted=promote and passed)
+
+
+@dataclass
 class RetrainResult:
     """What ``retrain`` did: the export used, the challenger, both sides' metrics and the gate."""
 
@@ -653,7 +699,7 @@ def retrain(
     Without ``labels_path`` the analysts' decisions are exported first (``signals labels export``).
     The challenger and the current champion (registry champion, else the shipped model) are evaluated
     on the same frozen validation/test splits, the same held-back slice of analyst labels and the
-    functional suite; the gate (``signals.gate.compare``) decides. The MLflow run records the export.
+    functional suite; ``promote_if_better`` decides. The MLflow run records the export.
     """
     from signals import tracking
     from signals.gate import compare
@@ -669,6 +715,7 @@ def retrain(
         n_labels = len(load_label_export(labels_path))
     config = dataclasses.replace(config, labels=[*config.labels, str(labels_path)])
     tracking.configure(tracking_uri, artifacts)
+    # The rival is loaded before training registers the challenger (the champion alias does not move).
     champion = load_scorer()
     result = train(config, tracking_uri=tracking_uri, artifacts=artifacts)
     dd, extra_eval = _load_splits(config)
@@ -676,9 +723,16 @@ def retrain(
     champion_metrics, _ = evaluate(
         champion, dd, extra_eval, functional=config.evaluate_functional, civic=civic
     )
-    gate = compare(champion_metrics, result.metrics)
-    promoted = False
-    if promote and gate.passed and result.version is not None:
-        tracking.promote(result.version, tracking_uri)
-        promoted = True
-    return RetrainResult(labels_path, n_labels, result, champion_metrics, gate, promoted)
+    if result.version is None:  # not registered: nothing to promote, the gate is only reported
+        return RetrainResult(
+            labels_path, n_labels, result, champion_metrics, compare(champion_metrics, result.metrics), False
+        )
+    decision = promote_if_better(
+        result.version,
+        result.metrics,
+        lambda _current: champion_metrics,
+        promote=promote,
+        tracking_uri=tracking_uri,
+    )
+    gate = decision.gate if decision.gate is not None else compare(champion_metrics, result.metrics)
+    return RetrainResult(labels_path, n_labels, result, champion_metrics, gate, decision.promoted)

@@ -192,3 +192,34 @@ def test_unknown_classifier_is_rejected() -> None:
     texts, Y = corpus(repeat=1)
     with pytest.raises(ValueError, match="unknown classifier"):
         BaselineModel(classifier="forest", **TINY).fit(texts, Y)
+
+
+BLOCKED_CHILD = """
+import sys
+from signals.scoring import keep_torch_out, load_scorer
+keep_torch_out()  # as `signals serve` does
+scorer = load_scorer(sys.argv[1])
+score = scorer.score(["those vermin should leave", "lovely weather today"], spans=True)
+assert score[0].scores["hate"] > score[1].scores["hate"], score
+assert "torch" not in sys.modules
+try:
+    import torch  # noqa: F401
+except ImportError:
+    print("blocked")
+"""
+
+
+def test_baseline_model_loads_and_scores_with_torch_blocked(tmp_path: Path) -> None:
+    """The serving process blocks torch; SciPy's array-API helpers look torch up in ``sys.modules`` and
+    used to fail on the blocker (``'NoneType' object has no attribute 'Tensor'``)."""
+    import subprocess
+    import sys
+
+    texts, Y = corpus()
+    BaselineModel(**TINY).fit(texts, Y).save(tmp_path)
+    ModelInfo(name="baseline-test", version="1", format="baseline").save(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_CHILD, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "blocked"

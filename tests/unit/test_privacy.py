@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from signals.privacy import KINDS, find_personal_data, redact, redact_values
@@ -51,7 +53,7 @@ def test_kinds_can_be_chosen() -> None:
     assert redact(text, kinds=["phone"]).text == "mail ana@example.org or call [PHONE]"
     with pytest.raises(ValueError, match="unknown personal-data kind"):
         redact(text, kinds=["ssn"])
-    assert set(KINDS) == {"email", "url", "phone", "handle", "address"}
+    assert set(KINDS) == {"email", "url", "phone", "handle", "address", "card", "ip", "iban"}
 
 
 def test_redact_values_walks_nested_context() -> None:
@@ -59,3 +61,82 @@ def test_redact_values_walks_nested_context() -> None:
     cleaned, counts = redact_values(value)
     assert cleaned == {"question": "Q1", "respondent": {"email": "[EMAIL]", "notes": ["call [PHONE]", 3]}}
     assert counts == {"email": 1, "phone": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "counts"),
+    [
+        # Payment cards: Luhn-valid, 13-19 digits, grouped by spaces or dashes or not at all.
+        ("card 4111 1111 1111 1111 thanks", "card [CARD] thanks", {"card": 1}),
+        ("paid with 5500-0000-0000-0004.", "paid with [CARD].", {"card": 1}),
+        ("amex 378282246310005", "amex [CARD]", {"card": 1}),
+        # IP addresses, v4 and v6.
+        ("logged from 192.168.1.20.", "logged from [IP].", {"ip": 1}),
+        ("v6 2001:db8::8a2e:370:7334 or ::1 here", "v6 [IP] or [IP] here", {"ip": 2}),
+        # IBANs, grouped or not; the mod-97 check decides.
+        ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [IBAN] please", {"iban": 1}),
+        ("to GB82WEST12345698765432", "to [IBAN]", {"iban": 1}),
+        # Street addresses in lower case and outside the US.
+        ("I live at 12 elm street now", "I live at [ADDRESS] now", {"address": 1}),
+        (
+            "Wir wohnen in der Hauptstraße 5 seit Jahren",
+            "Wir wohnen in der [ADDRESS] seit Jahren",
+            {"address": 1},
+        ),
+        ("Berliner Straße 12a, Hinterhaus", "[ADDRESS], Hinterhaus", {"address": 1}),
+        ("j'habite au 5 rue de la Paix depuis", "j'habite au [ADDRESS] depuis", {"address": 1}),
+    ],
+)
+def test_redacts_cards_ips_ibans_and_more_addresses(text: str, expected: str, counts: dict[str, int]) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert result.counts == counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-01-06 10:00:00",
+        "Started 2025-01-06 10:00:00, ended 2025-01-06T10:25:13Z",
+        "06/01/2025 10:00",
+        "on 06.01.2025, 10:00 and 1/6/25",
+        "2025/01/06 09:30",
+        "order 4111 1111 1111 1112 is not a card (Luhn fails)",
+        "5 cars on the road, 3 people in the lane, during 5 years",
+        "It took 10:30 minutes; version 3.11 of the plan",
+    ],
+)
+def test_dates_times_and_near_misses_stay(text: str) -> None:
+    assert redact(text).text == text
+
+
+def test_a_phone_number_next_to_a_date_is_still_redacted() -> None:
+    assert redact("2025-01-06 10:00 call 555-201-3344").text == "2025-01-06 10:00 call [PHONE]"
+    assert redact("2025-01-06 555-201-3344").text == "2025-01-06 [PHONE]"
+
+
+def test_qualtrics_meta_keeps_its_time_axis() -> None:
+    meta = {"StartDate": "2025-01-06 10:00:00", "EndDate": "06/01/2025 10:04", "Phone": "555-201-3344"}
+    cleaned, counts = redact_values(meta)
+    assert cleaned == {"StartDate": "2025-01-06 10:00:00", "EndDate": "06/01/2025 10:04", "Phone": "[PHONE]"}
+    assert counts == {"phone": 1}
+
+
+def test_redact_values_redacts_keys_and_loses_nothing() -> None:
+    value = {"jo@example.org": "called back", "ana@example.org": {"555-201-3344": "mobile"}, "ward": "3"}
+    cleaned, counts = redact_values(value)
+    assert cleaned == {"[EMAIL]": "called back", "[EMAIL] (2)": {"[PHONE]": "mobile"}, "ward": "3"}
+    assert counts == {"email": 2, "phone": 1}
+
+
+def test_feedback_is_stored_redacted(tmp_path: Path) -> None:
+    from signals.db import migrate
+    from signals.feedback import load_feedback, store_feedback
+
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    migrate(url)
+    store_feedback(
+        "Mail jo@example.org or call 555-201-3344, idiot", {"TOXICITY": 1.0}, source="test", url=url
+    )
+    [row] = load_feedback(url)
+    assert row["text"] == "Mail [EMAIL] or call [PHONE], idiot"

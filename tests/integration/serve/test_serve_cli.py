@@ -51,6 +51,9 @@ def test_serve_without_any_model_is_a_clear_error(
     monkeypatch.setenv("SIGNALS_DATABASE_URL", db_url)
     monkeypatch.setattr("signals.scoring.DEFAULT_MODEL_DIR", tmp_path / "missing")
     monkeypatch.chdir(tmp_path)
+    # No tracking store either (MLflow exports MLFLOW_TRACKING_URI when an earlier test sets one).
+    monkeypatch.delenv("SIGNALS_MLFLOW_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 2 and "no model to serve" in result.output
     assert uvicorn_calls == []
