@@ -40,3 +40,46 @@ def test_paired_speedup_alternates_and_divides_base_by_student(monkeypatch: pyte
     passes = [calls[k] for k in range(2, len(calls), 2)]  # after the two warm-up calls, one name per pass
     # each model: an untimed pass, then the timed one; the order flips every round
     assert passes[:8] == ["student"] * 2 + ["base"] * 4 + ["student"] * 2
+
+
+def test_realistic_buckets_hold_their_lengths_and_the_mix_holds_them_all() -> None:
+    from bench import realistic
+
+    pool = [("x" * n) + str(n) for n in range(1, 2500, 3)]
+    buckets = realistic.bucketed(pool)
+    assert list(buckets) == [name for name, _, _ in realistic.BUCKETS] + ["mix of the four"]
+    for name, low, high in realistic.BUCKETS:
+        assert buckets[name], name
+        assert all(low <= len(t) < high for t in buckets[name]), name
+    assert sorted(buckets["mix of the four"]) == sorted(
+        t for name, _, _ in realistic.BUCKETS for t in buckets[name]
+    )
+    assert realistic.bucketed(pool) == buckets  # seeded
+
+
+def test_realistic_measure_times_the_model_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import realistic
+
+    clock = _Clock()
+    monkeypatch.setattr(realistic.time, "perf_counter", clock)
+
+    class FakeModel:
+        batch_size = 1
+
+        def predict_proba(self, texts: list[str]) -> Any:
+            clock.now += 3.0 * len(texts)  # 3 s per text inside the model
+
+    class FakeScorer:
+        def __init__(self) -> None:
+            self.model = FakeModel()
+
+        def score(self, texts: list[str]) -> None:
+            clock.now += 1.0 * len(texts)  # 1 s per text outside it
+            self.model.predict_proba(texts)
+
+    scorer = FakeScorer()
+    rate, share = realistic.measure(scorer, [f"t{i}" for i in range(40)], batch_size=4)
+    assert rate == pytest.approx(0.25)
+    assert share == pytest.approx(0.75)
+    assert scorer.model.batch_size == 4
+    assert not isinstance(scorer.model.predict_proba, realistic._ModelClock)  # unwrapped afterwards
