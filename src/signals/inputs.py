@@ -134,16 +134,16 @@ def csv_records(path: Path, text: str, delimiter: str = ",") -> Iterator[tuple[i
         last = reader.line_num
         if "unexpected end of data" in str(exc):
             raise InputFileError(
-                f"{path.name}: malformed CSV: line {start}: a quoted field opens on this line and is never closed, so "
-                f"lines {start}-{last} would be read as one record; close the quote (a quote inside a "
-                'quoted field is written twice: "")'
+                f"{path.name}: malformed CSV: line {start}: a quoted field opens on this line and is "
+                f"never closed, so lines {start}-{last} would be read as one record; close the quote (a "
+                'quote inside a quoted field is written twice: "")'
             ) from None
         if "expected after" in str(exc):
             span = f"line {start}" if last == start else f"lines {start}-{last}"
             raise InputFileError(
-                f"{path.name}: malformed CSV: {span}: text follows the closing quote of a quoted field (a quote that "
-                f"opens on line {start} and is not closed where it should be?); a quote inside a quoted "
-                'field is written twice: ""'
+                f"{path.name}: malformed CSV: {span}: text follows the closing quote of a quoted field "
+                f"(a quote that opens on line {start} and is not closed where it should be?); a quote "
+                'inside a quoted field is written twice: ""'
             ) from None
         raise InputFileError(f"{path.name}: malformed CSV: line {last}: {exc}") from None
 
@@ -229,8 +229,8 @@ def check_text(path: Path, where: str, text: str) -> None:
     if len(text) > MAX_TEXT_CHARS:
         raise InputFileError(
             f"{path.name}: {where}: the text has {len(text):,} characters; texts over "
-            f"{MAX_TEXT_CHARS:,} characters cannot be scored or redacted (the sentence splitter's limit): "
-            "split or shorten it"
+            f"{MAX_TEXT_CHARS:,} characters cannot be scored or redacted (spaCy, which splits sentences "
+            "and finds personal data, stops there): split or shorten it"
         )
 
 
