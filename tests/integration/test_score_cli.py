@@ -207,6 +207,8 @@ def test_long_texts(tmp_path: Path, keyword_model_dir: Path) -> None:
     assert result.exit_code == 2
     assert "line 3, column 'text': the text has 1,200,000 characters" in _one_line(result)
     assert "E088" not in result.output and not (tmp_path / "o2.csv").exists()
+    result = runner.invoke(app, ["score", "--text", huge, "--model", str(keyword_model_dir)])
+    assert result.exit_code == 2 and "--text has 1,200,000 characters" in _one_line(result)
 
 
 def test_workbook_with_a_csv_name(tmp_path: Path, keyword_model_dir: Path) -> None:
