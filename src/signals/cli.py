@@ -567,9 +567,10 @@ def import_survey(
         fail(str(exc))
     langs = ", ".join(f"{k} {v}" for k, v in sorted(summary.languages.items(), key=lambda kv: -kv[1]))
     flagged = ", ".join(f"{s} {summary.flagged.get(s, 0)}" for s in SIGNALS)
+    headers = f"{summary.header_rows} header row" + ("s" if summary.header_rows > 1 else "")
     console.print(
         f"{summary.survey}: {summary.answers} answers from {summary.respondents} respondents "
-        f"({summary.layout} export); {summary.new} new, {summary.existing} already stored "
+        f"({summary.layout} export, {headers}); {summary.new} new, {summary.existing} already stored "
         f"-> {summary.destination}"
     )
     console.print(f"languages: {langs}; flagged: {flagged}")

@@ -117,6 +117,7 @@ class SurveyTable:
     row_word: str = "line"
     #: ``(sheet row, column index)`` of data cells holding a formula without a saved value (XLSX).
     formula_cells: list[tuple[int, int]] = field(default_factory=list)
+    header_rows: int = 1  # detected or given: the CLI reports it, so a row read as header is seen
 
     def where(self, i: int) -> str:
         """``"line 7"`` / ``"row 7"``: where data row ``i`` is in the file, as an editor shows it."""
@@ -447,7 +448,7 @@ def read_table(
         raise SurveyInputError(f"{path.name}: the export has a header but no responses")
     log.info("read %s: %s layout, %d header row(s), %d responses", path.name, layout, n_header, len(cleaned))
     formula_cells = [(r, c) for r, c in unvalued if numbers and r >= numbers[0]]
-    return SurveyTable(path, layout, columns, cleaned, kept, word, formula_cells)
+    return SurveyTable(path, layout, columns, cleaned, kept, word, formula_cells, n_header)
 
 
 def _cell_refs(cells: Sequence[tuple[int, int]], limit: int = 10) -> str:
@@ -633,6 +634,7 @@ class ImportSummary:
     redactions: dict[str, int]
     flagged: dict[str, int]
     destination: str
+    header_rows: int = 1
 
 
 def import_survey(
@@ -692,6 +694,7 @@ def import_survey(
             dict(redactions),
             dict(flagged),
             str(output),
+            table.header_rows,
         )
 
     from signals.db import database_url
@@ -735,4 +738,5 @@ def import_survey(
         dict(redactions_total),
         dict(flagged),
         database_url(url),
+        table.header_rows,
     )
