@@ -102,11 +102,11 @@ def score_csv(
             raise BatchInputError(
                 f"{input_path}: input already has output column(s) {clash}; rename them first"
             )
-        check_output(output_path, [input_path])
         text_index = columns.index(text_column)
         # A first pass checks every row (width, text length) so a bad row fails before any scoring.
         for line, row in table.rows():
             check_text(input_path, where_line(line, text_column), row[text_index])
+        check_output(output_path, [input_path])
         rows = table.rows()
         written = 0
         with replacing(output_path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:

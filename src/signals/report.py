@@ -662,9 +662,9 @@ def build_report(
     output = Path(output)
     json_path = output.with_suffix(".json")
     csv_paths = {name: output.with_name(f"{output.stem}-{name}.csv") for name in ReportTables.NAMES}
-    check_output(output, inputs, also=[json_path, *csv_paths.values()])
     tables = compute_tables(frame, date_field)
     html = render_html(frame, tables, context)
+    check_output(output, inputs, also=[json_path, *csv_paths.values()])
     with replacing(output) as tmp:
         tmp.write_text(html, encoding="utf-8")
     for name, table in tables.items():
