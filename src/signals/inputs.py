@@ -71,7 +71,7 @@ def read_text(
     """The decoded text of a CSV file.
 
     ``encoding`` ``None`` reads UTF-8 with or without a byte-order mark, and UTF-16 when the file starts
-    with its BOM (Excel's "Unicode text"); a UTF-8 BOM is dropped in any case. ``workbook_hint`` is
+    with its BOM (Excel's "Unicode text"); a UTF-8 BOM is dropped in any case. ``workbook_hint``
     ends the message for a workbook saved under a text name (what to do instead).
     """
     if encoding is not None:
@@ -293,18 +293,17 @@ def check_output(
 def replacing(output: Path) -> Iterator[Path]:
     """Write to ``<output>.partial`` and move it over ``output`` only when the block succeeds.
 
-    On any failure the partial file is removed and ``output`` is left as it was; an ``OSError``
-    (disk full, no permission) becomes an ``InputFileError`` naming the file.
+    On any failure the partial file is removed and ``output`` is left as it was; an ``OSError`` in
+    writing it (disk full, no permission) becomes an ``InputFileError`` naming the file.
     """
     tmp = output.with_name(output.name + ".partial")
     try:
         yield tmp
         tmp.replace(output)
-    except OSError as exc:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        raise InputFileError(f"cannot write {output}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp), str(output)):
+            raise InputFileError(f"cannot write {output}: {exc.strerror or exc}") from None
         raise
 
 
