@@ -8,20 +8,32 @@ whitespace-only cell (or a missing value) leaves every ``p_*`` and ``flag_*`` ce
 so the row keeps its place and nobody mistakes "no text" for "scored 0". Anything else is text, even if
 it looks like a number, and is scored.
 
-Input problems stop with a ``BatchInputError`` naming the problem: a missing column (with the columns
-that exist), bytes that are not valid in the declared encoding (with the byte offset), a malformed CSV
-(with pandas' line information), output columns that would overwrite input columns.
+Input problems stop with a ``BatchInputError`` naming the problem and the line: a missing column (with
+the columns that exist), bytes that are not valid in the declared encoding (with the byte offset), an
+unclosed quote, a row with more fields than the header, repeated column names, a text too long to
+score, output columns that would overwrite input columns, an output path that is the input or a folder
+(see ``signals.inputs``). No row is dropped or shifted: every input row is one output row.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from signals.inputs import (
+    InputFileError,
+    check_output,
+    check_text,
+    raising,
+    read_csv,
+    replacing,
+    where_line,
+)
 from signals.schema import SIGNALS, Score
 from signals.scoring import Scorer
 
@@ -56,23 +68,8 @@ def output_columns(
     return pd.DataFrame(data, index=index if index is not None else pd.RangeIndex(len(scores)))
 
 
-class BatchInputError(ValueError):
+class BatchInputError(InputFileError):
     """The input file cannot be scored as given; the message says why and where."""
-
-
-def _check_encoding(path: Path, encoding: str) -> None:
-    # Decode the whole file up front so a bad byte is reported before anything is written.
-    data = path.read_bytes()
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise BatchInputError(
-            f"{path}: not valid {encoding} at byte {exc.start} (line {line}); "
-            f"pass --encoding (e.g. latin-1 or cp1252) if the file uses another encoding"
-        ) from None
-    except LookupError:
-        raise BatchInputError(f"unknown encoding {encoding!r}") from None
 
 
 def score_csv(
@@ -80,68 +77,53 @@ def score_csv(
     output_path: str | Path,
     scorer: Scorer,
     text_column: str = "text",
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     chunk_rows: int = 1024,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Score a CSV file into another; returns the number of rows written.
 
-    ``progress`` is called with the number of rows done after every chunk (the CLI draws a bar).
+    ``encoding`` ``None`` reads UTF-8 (with or without BOM) or BOM-marked UTF-16. ``progress`` is
+    called with the number of rows done after every chunk (the CLI draws a bar). The input is read by
+    ``signals.inputs.read_csv`` (the same reader as ``signals submit``); nothing is written over it, and
+    the output appears only when every row is scored.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    if not input_path.is_file():
-        raise BatchInputError(f"input file not found: {input_path}")
-    _check_encoding(input_path, encoding)
-    try:
-        header = pd.read_csv(input_path, nrows=0, encoding=encoding, dtype=str)
-    except pd.errors.EmptyDataError:
-        raise BatchInputError(f"{input_path}: the file is empty (no header row)") from None
-    except pd.errors.ParserError as exc:
-        raise BatchInputError(f"{input_path}: malformed CSV: {exc}") from None
-    columns = list(header.columns)
-    if text_column not in columns:
-        raise BatchInputError(
-            f"{input_path}: no column {text_column!r}; columns are {columns} (choose one with --text-column)"
-        )
-    clash = [c for c in OUTPUT_COLUMNS if c in columns]
-    if clash:
-        raise BatchInputError(f"{input_path}: input already has output column(s) {clash}; rename them first")
-
-    written = 0
-    header_written = False
-    tmp = output_path.with_name(output_path.name + ".partial")
-    try:
-        reader = pd.read_csv(
-            input_path,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            chunksize=chunk_rows,
-            on_bad_lines="error",
-        )
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            for chunk in reader:
-                texts = chunk[text_column].tolist()
-                scoreable = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+    with raising(BatchInputError):
+        table = read_csv(input_path, encoding)
+        columns = table.columns
+        if text_column not in columns:
+            raise BatchInputError(
+                f"{input_path}: no column {text_column!r}; columns are {columns} "
+                "(choose one with --text-column)"
+            )
+        clash = [c for c in OUTPUT_COLUMNS if c in columns]
+        if clash:
+            raise BatchInputError(
+                f"{input_path}: input already has output column(s) {clash}; rename them first"
+            )
+        text_index = columns.index(text_column)
+        # A first pass checks every row (width, text length) so a bad row fails before any scoring.
+        for line, row in table.rows():
+            check_text(input_path, where_line(line, text_column), row[text_index])
+        check_output(output_path, [input_path])
+        rows = table.rows()
+        written = 0
+        with replacing(output_path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([*columns, *OUTPUT_COLUMNS])
+            while chunk := list(itertools.islice(rows, chunk_rows)):
+                texts = [row[text_index] for _, row in chunk]
+                scoreable = [i for i, t in enumerate(texts) if t.strip()]
                 results = scorer.score([texts[i] for i in scoreable]) if scoreable else []
                 per_row: list[Score | None] = [None] * len(texts)
                 for i, res in zip(scoreable, results, strict=True):
                     per_row[i] = res
-                out = pd.concat([chunk, output_columns(per_row, index=chunk.index, as_text=True)], axis=1)
-                out.to_csv(fh, header=not header_written, index=False, quoting=csv.QUOTE_MINIMAL)
-                header_written = True
-                written += len(out)
+                scores = output_columns(per_row, as_text=True).itertuples(index=False, name=None)
+                writer.writerows([*row, *cells] for (_, row), cells in zip(chunk, scores, strict=True))
+                written += len(chunk)
                 if progress:
                     progress(written)
-            if not header_written:
-                pd.DataFrame(columns=[*columns, *OUTPUT_COLUMNS]).to_csv(fh, index=False)
-    except pd.errors.ParserError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BatchInputError(f"{input_path}: malformed CSV: {exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(output_path)
     log.info("scored %d rows from %s into %s", written, input_path, output_path)
     return written
 

@@ -276,7 +276,9 @@ def score(
     model: Annotated[
         str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
     ] = None,
-    encoding: Annotated[str, typer.Option(help="Input file encoding")] = "utf-8",
+    encoding: Annotated[
+        str | None, typer.Option(help="Input file encoding [UTF-8, with or without BOM]")
+    ] = None,
     spans: Annotated[bool, typer.Option(help="With --text: include evidence spans")] = True,
 ) -> None:
     """Score a CSV (all rows and columns kept, plus p_* and flag_*) or one --text (JSON)."""
@@ -284,12 +286,17 @@ def score(
     import json
 
     from signals.batch import BatchInputError, count_rows, score_csv
+    from signals.inputs import MAX_TEXT_CHARS
     from signals.scoring import load_scorer
 
     if (input_path is None) == (text is None):
         fail("give either IN.csv (with --output) or --text")
     if input_path is not None and output is None:
         fail("--output is required when scoring a file")
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        fail(
+            f"--text has {len(text):,} characters; the longest text that can be scored is {MAX_TEXT_CHARS:,}"
+        )
     try:
         scorer = load_scorer(model)
     except (FileNotFoundError, ValueError, OSError) as exc:
@@ -556,9 +563,10 @@ def import_survey(
         fail(str(exc))
     langs = ", ".join(f"{k} {v}" for k, v in sorted(summary.languages.items(), key=lambda kv: -kv[1]))
     flagged = ", ".join(f"{s} {summary.flagged.get(s, 0)}" for s in SIGNALS)
+    headers = f"{summary.header_rows} header row" + ("s" if summary.header_rows > 1 else "")
     console.print(
         f"{summary.survey}: {summary.answers} answers from {summary.respondents} respondents "
-        f"({summary.layout} export); {summary.new} new, {summary.existing} already stored "
+        f"({summary.layout} export, {headers}); {summary.new} new, {summary.existing} already stored "
         f"-> {summary.destination}"
     )
     console.print(f"languages: {langs}; flagged: {flagged}")
@@ -613,7 +621,9 @@ def report(
             from signals.db import database_url as resolve_url
 
             source = f"triage store ({_store_label(resolve_url(database_url))})"
-        files = build_report(frame, output, ReportContext(name, frame_model(frame), source), date_field)
+        context = ReportContext(name, frame_model(frame), source)
+        inputs = [input_path] if input_path is not None else []
+        files = build_report(frame, output, context, date_field, inputs=inputs)
     except (LookupError, ValueError) as exc:
         fail(str(exc))
     console.print(f"report for {name} ({len(frame)} answers) -> {files.html}; tables: {files.json.name}, "

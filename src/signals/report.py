@@ -24,13 +24,16 @@ import json
 import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
+from signals.inputs import check_output, replacing
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
 
 log = logging.getLogger(__name__)
@@ -74,8 +77,11 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # Clamp rounding noise at the edges (k = 0 or k = n give exactly 0 or 1 analytically).
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # k = 0 and k = n give exactly 0 and 1 analytically; computed, they land a rounding error off
+    # (e.g. 5.6e-17 for 0 of 3), above the rate itself. Pin them, and keep every end on its side of p.
+    low = 0.0 if successes == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if successes == n else max(p, min(1.0, centre + half))
+    return (low, high)
 
 
 def _rate_row(k: int, n: int) -> dict[str, Any]:
@@ -280,17 +286,13 @@ class ReportTables:
     time_unit: str = ""
     date_field: str | None = None
 
+    #: The tables, in the order they are written (``<stem>-<name>.csv``).
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "overall", "by_question", "by_target", "over_time", "by_meta", "review", "languages", "quotes",
+    )  # fmt: skip
+
     def items(self) -> list[tuple[str, pd.DataFrame]]:
-        return [
-            ("overall", self.overall),
-            ("by_question", self.by_question),
-            ("by_target", self.by_target),
-            ("over_time", self.over_time),
-            ("by_meta", self.by_meta),
-            ("review", self.review),
-            ("languages", self.languages),
-            ("quotes", self.quotes),
-        ]
+        return [(name, getattr(self, name)) for name in self.NAMES]
 
 
 def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> ReportTables:
@@ -365,6 +367,18 @@ def _pct_axis(ax: Any, upper: float, axis: str = "x") -> None:
     getattr(ax, f"{axis}axis").set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
+def _xerr(rate: np.ndarray, low: pd.Series, high: pd.Series) -> np.ndarray:
+    """Error-bar lengths below and above each rate, never negative (matplotlib refuses those)."""
+    below = rate - low.to_numpy(dtype=float)
+    above = high.to_numpy(dtype=float) - rate
+    return np.clip(np.vstack([below, above]), 0.0, None)
+
+
+def _label(value: Any) -> str:
+    """Chart text as it is: matplotlib reads ``$...$`` as mathematics (and fails on bad TeX)."""
+    return str(value).replace("$", r"\$")
+
+
 def dot_chart(table: pd.DataFrame, group: str, labels: dict[str, str] | None = None) -> str:
     """Dot-and-whisker chart: one row per group, one marker per signal with its 95 % interval."""
     plt = _pyplot()
@@ -375,15 +389,13 @@ def dot_chart(table: pd.DataFrame, group: str, labels: dict[str, str] | None = N
         rows = table[table["signal"] == signal].set_index(group).reindex(groups)
         y = np.arange(len(groups)) + off
         rate = rows["rate"].to_numpy(dtype=float)
-        err = np.vstack(
-            [rate - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - rate]
-        )
+        err = _xerr(rate, rows["ci_low"], rows["ci_high"])
         color, marker = _STYLE[signal]
         ax.errorbar(
             rate, y, xerr=err, fmt=marker, color=color, ms=6, capsize=2.5, lw=1.2, label=SIGNAL_TITLES[signal]
         )
     ax.set_yticks(np.arange(len(groups)))
-    ax.set_yticklabels([(labels or {}).get(str(g), str(g)) for g in groups])
+    ax.set_yticklabels([_label((labels or {}).get(str(g), str(g))) for g in groups])
     ax.invert_yaxis()
     _pct_axis(ax, float(table["ci_high"].max()) if len(table) else 0.1)
     ax.set_xlabel("share of answers flagged (dot) with 95 % interval (line)")
@@ -400,9 +412,7 @@ def overall_chart(table: pd.DataFrame) -> str:
     y = np.arange(len(SIGNALS))
     rows = table.set_index("signal").reindex(list(SIGNALS))
     rate = rows["rate"].to_numpy(dtype=float)
-    err = np.vstack(
-        [rate - rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float) - rate]
-    )
+    err = _xerr(rate, rows["ci_low"], rows["ci_high"])
     colors = [_STYLE[s][0] for s in SIGNALS]
     ax.barh(y, rate, color=colors, alpha=0.85, height=0.6)
     ax.errorbar(rate, y, xerr=err, fmt="none", ecolor="#222222", capsize=3, lw=1.2)
@@ -439,10 +449,13 @@ def time_chart(table: pd.DataFrame, unit: str) -> str:
         ax.set_xticks(x)
         rotate = len(periods) > 6
         ax.set_xticklabels(
-            periods, rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=8
+            [_label(p) for p in periods],
+            rotation=45 if rotate else 0,
+            ha="right" if rotate else "center",
+            fontsize=8,
         )
     for ax in axes[1]:
-        ax.set_xlabel(unit)
+        ax.set_xlabel(_label(unit))
     fig.supylabel("share of answers flagged", fontsize=9)
     fig.tight_layout()
     return _svg(fig)
@@ -511,13 +524,21 @@ def _interval(low: Any, high: Any) -> str:
     return f"{float(low):.1%} – {float(high):.1%}"
 
 
-def _findings(tables: ReportTables, n_answers: int) -> list[str]:
-    """Plain sentences for the top of the page, computed from the tables (no interpretation)."""
+def _findings(tables: ReportTables, n_answers: int) -> list[Markup]:
+    """Plain sentences for the top of the page, computed from the tables (no interpretation).
+
+    HTML with every value escaped (question ids are column headers of the export: anyone's text).
+    """
     out = []
     for _, r in tables.overall.iterrows():
         out.append(
-            f"<b>{SIGNAL_TITLES[r['signal']]}</b>: {r['k']} of {n_answers} answers flagged "
-            f"({_pct(r['rate'])}; 95 % interval {_interval(r['ci_low'], r['ci_high'])})."
+            Markup("<b>{}</b>: {} of {} answers flagged ({}; 95 % interval {}).").format(
+                SIGNAL_TITLES[r["signal"]],
+                r["k"],
+                n_answers,
+                _pct(r["rate"]),
+                _interval(r["ci_low"], r["ci_high"]),
+            )
         )
     bq = tables.by_question
     if len(bq["question_id"].unique()) > 1:
@@ -526,18 +547,23 @@ def _findings(tables: ReportTables, n_answers: int) -> list[str]:
             if len(part):
                 top = part.iloc[0]
                 out.append(
-                    f"{SIGNAL_TITLES[signal]} flags were most frequent in answers to {top['question_id']} "
-                    f"({_pct(top['rate'])} of {top['n']} answers)."
+                    Markup("{} flags were most frequent in answers to {} ({} of {} answers).").format(
+                        SIGNAL_TITLES[signal], top["question_id"], _pct(top["rate"]), top["n"]
+                    )
                 )
                 break
     rv = tables.review
     flagged, reviewed, confirmed = rv["flagged"].sum(), rv["flagged_reviewed"].sum(), rv["confirmed"].sum()
     if flagged:
         out.append(
-            f"Analysts have reviewed {reviewed} of {flagged} signal flags so far and confirmed {confirmed}."
+            Markup("Analysts have reviewed {} of {} signal flags so far and confirmed {}.").format(
+                reviewed, flagged, confirmed
+            )
             if reviewed
-            else f"None of the {flagged} signal flags has been reviewed by an analyst yet: "
-            "read the numbers as the model's estimate."
+            else Markup(
+                "None of the {} signal flags has been reviewed by an analyst yet: "
+                "read the numbers as the model's estimate."
+            ).format(flagged)
         )
     return out
 
@@ -622,19 +648,27 @@ def _jsonable(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def build_report(
-    frame: pd.DataFrame, output: str | Path, context: ReportContext, date_field: str | None = None
+    frame: pd.DataFrame,
+    output: str | Path,
+    context: ReportContext,
+    date_field: str | None = None,
+    inputs: Sequence[Path] = (),
 ) -> ReportFiles:
-    """Write ``output`` (HTML), ``<stem>.json`` and ``<stem>-<table>.csv`` beside it; return the paths."""
+    """Write ``output`` (HTML), ``<stem>.json`` and ``<stem>-<table>.csv`` beside it; return the paths.
+
+    Refuses (``InputFileError``) an output that is a folder or whose files would overwrite one of
+    ``inputs`` (the scored file the frame came from); missing folders are created.
+    """
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    json_path = output.with_suffix(".json")
+    csv_paths = {name: output.with_name(f"{output.stem}-{name}.csv") for name in ReportTables.NAMES}
     tables = compute_tables(frame, date_field)
     html = render_html(frame, tables, context)
-    output.write_text(html, encoding="utf-8")
-    csvs = []
+    check_output(output, inputs, also=[json_path, *csv_paths.values()])
+    with replacing(output) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     for name, table in tables.items():
-        path = output.with_name(f"{output.stem}-{name}.csv")
-        table.to_csv(path, index=False)
-        csvs.append(path)
+        table.to_csv(csv_paths[name], index=False)
     payload = {
         "survey": context.survey,
         "model": context.model,
@@ -647,8 +681,8 @@ def build_report(
         "interval": "Wilson score",
         "tables": {name: _jsonable(table) for name, table in tables.items()},
     }
-    json_path = output.with_suffix(".json")
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    csvs = list(csv_paths.values())
     log.info("wrote report %s (%d answers) with %d tables", output, len(frame), len(csvs))
     return ReportFiles(output, json_path, csvs)
 

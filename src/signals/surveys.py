@@ -21,10 +21,7 @@ column, ready for the CLI to print.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import io
 import logging
 import re
 from collections import Counter
@@ -35,6 +32,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from signals.inputs import (
+    InputFileError,
+    check_output,
+    check_text,
+    csv_records,
+    duplicates,
+    duplicates_message,
+    fit_width,
+    raising,
+    read_text,
+    replacing,
+    sniff_delimiter,
+)
 from signals.schema import SIGNALS, TARGETS, Score
 
 if TYPE_CHECKING:
@@ -81,7 +91,7 @@ _SURVEYMONKEY_META = {
 _SURVEYMONKEY_SUBLABELS = {"response", "open-ended response"}
 
 
-class SurveyInputError(ValueError):
+class SurveyInputError(InputFileError):
     """The export cannot be imported as given; the message names the file and the row or column."""
 
 
@@ -105,6 +115,9 @@ class SurveyTable:
     rows: list[list[str]]
     row_numbers: list[int]  # physical line (CSV) or sheet row (XLSX) where each data row starts
     row_word: str = "line"
+    #: ``(sheet row, column index)`` of data cells holding a formula without a saved value (XLSX).
+    formula_cells: list[tuple[int, int]] = field(default_factory=list)
+    header_rows: int = 1  # detected or given: the CLI reports it, so a row read as header is seen
 
     def where(self, i: int) -> str:
         """``"line 7"`` / ``"row 7"``: where data row ``i`` is in the file, as an editor shows it."""
@@ -187,54 +200,19 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _decode(path: Path, data: bytes, encoding: str | None) -> str:
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise SurveyInputError(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)") from None
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"  # Excel's "Unicode text" export
-    else:
-        encoding = "utf-8-sig"  # Qualtrics writes a BOM; plain UTF-8 reads the same without one
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SurveyInputError(
-            f"{path.name}: not valid {encoding.replace('-sig', '')} at byte {exc.start} (line {line}); "
-            "the export uses another encoding: pass --encoding, e.g. --encoding cp1252 for files saved by "
-            "Excel on Windows"
-        ) from None
-
-
-def _sniff_delimiter(text: str) -> str:
-    # The delimiter is the candidate that splits the first record into the most cells (quotes respected).
-    first = next(csv.reader(io.StringIO(text)), None)
-    head = text[: 64 * 1024]
-    best, best_n = ",", len(first or [])
-    for delim in (";", "\t"):
-        record = next(csv.reader(io.StringIO(head), delimiter=delim), [])
-        if len(record) > best_n:
-            best, best_n = delim, len(record)
-    return best
-
-
 def _read_csv_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], list[int]]:
-    text = _decode(path, path.read_bytes(), encoding)
+    text = read_text(
+        path,
+        encoding,
+        workbook_hint=": rename it to .xlsx (signals import reads workbooks) or save it as CSV",
+    )
     if not text.strip():
         raise SurveyInputError(f"{path.name}: the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     rows: list[list[str]] = []
     lines: list[int] = []
-    start = 1
-    try:
-        for record in reader:
-            rows.append(record)
-            lines.append(start)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise SurveyInputError(f"{path.name}: malformed CSV at line {reader.line_num}: {exc}") from None
+    for line, record in csv_records(path, text, delimiter=sniff_delimiter(text)):
+        rows.append(record)
+        lines.append(line)
     return rows, lines
 
 
@@ -250,30 +228,55 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_xlsx_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+def _is_formula(value: Any) -> bool:
+    # openpyxl (not data_only) gives a formula as "=..." text, or an ArrayFormula / DataTableFormula.
+    return (isinstance(value, str) and value.startswith("=")) or type(value).__name__.endswith("Formula")
+
+
+def _read_xlsx_rows(path: Path) -> tuple[list[list[str]], list[int], list[tuple[int, int]]]:
+    """Rows of the first sheet as text, their sheet row numbers, and the ``(row, column index)`` of
+    formula cells that have no saved value (a workbook written by a program that does not compute
+    formulas: reading the values alone would make those cells look empty)."""
+    from itertools import zip_longest
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
 
+    books: list[Any] = []
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        for data_only in (True, False):  # the saved values, then the cells as written (formulas)
+            books.append(load_workbook(path, read_only=True, data_only=data_only))
     except (BadZipFile, KeyError, OSError, ValueError) as exc:
+        for book in books:
+            book.close()
         raise SurveyInputError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+    workbook, formulas = books
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    unvalued: list[tuple[int, int]] = []
     try:
-        sheet = workbook.worksheets[0]
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        pairs = zip_longest(
+            workbook.worksheets[0].iter_rows(values_only=True),
+            formulas.worksheets[0].iter_rows(values_only=True),
+            fillvalue=(),
+        )
+        for number, (values, raw) in enumerate(pairs, start=1):
             rows.append([_cell_text(v) for v in values])
             numbers.append(number)
+            unvalued += [
+                (number, col)
+                for col, (v, r) in enumerate(zip_longest(values, raw))
+                if v is None and _is_formula(r)
+            ]
     finally:
         workbook.close()
+        formulas.close()
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
         numbers.pop()
     if not rows:
         raise SurveyInputError(f"{path.name}: the workbook's first sheet is empty")
-    return rows, numbers
+    return rows, numbers, unvalued
 
 
 def _is_label(cell: str, id_header: str) -> bool:
@@ -281,15 +284,52 @@ def _is_label(cell: str, id_header: str) -> bool:
     value = cell.strip()
     # A blank id is *not* a label: treating it as one would silently drop an answer row. Such a row
     # fails with a message suggesting --header-rows instead.
-    return bool(value) and (
-        value.startswith("{") or any(ch.isspace() for ch in value) or _norm(value) == _norm(id_header)
+    if not value:
+        return False
+    if value.startswith("{") or any(ch.isspace() for ch in value) or _norm(value) == _norm(id_header):
+        return True
+    # A short label of the id column, such as "ID" under "RespondentID": letters only (ids carry digits
+    # or are not part of the column name), and a part of the column's name.
+    letters = re.sub(r"[^a-z]", "", value.casefold())
+    return (
+        len(letters) >= 2
+        and letters == value.casefold()
+        and letters in re.sub(r"[^a-z]", "", id_header.casefold())
     )
+
+
+#: Fixed columns of a Qualtrics export (row 1), by which it is recognised without its ImportId row.
+_QUALTRICS_FIXED = {
+    "startdate", "enddate", "status", "ipaddress", "progress", "duration (in seconds)", "finished",
+    "recordeddate", "responseid", "recipientlastname", "recipientfirstname", "recipientemail",
+    "externalreference", "locationlatitude", "locationlongitude", "distributionchannel", "userlanguage",
+}  # fmt: skip
+_QUALTRICS_RESPONSE_ID = re.compile(r"^R_[A-Za-z0-9]+$")
+
+
+def _qualtrics_label_row(head: list[str], second: list[str]) -> bool:
+    """Whether row 2 of a Qualtrics-shaped export (no ImportId row) is its question-text row.
+
+    Qualtrics writes row 1 ids (``StartDate``, ``ResponseId``...), row 2 their texts (``Response ID``)
+    and, in current exports, row 3 ``{"ImportId": ...}``. Without row 3 the second row is still a
+    header when its ResponseId cell is not a response id (``R_...``).
+    """
+    names = [_norm(c) for c in head]
+    if "responseid" not in names or sum(n in _QUALTRICS_FIXED for n in names) < 3:
+        return False
+    index = names.index("responseid")
+    cell = second[index].strip() if index < len(second) else ""
+    return bool(cell) and not _QUALTRICS_RESPONSE_ID.match(cell)
 
 
 def _columns(
     rows: list[list[str]], id_column: str | None, header_rows: int | None
 ) -> tuple[str, int, list[Column]]:
     """Recognise the layout and the number of header rows; build the columns."""
+    if header_rows is not None and header_rows < 1:
+        raise SurveyInputError(
+            f"--header-rows must be 1 or more (the row of column ids is one), got {header_rows}"
+        )
     head = rows[0]
     second = rows[1] if len(rows) > 1 else []
     third = rows[2] if len(rows) > 2 else []
@@ -299,6 +339,8 @@ def _columns(
         layout, n_header = "qualtrics", 2  # row 2 is the ImportId row in "use choice text" exports
     elif _norm(head[0]) == "respondent id" and any(_norm(c) in _SURVEYMONKEY_SUBLABELS for c in second):
         layout, n_header = "surveymonkey", 2
+    elif _qualtrics_label_row(head, second):
+        layout, n_header = "qualtrics", 2  # ids and question texts; the ImportId row was left out
     else:
         layout, n_header = "generic", 1
         if id_column is not None:
@@ -363,38 +405,55 @@ def read_table(
     if not path.is_file():
         raise SurveyInputError(f"file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        rows, numbers = _read_xlsx_rows(path)
-        word = "row"
-    elif suffix in (".csv", ".tsv", ".txt"):
-        rows, numbers = _read_csv_rows(path, encoding)
-        word = "line"
-    elif suffix == ".xls":
-        raise SurveyInputError(f"{path.name}: old .xls workbooks are not supported; save it as .xlsx or .csv")
-    else:
-        raise SurveyInputError(
-            f"{path.name}: expected a .csv or .xlsx export, got {suffix or 'no extension'}"
-        )
-    layout, n_header, columns = _columns(rows, id_column, header_rows)
-    data = rows[n_header:]
-    numbers = numbers[n_header:]
-    width = len(columns)
-    cleaned: list[list[str]] = []
-    kept: list[int] = []
-    for record, number in zip(data, numbers, strict=True):
-        if not any(c.strip() for c in record):
-            continue  # blank rows that spreadsheets leave at the end
-        if len(record) > width and any(c.strip() for c in record[width:]):
+    unvalued: list[tuple[int, int]] = []
+    with raising(SurveyInputError):
+        if suffix in (".xlsx", ".xlsm"):
+            rows, numbers, unvalued = _read_xlsx_rows(path)
+            word = "row"
+        elif suffix in (".csv", ".tsv", ".txt"):
+            rows, numbers = _read_csv_rows(path, encoding)
+            word = "line"
+        elif suffix == ".xls":
             raise SurveyInputError(
-                f"{path.name}: {word} {number} has {len(record)} cells but the header has {width} columns "
-                "(an unquoted delimiter inside an answer?)"
+                f"{path.name}: old .xls workbooks are not supported; save it as .xlsx or .csv"
             )
-        cleaned.append((record + [""] * width)[:width])
-        kept.append(number)
+        else:
+            raise SurveyInputError(
+                f"{path.name}: expected a .csv or .xlsx export, got {suffix or 'no extension'}"
+            )
+        # Blank lines above the header are not the header (and say nothing about the layout).
+        first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+        if first is None:
+            raise SurveyInputError(f"{path.name}: the file is empty")
+        rows, numbers = rows[first:], numbers[first:]
+        layout, n_header, columns = _columns(rows, id_column, header_rows)
+        header_formulas = [(r, c) for r, c in unvalued if r in numbers[:n_header]]
+        if header_formulas:
+            log.warning(
+                "%s: header cell(s) %s hold formulas without a saved value and read as empty",
+                path.name,
+                _cell_refs(header_formulas),
+            )
+        data = rows[n_header:]
+        numbers = numbers[n_header:]
+        width = len(columns)
+        cleaned: list[list[str]] = []
+        kept: list[int] = []
+        for record, number in zip(data, numbers, strict=True):
+            if not any(c.strip() for c in record):
+                continue  # blank rows that spreadsheets leave at the end
+            cleaned.append(fit_width(path, f"{word} {number}", record, width))
+            kept.append(number)
     if not cleaned:
         raise SurveyInputError(f"{path.name}: the export has a header but no responses")
     log.info("read %s: %s layout, %d header row(s), %d responses", path.name, layout, n_header, len(cleaned))
-    return SurveyTable(path, layout, columns, cleaned, kept, word)
+    formula_cells = [(r, c) for r, c in unvalued if numbers and r >= numbers[0]]
+    return SurveyTable(path, layout, columns, cleaned, kept, word, formula_cells, n_header)
+
+
+def _cell_refs(cells: Sequence[tuple[int, int]], limit: int = 10) -> str:
+    refs = [f"{_column_letter(c)}{r}" for r, c in cells]
+    return ", ".join(refs[:limit]) + (f" and {len(refs) - limit} more" if len(refs) > limit else "")
 
 
 # --------------------------------------------------------------------------- answers
@@ -417,8 +476,10 @@ def extract_answers(
 ) -> list[SurveyAnswer]:
     """One ``SurveyAnswer`` per non-empty answer in the text columns, in file order.
 
-    Fails on a missing column, a meta column that is personal data by name, a row without an id and
-    duplicate respondent ids (naming the lines), because each would corrupt the report silently.
+    Fails on a missing column, a meta column that is personal data by name, a row without an id,
+    duplicate respondent ids (naming the lines), a formula cell without a saved value in a column it
+    reads (naming the cells) and a text over ``signals.inputs.MAX_TEXT_CHARS``, because each would
+    corrupt the report silently or stop the import halfway.
     """
     texts = [table.resolve(n) for n in _split_names(text_columns)]
     if not texts:
@@ -435,22 +496,36 @@ def extract_answers(
     clash = {c.id for c in texts} & ({id_col.id} | {c.id for c in metas})
     if clash:
         raise SurveyInputError(f"column(s) {sorted(clash)} cannot be both a text column and the id or meta")
-    first_seen: dict[str, int] = {}
-    duplicates: list[str] = []
-    answers: list[SurveyAnswer] = []
+    used = {id_col.index, *(c.index for c in texts), *(c.index for c in metas)}
+    lost = [cell for cell in table.formula_cells if cell[1] in used]
+    if lost:
+        raise SurveyInputError(
+            f"{table.path.name}: cell(s) {_cell_refs(lost)} hold formulas without a saved value, so they "
+            "would read as empty (the workbook was written by a program that does not calculate formulas); "
+            "open and save it in Excel or LibreOffice, or replace the formulas by their values"
+        )
+    others = [cell for cell in table.formula_cells if cell[1] not in used]
+    if others:
+        log.warning(
+            "%s: cell(s) %s (not imported) hold formulas without a saved value",
+            table.path.name,
+            _cell_refs(others),
+        )
     for i, record in enumerate(table.rows):
-        respondent = record[id_col.index].strip()
-        if not respondent:
+        if not record[id_col.index].strip():
             hint = " (if it is another header row, pass --header-rows)" if i == 0 else ""
             raise SurveyInputError(
                 f"{table.path.name}: {table.where(i)} has no value in the id column {id_col.id!r}{hint}"
             )
-        if respondent in first_seen:
-            duplicates.append(
-                f"{respondent!r} on {table.where(i)} (first on {table.where(first_seen[respondent])})"
-            )
-            continue
-        first_seen[respondent] = i
+        for name, col in [*zip(meta_names, metas, strict=True), *((c.id, c) for c in texts)]:
+            with raising(SurveyInputError):
+                check_text(table.path, f"{table.where(i)}, column {name!r}", record[col.index])
+    repeats = duplicates((r[id_col.index].strip(), table.where(i)) for i, r in enumerate(table.rows))
+    if repeats:
+        raise SurveyInputError(duplicates_message(table.path, "respondent id", id_col.id, repeats))
+    answers: list[SurveyAnswer] = []
+    for i, record in enumerate(table.rows):
+        respondent = record[id_col.index].strip()
         # Meta fields keep the name the user gave them (``ward``), which is what the report shows.
         meta = {name: record[c.index].strip() for name, c in zip(meta_names, metas, strict=True)}
         for col in texts:
@@ -461,13 +536,6 @@ def extract_answers(
                 answers.append(
                     SurveyAnswer(survey, respondent, qid, col.question, text, meta=meta, row=table.where(i))
                 )
-    if duplicates:
-        more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
-        raise SurveyInputError(
-            f"{table.path.name}: duplicate respondent id(s) in column {id_col.id!r}: "
-            + "; ".join(duplicates[:5])
-            + more
-        )
     return answers
 
 
@@ -566,6 +634,7 @@ class ImportSummary:
     redactions: dict[str, int]
     flagged: dict[str, int]
     destination: str
+    header_rows: int = 1
 
 
 def import_survey(
@@ -601,18 +670,18 @@ def import_survey(
         output = Path(output)
         if output.suffix.lower() not in (".csv", ".parquet"):
             raise SurveyInputError(f"--output must end in .csv or .parquet, got {output.name}")
+        with raising(SurveyInputError):
+            check_output(output, [table.path])
         prepared, redactions = prepare_answers(answers)
         scores = scorer.score([a.text for a in prepared])
         for sc in scores:
             flagged.update(s for s in SIGNALS if sc.flags[s])
         frame = answers_frame(prepared, scores, model=f"{scorer.name} (version {scorer.version})")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(output.name + ".partial")
-        if output.suffix.lower() == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        tmp.replace(output)
+        with raising(SurveyInputError), replacing(output) as tmp:
+            if output.suffix.lower() == ".parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
         langs = Counter(a.lang for a in prepared)
         return ImportSummary(
             survey,
@@ -625,6 +694,7 @@ def import_survey(
             dict(redactions),
             dict(flagged),
             str(output),
+            table.header_rows,
         )
 
     from signals.db import database_url
@@ -668,4 +738,5 @@ def import_survey(
         dict(redactions_total),
         dict(flagged),
         database_url(url),
+        table.header_rows,
     )

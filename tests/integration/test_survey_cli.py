@@ -36,7 +36,8 @@ def db(tmp_path: Path) -> str:
 def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: Path) -> None:
     result = _import(keyword_model_dir, db)
     assert result.exit_code == 0, result.output
-    assert "74 answers from 39 respondents" in result.output and "74 new" in result.output
+    assert "74 answers from 39 respondents (generic export, 2 header rows)" in " ".join(result.output.split())
+    assert "74 new" in result.output
     # Importing the same export again stores nothing twice.
     again = _import(keyword_model_dir, db)
     assert again.exit_code == 0 and "0 new, 74 already stored" in again.output
@@ -128,3 +129,57 @@ def test_missing_column_and_unknown_survey(keyword_model_dir: Path, db: str, tmp
         app, ["report", "--survey", "nope", "--output", str(tmp_path / "r.html"), "--database-url", db]
     )
     assert result.exit_code == 2 and "no answers of survey 'nope'" in " ".join(result.output.split())
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_bad_files_and_options_exit_2_naming_the_row_or_option(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    quote = tmp_path / "quote.csv"
+    quote.write_text('RespondentID,Q3\n1,Fine\n2,"It opens here\n3,Quiet\n4,Lonely\n')
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\nRespondentID,Q3\n1,Fine\n")
+    base = ["--text-columns", "Q3", "--id-column", "RespondentID", "--survey", "s"]
+    model = ["--model", str(keyword_model_dir), "--database-url", db]
+    code, out = _run("import", str(quote), *base, *model)
+    assert code == 2 and "line 3: a quoted field opens on this line and is never closed" in out
+    code, out = _run("import", str(EXPORT), *base, *model, "--header-rows", "0")
+    assert code == 2 and "--header-rows must be 1 or more" in out
+    code, out = _run("import", str(blank), *base, *model)
+    assert code == 0 and "1 answers from 1 respondents" in out
+
+
+def test_import_and_report_outputs_never_overwrite_inputs(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    export = tmp_path / "survey.csv"
+    export.write_bytes(EXPORT.read_bytes())
+    args = ["import", str(export), "--text-columns", "Q3", "--id-column", "RespondentID", "--survey", "s",
+            "--model", str(keyword_model_dir)]  # fmt: skip
+    code, out = _run(*args, "--output", str(export))
+    assert code == 2 and "would overwrite the input file" in out
+    assert export.read_bytes() == EXPORT.read_bytes()
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    code, out = _run(*args, "--output", str(folder))
+    assert code == 2 and "is a folder" in out and not list(tmp_path.glob("*.partial"))
+    scored = tmp_path / "scored.csv"
+    assert _run(*args, "--output", str(scored))[0] == 0
+    kept = scored.read_bytes()
+    code, out = _run("report", "--input", str(scored), "--output", str(scored))
+    assert code == 2 and "would overwrite the input file" in out
+    # The tables are written beside the page as <stem>-<table>.csv: they must not land on the input either.
+    code, out = _run("report", "--input", str(scored), "--output", str(tmp_path / "scored-overall.html"))
+    assert code == 0, out
+    beside = tmp_path / "r-overall.csv"
+    beside.write_bytes(kept)
+    code, out = _run("report", "--input", str(beside), "--output", str(tmp_path / "r.html"))
+    assert code == 2 and "written beside it as r-overall.csv" in out
+    assert scored.read_bytes() == kept and beside.read_bytes() == kept
+    code, out = _run("report", "--input", str(scored), "--output", str(folder))
+    assert code == 2 and "is a folder" in out

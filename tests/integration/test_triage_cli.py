@@ -49,7 +49,7 @@ def _submit(db: str, model: Path, *extra: str) -> object:
 def test_submit_redacts_scores_and_is_idempotent(db: str, keyword_model_dir: Path) -> None:
     result = _submit(db, keyword_model_dir)
     assert result.exit_code == 0, result.output
-    assert "3 queued, 1 already stored" in result.output
+    assert "3 queued, 0 already stored" in result.output
     assert "skipped 1 empty row(s) (lines 4)" in result.output
     items = store.query_items(url=db)
     assert [i.external_id for i in items] == ["s-1", "s-4", "s-2"]  # by priority, ties by arrival
@@ -57,7 +57,7 @@ def test_submit_redacts_scores_and_is_idempotent(db: str, keyword_model_dir: Pat
     assert "[EMAIL]" in by_id["s-1"].text and "[PHONE]" in by_id["s-4"].text
     assert by_id["s-1"].question_id == "Q3" and by_id["s-1"].context == {"question_id": "Q3"}
     again = _submit(db, keyword_model_dir)
-    assert "0 queued, 4 already stored" in again.output
+    assert "0 queued, 3 already stored" in again.output
 
 
 def test_submit_bad_input_is_one_line(db: str, keyword_model_dir: Path, tmp_path: Path) -> None:
@@ -120,3 +120,52 @@ def test_triage_demo_seeds_once_and_prints_login(db: str, keyword_model_dir: Pat
     assert "0 new" in again.output
     surveys = store.query_items(store.ItemFilter(question_id="Q7"), url=db)
     assert surveys and all(i.context["question_text"] for i in surveys)
+
+
+def _submit_file(db: str, model: Path, path: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        ["submit", str(path), "--source", "forum", "--model", str(model), "--database-url", db, *extra],
+    )
+    assert "Traceback" not in result.output
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_submit_refuses_a_repeated_id_like_import(db: str, keyword_model_dir: Path, tmp_path: Path) -> None:
+    # It stored the first row and dropped the second in silence; `signals import` refuses the same case.
+    src = tmp_path / "dup.csv"
+    src.write_text("id,text\n7,first text\n8,other\n7,second text\n")
+    code, out = _submit_file(db, keyword_model_dir, src, "--id-column", "id")
+    assert code == 2 and "duplicate id(s) in column 'id': '7' on line 4 (first on line 2)" in out
+    from signals.db import migrate
+
+    migrate(db)
+    assert store.query_items(url=db) == []  # nothing stored
+    # Without --id-column the id is the text's hash: a repeated text is the same item, and is counted.
+    src.with_name("same.csv").write_text("id,text\n1,same words\n2,same words\n3,other\n")
+    code, out = _submit_file(db, keyword_model_dir, src.with_name("same.csv"))
+    assert code == 0 and "2 queued, 0 already stored" in out and "1 row(s) repeat the text" in out
+
+
+def test_submit_reads_rows_as_they_are(db: str, keyword_model_dir: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.csv"
+    extra.write_text("id,text\n1,you idiot,north\n2,hello\n")  # pandas made column 1 an index
+    code, out = _submit_file(db, keyword_model_dir, extra, "--id-column", "id")
+    assert code == 2 and "line 2 has 3 cells but the header has 2 columns" in out
+    quote = tmp_path / "quote.csv"
+    quote.write_text('id,text\n1,"opens\n2,hello\n')
+    code, out = _submit_file(db, keyword_model_dir, quote, "--id-column", "id")
+    assert code == 2 and "line 2: a quoted field opens on this line and is never closed" in out
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,text,text\n1,a,b\n")
+    code, out = _submit_file(db, keyword_model_dir, twice)
+    assert code == 2 and "repeats column name(s) 'text'" in out
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"id,text,where\n1,hello,{'x' * 1_000_001}\n")
+    code, out = _submit_file(db, keyword_model_dir, huge, "--context-column", "where")
+    assert code == 2 and "line 2, column 'where': the text has 1,000,001 characters" in out
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\nid,text\n1,hello\n")
+    code, out = _submit_file(db, keyword_model_dir, blank, "--id-column", "id")
+    assert code == 0 and "1 queued" in out
+    assert store.query_items(url=db)[0].external_id == "1"

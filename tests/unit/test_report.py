@@ -180,3 +180,67 @@ def test_tables_without_dates_or_targets(small: pd.DataFrame) -> None:
     assert set(tables.by_meta["field"]) == {"ward"}
     with pytest.raises(ValueError, match="no meta field"):
         compute_tables(small, date_field="when")
+
+
+def test_wilson_ends_stay_on_their_side_of_the_rate() -> None:
+    # Computed, 0 of 3 gave a lower end of 5.6e-17: above the rate, a negative error bar for matplotlib.
+    for n in range(1, 1001):
+        for k in {0, 1, n // 2, n - 1, n}:
+            low, high = wilson_interval(k, n)
+            assert 0.0 <= low <= k / n <= high <= 1.0, (k, n, low, high)
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+
+
+def _survey(n: int) -> pd.DataFrame:
+    """``n`` scored answers to two questions; ward "Quiet" (3 answers, or all when fewer) has no flag."""
+    rows = []
+    for i in range(n):
+        quiet = i < 3
+        row = {
+            "survey": "s",
+            "respondent_id": f"r{i // 2}",
+            "question_id": f"Q{1 + i % 2}",
+            "question_text": f"Question {1 + i % 2}",
+            "lang": "en",
+            "non_english": False,
+            "text": f"answer {i}",
+            "meta.ward": "Quiet" if quiet else "Busy",
+            "meta.date": f"2025-0{1 + i % 3}-1{i % 10}",
+        }
+        for s in ("hate", "threat", "offensive", "polarization"):
+            flagged = not quiet and (s == "hate" or i % 4 == 0)  # every Busy answer is flagged for hate
+            row[f"p_{s}"] = 0.9 if flagged else 0.1
+            row[f"flag_{s}"] = int(flagged)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n", [1, 4, 1000])
+def test_report_of_small_and_large_surveys_with_unflagged_groups(n: int, tmp_path: Path) -> None:
+    frame = _survey(n)
+    files = build_report(frame, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    payload = json.loads(files.json.read_text())
+    quiet = [r for r in payload["tables"]["by_meta"] if r["value"] == "Quiet"]
+    assert quiet and all(r["k"] == 0 and r["ci_low"] == 0.0 for r in quiet)
+    assert {r["n"] for r in payload["tables"]["overall"]} == {n}
+    assert "<svg" in files.html.read_text()
+
+
+def test_question_ids_are_escaped_in_the_findings(tmp_path: Path) -> None:
+    frame = _survey(8)
+    hostile = "<img src=x onerror=alert(1)>"
+    frame["question_id"] = frame["question_id"].replace("Q2", hostile)
+    build_report(frame, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    html = (tmp_path / "r.html").read_text()
+    assert "<img" not in html
+    assert "answers to &lt;img src=x onerror=alert(1)&gt;" in html  # the finding names it, as text
+    assert "<b>Hate</b>" in html  # the findings' own markup is kept
+
+
+def test_dollar_signs_in_labels_are_text_not_mathematics(tmp_path: Path) -> None:
+    frame = _survey(8)
+    frame["meta.ward"] = frame["meta.ward"].replace({"Quiet": "$x^2$ budget", "Busy": r"costs $\frac{$"})
+    build_report(frame, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    html = (tmp_path / "r.html").read_text()
+    assert ">$x^2$ budget</text>" in html  # drawn as written, not as x squared
+    assert r">costs $\frac{$</text>" in html  # bad TeX no longer stops the report

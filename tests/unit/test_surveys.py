@@ -207,3 +207,110 @@ def test_answers_frame_shape(fake_scorer: object) -> None:
     hate = frame[frame["flag_hate"] == 1]["respondent_id"].tolist()
     assert hate == ["1007", "1030"]  # "vermin", "subhuman"
     assert (frame["model"] == "keyword-test 1").all()
+
+
+def test_unclosed_quote_names_the_line_where_it_opened(tmp_path: Path) -> None:
+    # The lenient reading made lines 3-5 one answer: "1 answers from 1 respondents", exit 0.
+    export = tmp_path / "quote.csv"
+    export.write_text('RespondentID,Q3\n1,Fine\n2,"It opens here\n3,Quiet\n4,Lonely\n')
+    with pytest.raises(
+        SurveyInputError, match="line 3: a quoted field opens on this line and is never closed"
+    ):
+        read_table(export, id_column="RespondentID")
+    # Text after a closing quote (another way a stray quote shows) names the lines too.
+    stray = tmp_path / "stray.csv"
+    stray.write_text('RespondentID,Q3\n1,"Fine\n2,"Quiet"\n')
+    with pytest.raises(SurveyInputError, match="lines 2-3: text follows the closing quote"):
+        read_table(stray, id_column="RespondentID")
+
+
+def test_blank_lines_above_the_header(tmp_path: Path) -> None:
+    export = tmp_path / "blank.csv"
+    export.write_text("\n\nRespondentID;Q3\n1;Fine\n2;Quiet\n")
+    answers = _answers(export, "Q3", "RespondentID")
+    assert [(a.respondent_id, a.row) for a in answers] == [("1", "line 4"), ("2", "line 5")]
+    blank_only = tmp_path / "blank_only.csv"
+    blank_only.write_text("\n ,\n")
+    with pytest.raises(SurveyInputError, match="the file is empty"):
+        read_table(blank_only)
+
+
+@pytest.mark.parametrize("rows", [0, -1])
+def test_header_rows_must_be_positive(rows: int) -> None:
+    with pytest.raises(SurveyInputError, match=f"--header-rows must be 1 or more .*got {rows}"):
+        read_table(GENERIC, id_column="RespondentID", header_rows=rows)
+
+
+def test_short_label_of_the_id_column_is_a_header_row(tmp_path: Path) -> None:
+    # "ID" under "RespondentID" is the question-text row, not a respondent called "ID".
+    export = tmp_path / "id_label.csv"
+    export.write_text("RespondentID,Q3\nID,What happened?\n1,Fine\nA7,Quiet\n")
+    table = read_table(export, id_column="RespondentID")
+    assert [r[0] for r in table.rows] == ["1", "A7"]
+    assert table.resolve("Q3").question == "What happened?"
+
+
+def test_qualtrics_export_without_its_importid_row(tmp_path: Path) -> None:
+    lines = (FIXTURES / "qualtrics_export.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    two_rows = tmp_path / "qualtrics_2rows.csv"
+    two_rows.write_text("".join(lines[:2] + lines[3:]), encoding="utf-8-sig")
+    table = read_table(two_rows)  # recognised by its columns, with no --id-column to go by
+    assert table.layout == "qualtrics" and len(table.rows) == 8 and table.row_numbers[0] == 3
+    assert all(r[table.resolve("ResponseId").index].startswith("R_") for r in table.rows)
+    # Header rows deleted by hand: the first row under the ids is a response, and is kept.
+    one_row = tmp_path / "qualtrics_1row.csv"
+    one_row.write_text("".join(lines[:1] + lines[3:]), encoding="utf-8-sig")
+    assert len(read_table(one_row).rows) == 8
+
+
+def _workbook(path: Path, rows: list[list[object]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)  # openpyxl stores formulas without computed values, like other generators
+    return path
+
+
+def test_xlsx_formulas_without_saved_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    book = _workbook(
+        tmp_path / "formulas.xlsx",
+        [
+            ["RespondentID", "Q3", "note"],
+            [1, "Fine", "=1+1"],
+            ["=2", '="Quiet"&" street"', ""],
+            [3, "Ok", ""],
+        ],
+    )
+    table = read_table(book, id_column="RespondentID")
+    with pytest.raises(SurveyInputError, match=r"cell\(s\) A3, B3 hold formulas without a saved value"):
+        extract_answers(table, "s", "Q3", "RespondentID")
+    # Formulas only in columns that are not imported: a warning naming them, and the answers.
+    ok = _workbook(tmp_path / "ok.xlsx", [["RespondentID", "Q3", "note"], [1, "Fine", "=1+1"], [2, "Ok", ""]])
+    with caplog.at_level("WARNING", logger="signals.surveys"):
+        answers = extract_answers(read_table(ok, id_column="RespondentID"), "s", "Q3", "RespondentID")
+    assert [a.text for a in answers] == ["Fine", "Ok"]
+    assert "C2 (not imported) hold formulas" in caplog.text
+
+
+def test_workbook_saved_with_a_csv_name(tmp_path: Path) -> None:
+    book = _workbook(tmp_path / "export.csv", [["RespondentID", "Q3"], [1, "Fine"]])
+    with pytest.raises(
+        SurveyInputError, match=r"export.csv is an Excel workbook .*rename it to \.xlsx"
+    ) as err:
+        read_table(book, id_column="RespondentID")
+    assert "cp1252" not in str(err.value)
+
+
+def test_long_answers(tmp_path: Path) -> None:
+    # Over the csv module's default field limit (131,072 characters): an answer, not a malformed file.
+    long = "The park is nice. " * 10_000
+    export = tmp_path / "long.csv"
+    export.write_text(f'RespondentID,Q3,ward\n1,"{long}",north\n2,Fine,south\n')
+    assert [len(a.text) for a in _answers(export, "Q3", "RespondentID", "ward")] == [len(long.strip()), 4]
+    # Over 1,000,000 characters (spaCy's limit, in scoring and redaction): refused by line and column.
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"RespondentID,Q3,ward\n1,Fine,north\n2,Fine,{'x' * 1_000_001}\n")
+    with pytest.raises(SurveyInputError, match="line 3, column 'ward': the text has 1,000,001 characters"):
+        _answers(huge, "Q3", "RespondentID", "ward")

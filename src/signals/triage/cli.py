@@ -48,49 +48,65 @@ def submit(
     ] = None,
     redact: Annotated[bool, typer.Option(help="Redact personal data before storing (default on)")] = True,
     second_review: Annotated[bool, typer.Option(help="High-risk items need a second analyst")] = False,
-    encoding: Annotated[str, typer.Option(help="Input file encoding")] = "utf-8",
+    encoding: Annotated[
+        str | None, typer.Option(help="Input file encoding [UTF-8, with or without BOM]")
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Redact, score and queue the rows of a CSV for triage (idempotent by --source and id)."""
-    import pandas as pd
+    """Redact, score and queue the rows of a CSV for triage (idempotent by --source and id).
 
+    A repeated --id-column value is an error (naming both lines); without --id-column the id is a hash
+    of the text, so repeated texts are stored once (and counted in the summary).
+    """
     from signals.db import migrate
+    from signals.inputs import (
+        InputFileError,
+        check_text,
+        duplicates,
+        duplicates_message,
+        read_csv,
+        where_line,
+    )
     from signals.scoring import load_scorer
     from signals.triage.store import NewItem, TriageError, add_items, content_id
 
-    if not input_path.is_file():
-        _fail(f"input file not found: {input_path}")
-    try:
-        frame = pd.read_csv(input_path, dtype=str, keep_default_na=False, encoding=encoding)
-    except UnicodeDecodeError as exc:
-        _fail(f"{input_path}: not valid {encoding} at byte {exc.start}; pass --encoding (e.g. cp1252)")
-    except LookupError:
-        _fail(f"unknown encoding {encoding!r}")
-    except pd.errors.EmptyDataError:
-        _fail(f"{input_path}: the file is empty (no header row)")
-    except pd.errors.ParserError as exc:
-        _fail(f"{input_path}: malformed CSV: {exc}")
-    columns = list(frame.columns)
-    for option, column in (("--text-column", text_column), ("--id-column", id_column)):
-        if column is not None and column not in columns:
-            _fail(f"{input_path}: no column {column!r} for {option}; columns are {columns}")
-    for column in context_column or []:
-        if column not in columns:
-            _fail(f"{input_path}: no column {column!r} for --context-column; columns are {columns}")
     items: list[NewItem] = []
     skipped: list[int] = []
-    for i, row in enumerate(frame.to_dict(orient="records")):
-        line = i + 2  # header is line 1
-        text = str(row[text_column])
-        if not text.strip():
-            skipped.append(line)
-            continue
-        external = str(row[id_column]).strip() if id_column else content_id(text)
-        if not external:
-            _fail(f"{input_path}: line {line}: empty id in column {id_column!r}")
-        items.append(NewItem(source, external, text, {c: row[c] for c in context_column or []}))
+    lines: list[int] = []  # the line of each item, for messages
+    try:
+        table = read_csv(input_path, encoding)
+        columns = table.columns
+        for option, column in (("--text-column", text_column), ("--id-column", id_column)):
+            if column is not None and column not in columns:
+                _fail(f"{input_path}: no column {column!r} for {option}; columns are {columns}")
+        for column in context_column or []:
+            if column not in columns:
+                _fail(f"{input_path}: no column {column!r} for --context-column; columns are {columns}")
+        for line, fields in table.rows():
+            row = dict(zip(columns, fields, strict=True))
+            text = row[text_column]
+            if not text.strip():
+                skipped.append(line)
+                continue
+            for column in (text_column, *(context_column or [])):
+                check_text(input_path, where_line(line, column), row[column])
+            external = row[id_column].strip() if id_column else content_id(text)
+            if not external:
+                _fail(f"{input_path}: line {line}: empty id in column {id_column!r}")
+            items.append(NewItem(source, external, text, {c: row[c] for c in context_column or []}))
+            lines.append(line)
+    except InputFileError as exc:
+        _fail(str(exc))
     if not items:
         _fail(f"{input_path}: no rows with text in column {text_column!r}")
+    if id_column:
+        # Two rows with one id would store the first and silently drop the second.
+        repeats = duplicates(
+            (it.external_id, where_line(line)) for it, line in zip(items, lines, strict=True)
+        )
+        if repeats:
+            _fail(duplicates_message(input_path, "id", id_column, repeats))
+    same_text = len(items) - len({it.external_id for it in items})
     try:
         scorer = load_scorer(model)
     except (FileNotFoundError, ValueError, OSError) as exc:
@@ -115,7 +131,10 @@ def submit(
         if skipped
         else ""
     )
-    console.print(f"{queued} queued, {existing} already stored (source {source!r}){note}")
+    if same_text:
+        note += f"; {same_text} row(s) repeat the text of an earlier row and were stored once"
+    # A repeated text (hash id) comes back "existing" from add_items: count it once, in the note.
+    console.print(f"{queued} queued, {existing - same_text} already stored (source {source!r}){note}")
 
 
 def _read_password(from_stdin: bool, prompt: str, database_url: str | None) -> str:
