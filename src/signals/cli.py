@@ -458,7 +458,7 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="Key id, prefix (as `keys list` shows) or name")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Revoke keys by id, prefix or name (servers stop accepting them within SIGNALS_KEY_CACHE_SECONDS)."""
+    """Revoke keys by id, prefix or name (servers stop accepting them at once)."""
     from signals.keys import revoke_key
 
     _migrate_quietly(database_url)
