@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -280,7 +281,7 @@ def test_ids_past_a_database_integer_are_a_4xx(analyst_client: TestClient, metho
 def test_until_the_end_of_time(analyst_client: TestClient, db_url: str) -> None:
     r = analyst_client.get("/triage?until=9999-12-31")
     assert r.status_code == 200 and "2 items match" in r.text
-    assert store.count_items(store.ItemFilter(until=__import__("datetime").date.max), url=db_url) == 2
+    assert store.count_items(store.ItemFilter(until=date.max), url=db_url) == 2
     item = store.query_items(url=db_url)[0]
     token = _token(r.text)
     for signal in ("hate", "threat", "offensive", "polarization"):
