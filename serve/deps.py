@@ -12,9 +12,17 @@ or, when the principal is not needed, ``dependencies=[Depends(require_scope("tri
 route or the ``APIRouter``. ``require_scope(scope)`` accepts the key as ``Authorization: Bearer <key>``
 or ``X-API-Key: <key>`` (plus the ``key`` query parameter when ``allow_query=True``, as Perspective
 clients send it), answers 401 when the key is missing, unknown or revoked, 403 when it lacks the scope,
-429 with ``Retry-After`` when the key is over its rate limit, and returns the caller as a ``Principal``
-(also left on ``request.state.principal`` for access logs). With ``SIGNALS_AUTH=false`` every caller is
-an ``anonymous`` principal holding every scope.
+429 with ``Retry-After`` when the key is over its rate limit (or its client address sent too many
+unknown keys), and returns the caller as a ``Principal`` (also left on ``request.state.principal`` for
+access logs). With ``SIGNALS_AUTH=false`` every caller is an ``anonymous`` principal holding every scope.
+Keys are looked up in the database on every request, so a revoked key stops working at once.
+
+A request costs one unit of the key's rate limit; a scoring route declares ``weighted=True`` instead
+and calls ``charge_segments`` with its texts, so it costs one unit per text or sentence window scored
+(``SIGNALS_MAX_SEGMENTS`` caps one request: 413 beyond).
+
+Every router uses ``route_class=CheckedRoute``: the key is checked before the body is parsed, so a
+caller without a valid key learns nothing but 401, whatever the body.
 
 The scorer comes from ``ScorerDep`` (``Annotated[Scorer, Depends(get_scorer)]``): routes read the
 current model once per request, so a reload swapping it mid-request never mixes two models.
@@ -26,16 +34,20 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from serve.batcher import Batcher
-from serve.errors import APIError
+from serve.errors import APIError, bad_request_code
+from serve.ratelimit import RateLimiter, per
 from serve.settings import Settings
 from signals.keys import SCOPES, KeyInfo, verify_key
 from signals.schema import Score
@@ -127,63 +139,72 @@ class Principal:
 ANONYMOUS = Principal(key_id=None, name="anonymous", scopes=SCOPES)
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+def client_address(request: Request) -> str:
+    """The caller's address (the proxy's unless uvicorn runs with ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
 
 
 @dataclass
 class KeyGate:
-    """Verifies keys (with a short cache, so a request rarely touches the database) and rate-limits them.
+    """Verifies keys (a database look-up each time: revocation is immediate) and spends their rate.
 
-    The limiter is a token bucket per key: ``rate`` requests per minute refill it, ``burst`` is its size.
-    State is per process; with several workers each enforces the limit on its own share.
+    Every limit goes through the app's ``RateLimiter`` (``serve.ratelimit``).
     """
 
     settings: Settings
-    _cache: dict[str, tuple[float, KeyInfo]] = field(default_factory=dict)
-    _buckets: dict[int, _Bucket] = field(default_factory=dict)
+    limiter: RateLimiter
 
-    async def lookup(self, key: str) -> KeyInfo | None:
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.settings.key_cache_seconds:
-            return hit[1]
+    async def verify(self, request: Request, key: str) -> KeyInfo:
+        """The key's record; 401 when unknown or revoked, 429 when this address failed too often."""
+        address = client_address(request)
+        failures = per(self.settings.auth_failure_limit, 60)
+        wait = self.limiter.wait("auth-failures", failures, address)
+        if wait > 0:
+            raise _too_many(request, f"too many failed authentications from {address}", wait)
         info = await run_in_threadpool(verify_key, key, self.settings.database_url)
         if info is None:
-            self._cache.pop(key, None)
-            return None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (now, info)
+            self.limiter.spend("auth-failures", failures, address)
+            raise APIError(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         return info
 
-    def forget(self) -> None:
-        """Drop cached verifications (after a revoke through the API)."""
-        self._cache.clear()
+    def per_minute(self, principal: Principal) -> int:
+        """The key's allowance per minute; 0 = unlimited."""
+        if principal.key_id is None:
+            return 0
+        return principal.rate_limit if principal.rate_limit is not None else self.settings.rate_limit
 
-    def take(self, principal: Principal) -> float:
-        """Spend one request from the key's bucket; returns 0 when allowed, else seconds to wait."""
-        per_minute = principal.rate_limit if principal.rate_limit is not None else self.settings.rate_limit
-        if per_minute <= 0 or principal.key_id is None:
-            return 0.0
-        rate = per_minute / 60.0
-        burst = float(max(1, self.settings.rate_burst))
-        now = time.monotonic()
-        bucket = self._buckets.get(principal.key_id)
-        if bucket is None:
-            bucket = self._buckets[principal.key_id] = _Bucket(tokens=burst, updated=now)
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / rate
+    def check(self, request: Request, principal: Principal) -> None:
+        """429 when the key has nothing left to spend right now (spends nothing)."""
+        limit = self.per_minute(principal)
+        if limit > 0:
+            wait = self.limiter.wait("key", per(limit, 60), str(principal.key_id))
+            if wait > 0:
+                raise _too_many(request, f"rate limit exceeded for key {principal.name!r}", wait)
+
+    def spend(self, request: Request, principal: Principal, cost: int = 1) -> None:
+        """Spend ``cost`` units of the key's allowance: 413 if more than a whole minute's, else 429."""
+        limit = self.per_minute(principal)
+        if limit <= 0:
+            return
+        if cost > limit:
+            raise APIError(
+                413,
+                f"this request costs {cost} units (texts and sentence windows scored), more than key "
+                f"{principal.name!r} may spend in a minute ({limit}); send fewer or shorter texts",
+            )
+        wait = self.limiter.spend("key", per(limit, 60), str(principal.key_id), cost=cost)
+        if wait > 0:
+            raise _too_many(request, f"rate limit exceeded for key {principal.name!r}", wait)
 
 
-# These only document the three ways to send a key in the OpenAPI schema (and /docs' Authorize
-# button); the key itself is read from the request below so one dependency serves every route.
+def _too_many(request: Request, what: str, wait: float) -> APIError:
+    request.app.state.metrics.rate_limited.inc()
+    seconds = max(1, math.ceil(wait))
+    return APIError(429, f"{what}; retry in {seconds} s", headers={"Retry-After": str(seconds)})
+
+
+# These only document the three ways to send a key in the OpenAPI schema; the key itself is read from
+# the request below so one dependency serves every route.
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
 _query = APIKeyQuery(name="key", auto_error=False, description="`?key=<key>` (Perspective routes only)")
@@ -203,8 +224,18 @@ def _key_from(request: Request, allow_query: bool) -> str | None:
     return None
 
 
-def require_scope(scope: str, *, allow_query: bool = False) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only callers whose key carries ``scope`` (see the module docstring)."""
+AUTH_CHECK = "signals_auth_check"
+"""Attribute marking ``require_scope``'s dependencies, so ``CheckedRoute`` can run them first."""
+
+
+def require_scope(
+    scope: str, *, allow_query: bool = False, weighted: bool = False
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only callers whose key carries ``scope`` (see the module docstring).
+
+    ``weighted=True``: the route charges its own cost (``charge_segments``); here the key only has
+    to have something left.
+    """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; expected one of {SCOPES}")
     how = "`Authorization: Bearer <key>` or `X-API-Key: <key>`" + (" or `?key=<key>`" if allow_query else "")
@@ -214,35 +245,36 @@ def require_scope(scope: str, *, allow_query: bool = False) -> Callable[..., Awa
         _b: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
         _h: Annotated[str | None, Depends(_header)] = None,
     ) -> Principal:
+        # Once per request: CheckedRoute runs this before the body is read, FastAPI then again.
+        done: dict[str, Principal] = request.scope.setdefault("signals.checked_scopes", {})
+        if scope in done:
+            return done[scope]
         gate: KeyGate = request.app.state.keys
         if not gate.settings.auth:
-            request.state.principal = ANONYMOUS
+            request.state.principal = done[scope] = ANONYMOUS
             return ANONYMOUS
         key = _key_from(request, allow_query)
         if key is None:
             raise APIError(
                 401, f"an API key is required: send it as {how}", headers={"WWW-Authenticate": "Bearer"}
             )
-        info = await gate.lookup(key)
-        if info is None:
-            raise APIError(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
-        principal = Principal.of(info)
-        request.state.principal = principal
+        principal = getattr(request.state, "principal", None)
+        if not isinstance(principal, Principal):
+            principal = Principal.of(await gate.verify(request, key))
+            request.state.principal = principal
         if scope not in principal.scopes:
             raise APIError(
                 403,
                 f"key {principal.name!r} lacks the {scope!r} scope (it has: {', '.join(principal.scopes)})",
             )
-        wait = gate.take(principal)
-        if wait > 0:
-            request.app.state.metrics.rate_limited.inc()
-            raise APIError(
-                429,
-                f"rate limit exceeded for key {principal.name!r}; retry in {math.ceil(wait)} s",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+        if weighted:
+            gate.check(request, principal)
+        else:
+            gate.spend(request, principal)
+        done[scope] = principal
         return principal
 
+    setattr(check, AUTH_CHECK, True)
     if allow_query:
         # Same check, but with the query parameter documented in OpenAPI for this route.
         async def check_with_query(
@@ -253,6 +285,7 @@ def require_scope(scope: str, *, allow_query: bool = False) -> Callable[..., Awa
         ) -> Principal:
             return await check(request)
 
+        setattr(check_with_query, AUTH_CHECK, True)
         return check_with_query
     return check
 
@@ -265,3 +298,72 @@ async def require_metrics_access(request: Request) -> None:
 
 
 _admin_check = require_scope("admin")
+setattr(require_metrics_access, AUTH_CHECK, True)
+
+
+async def charge_segments(
+    request: Request, principal: Principal, scorer: Scorer, texts: list[str], spans: bool
+) -> None:
+    """Charge a scoring request: one unit per model input (text or sentence window) it will make.
+
+    413 over ``SIGNALS_MAX_SEGMENTS`` or over the key's whole allowance per minute, 429 when the key
+    cannot afford it now. Counting sentences runs the sentencizer, so long texts are counted off the
+    event loop.
+    """
+    settings: Settings = request.app.state.settings
+    if spans or any(len(t) > scorer.window_chars for t in texts):
+        cost = await run_in_threadpool(scorer.segment_count, texts, spans)
+    else:
+        cost = len(texts)
+    if cost > settings.max_segments:
+        raise APIError(
+            413,
+            f"this request would send {cost} texts and sentence windows to the model; the limit is "
+            f"{settings.max_segments} (SIGNALS_MAX_SEGMENTS): send fewer or shorter texts",
+        )
+    request.app.state.keys.spend(request, principal, cost)
+
+
+# --- the route class ------------------------------------------------------------------------------------
+
+
+def _auth_checks(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dep in dependant.dependencies:
+        if getattr(dep.call, AUTH_CHECK, False):
+            yield dep.call  # type: ignore[misc]
+        yield from _auth_checks(dep)
+
+
+def _is_json(content_type: str) -> bool:
+    main = content_type.split(";")[0].strip().lower()
+    return not main or main.endswith("json")
+
+
+class CheckedRoute(APIRoute):
+    """A route that checks the key first, then the body's encoding, and only then parses the body.
+
+    FastAPI parses JSON before running dependencies, so without this a caller with no key would learn
+    about their body (422) before being told to authenticate (401). A JSON body must be UTF-8.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        checks = list(_auth_checks(self.dependant))
+
+        async def checked(request: Request) -> Response:
+            for check in checks:
+                await check(request)
+            if request.method not in ("GET", "HEAD", "OPTIONS") and _is_json(
+                request.headers.get("content-type", "")
+            ):
+                body = await request.body()
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise APIError(
+                        bad_request_code(request.url.path),
+                        f"request body is not valid UTF-8 (bad byte at offset {exc.start}); send UTF-8 JSON",
+                    ) from None
+            return await handler(request)
+
+        return checked

@@ -28,6 +28,7 @@ from serve.deps import KeyGate, ModelHolder
 from serve.errors import install_error_handlers
 from serve.metrics import Metrics
 from serve.middleware import BodyGuard, Observe
+from serve.ratelimit import RateLimiter
 from serve.routes import admin, health, perspective, score, submissions, triage
 from serve.settings import Settings, get_settings
 from signals.scoring import KEEP_TORCH_OUT, Scorer, keep_torch_out
@@ -88,6 +89,10 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         description="Score texts (`/v1/score`), or call the Perspective-compatible "
         "`/v1alpha1/comments:analyze`. Send a key as `Authorization: Bearer <key>` or `X-API-Key`.",
         lifespan=lifespan,
+        # The schema stays at /openapi.json; no /docs or /redoc: those pages load Swagger UI / ReDoc
+        # from a CDN, unpinned and without an integrity check, on the same origin as /triage.
+        docs_url=None,
+        redoc_url=None,
         # A body without Content-Type is read as JSON (curl users forget it); a form or text body still
         # answers 422 asking for JSON, so browsers cannot post to the API cross-site.
         strict_content_type=False,
@@ -95,7 +100,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.models = ModelHolder(loader or default_loader(settings))
-    app.state.keys = KeyGate(settings)
+    app.state.limiter = RateLimiter()
+    app.state.keys = KeyGate(settings, app.state.limiter)
     app.state.batcher = Batcher(max_items=settings.batch_items)
     install_error_handlers(app)
 

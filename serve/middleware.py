@@ -1,9 +1,10 @@
 """Plain ASGI middleware (cheaper than ``BaseHTTPMiddleware``): body limits and observability.
 
-``BodyGuard`` reads the request body up front, so an oversized body is a 413 naming the limit and a
-body that is not UTF-8 is a 400, before any JSON parsing could turn them into something worse.
+``BodyGuard`` reads the request body up front, so an oversized body is a 413 naming the limit before
+anything parses it (the encoding and JSON checks come after the key check: ``serve.deps.CheckedRoute``).
 ``Observe`` times every request, counts it by route template and status, and writes one access-log
-line without the query string (Perspective clients put their key there) and without any text.
+line without the query string (Perspective clients put their key there) and without any text; an
+unexpected error becomes a 500 there, logged by type and code location only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from serve.errors import error_body
+from serve.errors import error_body, log_unexpected
 from serve.metrics import Metrics
 
 log = logging.getLogger("serve.access")
@@ -42,7 +43,7 @@ async def _send_error(send: Send, code: int, message: str) -> None:
 
 
 class BodyGuard:
-    """Reject bodies over ``max_bytes`` (413) and JSON bodies that are not valid UTF-8 (400)."""
+    """Reject bodies over ``max_bytes`` (413)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -73,17 +74,6 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and (not content_type or content_type.endswith(b"json")):
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                await _send_error(
-                    send,
-                    400,
-                    f"request body is not valid UTF-8 (bad byte at offset {exc.start}); send UTF-8 JSON",
-                )
-                return
         sent = False
 
         async def replay() -> Message:
@@ -96,8 +86,13 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 
+def _template(scope: Scope) -> str:
+    """The matched route's path template (``/triage/items/{item_id}``), never the path itself."""
+    return getattr(scope.get("route"), "path", None) or "unmatched"
+
+
 class Observe:
-    """Request metrics and a text-free access log."""
+    """Request metrics, a text-free access log, and the 500 answer for anything unexpected."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -109,19 +104,26 @@ class Observe:
             return
         start = time.perf_counter()
         status = 500
+        status_sent: int | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = status_sent = int(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Answered and logged here, not re-raised: the server would log the whole traceback, whose
+            # last line is the exception's message (client text, e.g. a context that failed to encode).
+            log_unexpected(scope.get("method", ""), _template(scope), exc)
+            if status_sent is None:
+                await _send_error(send, 500, "internal error; the server log has the details")
+            status = 500
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _template(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)

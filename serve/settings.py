@@ -38,13 +38,21 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1, description="Largest request body in bytes (413 beyond)."
     )
     rate_limit: int = Field(
-        default=600, ge=0, description="Requests per minute per key (0 = unlimited); a key's own limit wins."
+        default=6000,
+        ge=0,
+        description="Units a key may spend per minute (0 = unlimited); a key's own limit wins. A scoring "
+        "request costs one unit per text or sentence window the model scores, any other request one.",
     )
-    rate_burst: int = Field(
-        default=60, ge=1, description="Requests a key may send at once before the rate applies."
+    max_segments: int = Field(
+        default=4096,
+        ge=1,
+        description="Most texts plus sentence windows one request may send to the model (413 beyond).",
     )
-    key_cache_seconds: float = Field(
-        default=5.0, ge=0, description="How long a verified key is trusted without a database look-up."
+    auth_failure_limit: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications (unknown or revoked keys) per minute per client address "
+        "before 429.",
     )
     auth: bool = Field(default=True, description="Require API keys. Turn off only for local experiments.")
     public_metrics: bool = Field(
@@ -52,7 +60,8 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="Root URL advertised in the Perspective discovery document; default: request URL.",
+        description="Root URL advertised in the Perspective discovery document; default: "
+        "http://SIGNALS_HOST:SIGNALS_PORT/ (never the request's Host header).",
     )
     log_text: bool = Field(
         default=False, description="Log the text of scored comments (off: logs carry no text)."
@@ -64,6 +73,14 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Most texts that waiting requests may pool into one model call."
     )
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes for `signals serve`.")
+
+    def root_url(self) -> str:
+        """The URL the server advertises: ``public_url``, else ``http://host:port/`` (never taken from a
+        request's ``Host`` header, which the client chooses)."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
 
 
 @lru_cache(maxsize=1)

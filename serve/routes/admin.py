@@ -10,13 +10,13 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve.deps import Principal, require_metrics_access, require_scope
+from serve.deps import CheckedRoute, Principal, require_metrics_access, require_scope
 from serve.errors import APIError
 from serve.routes.score import CleanStr
 from signals.registry import ModelNotAllowedError
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=CheckedRoute)
 
 
 class ReloadRequest(BaseModel):

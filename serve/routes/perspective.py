@@ -32,15 +32,23 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
-from serve.deps import Principal, ScorerDep, SettingsDep, require_scope, score_texts
+from serve.deps import (
+    CheckedRoute,
+    Principal,
+    ScorerDep,
+    SettingsDep,
+    charge_segments,
+    require_scope,
+    score_texts,
+)
 from serve.discovery import API_VERSION, discovery_document
-from serve.errors import APIError
+from serve.errors import APIError, listed, shown
 from serve.routes.score import CleanStr
 from signals.feedback import store_feedback
 from signals.scoring import sentence_spans
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["perspective"])
+router = APIRouter(tags=["perspective"], route_class=CheckedRoute)
 
 #: Perspective attribute -> how it is computed from our signal probabilities.
 ATTRIBUTES: dict[str, Callable[[Mapping[str, float]], float]] = {
@@ -156,11 +164,12 @@ def _languages(requested: list[str] | None, attributes: list[str]) -> list[str]:
     ]
     if bad:
         attr = attributes[0] if attributes else "TOXICITY"
+        # Echoed shortened and only the first few: an error is never bigger than the request.
         raise perspective_error(
-            f"Attribute {attr} does not support request languages: {', '.join(bad)}",
+            f"Attribute {attr} does not support request languages: {listed(bad)}",
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
             languageNotSupportedByAttributeError={
-                "requestedLanguages": requested,
+                "requestedLanguages": [lang[:40] for lang in requested[:5]],
                 "attribute": attr,
                 "supportedLanguages": list(SUPPORTED_LANGUAGES),
             },
@@ -174,7 +183,7 @@ def _check_attributes(names: list[str]) -> None:
     unknown = [a for a in names if a not in ATTRIBUTES]
     if unknown:
         raise perspective_error(
-            f"Unknown or unsupported attribute(s): {', '.join(unknown)}. Supported: {', '.join(ATTRIBUTES)}",
+            f"Unknown or unsupported attribute(s): {listed(unknown)}. Supported: {', '.join(ATTRIBUTES)}",
             "INVALID_ATTRIBUTE",
         )
 
@@ -182,7 +191,7 @@ def _check_attributes(names: list[str]) -> None:
 def _check_comment(comment: TextEntry, max_chars: int) -> str:
     if comment.type not in (None, "PLAIN_TEXT", "TEXT_TYPE_UNSPECIFIED"):
         raise perspective_error(
-            f"Comment type {comment.type} is not supported; use PLAIN_TEXT", "INVALID_REQUEST"
+            f"Comment type {shown(comment.type)} is not supported; use PLAIN_TEXT", "INVALID_REQUEST"
         )
     text = comment.text
     if not text.strip():
@@ -200,6 +209,7 @@ def _value(v: float) -> dict[str, Any]:
 
 
 ScoreScope = Annotated[Principal, Depends(require_scope("score", allow_query=True))]
+WeightedScoreScope = Annotated[Principal, Depends(require_scope("score", allow_query=True, weighted=True))]
 
 
 @router.post(
@@ -212,7 +222,7 @@ async def analyze(
     request: Request,
     scorer: ScorerDep,
     settings: SettingsDep,
-    principal: ScoreScope,
+    principal: WeightedScoreScope,
 ) -> JSONResponse:
     """Perspective's ``comments:analyze``: attribute scores for one comment."""
     names = list(body.requestedAttributes)
@@ -222,13 +232,15 @@ async def analyze(
     for name, params in body.requestedAttributes.items():
         if params.scoreType not in (None, "PROBABILITY"):
             raise perspective_error(
-                f"Attribute {name}: scoreType {params.scoreType} is not supported; use PROBABILITY",
+                f"Attribute {name}: scoreType {shown(params.scoreType)} is not supported; use PROBABILITY",
                 "INVALID_REQUEST",
             )
     if settings.log_text:
         log.info("analyze key=%s text=%r", principal.name, text)
-    sentences = sentence_spans(text) if body.spanAnnotations else []
-    results = await score_texts(request, scorer, [text, *(text[b:e] for b, e in sentences)], False)
+    sentences = await run_in_threadpool(sentence_spans, text) if body.spanAnnotations else []
+    texts = [text, *(text[b:e] for b, e in sentences)]
+    await charge_segments(request, principal, scorer, texts, False)
+    results = await score_texts(request, scorer, texts, False)
     request.app.state.metrics.observe_scores("perspective", results[:1])
     summary = results[0].scores
     attribute_scores: dict[str, Any] = {}
@@ -291,12 +303,15 @@ async def suggestscore(
 
 @router.get("/$discovery/rest", response_model=None)
 async def discovery(
-    request: Request,
     settings: SettingsDep,
     _principal: ScoreScope,
     version: Annotated[str, Query(description="API version; only v1alpha1 exists")] = API_VERSION,
 ) -> dict[str, Any]:
-    """The ``commentanalyzer v1alpha1`` discovery document, rooted at this server."""
+    """The ``commentanalyzer v1alpha1`` discovery document, rooted at this server.
+
+    The root is ``SIGNALS_PUBLIC_URL``, else the address the server binds to: never the request's
+    ``Host`` header, which a client (or anyone in front of one) can set to any site.
+    """
     if version != API_VERSION:
-        raise APIError(404, f"no discovery document for version {version!r}; only {API_VERSION}")
-    return discovery_document(settings.public_url or str(request.base_url))
+        raise APIError(404, f"no discovery document for version {shown(version)}; only {API_VERSION}")
+    return discovery_document(settings.root_url())

@@ -8,18 +8,30 @@ message naming the limit; malformed requests answer 422 naming the field. Text i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from serve.deps import Principal, ScorerDep, SettingsDep, require_scope, score_texts
-from serve.errors import APIError
+from serve.deps import (
+    CheckedRoute,
+    Principal,
+    ScorerDep,
+    SettingsDep,
+    charge_segments,
+    require_scope,
+    score_texts,
+)
+from serve.errors import APIError, shown
 from signals.schema import Score
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["score"])
+router = APIRouter(tags=["score"], route_class=CheckedRoute)
+
+#: How deep a client's free-form JSON object (``context``) may nest: an object of objects of ... .
+MAX_JSON_DEPTH = 8
 
 
 def _utf8(value: str) -> str:
@@ -37,10 +49,40 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _clean_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON nested at most ``MAX_JSON_DEPTH`` levels, every key and string real Unicode.
+
+    Checked at validation, so nothing downstream (redaction, storage) ever walks a deeper value or
+    meets a string that cannot be encoded.
+    """
+    todo: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while todo:
+        node, depth, where = todo.pop()
+        if isinstance(node, dict | list) and depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels (at {where or 'the top'})")
+        if isinstance(node, dict):
+            children: Iterable[tuple[Any, Any]] = node.items()
+        else:
+            children = enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            at = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{shown(key, 20)}"
+            try:
+                for text in (key, child):
+                    if isinstance(text, str):
+                        _utf8(text)
+            except ValueError as exc:
+                raise ValueError(f"{at.lstrip('.')}: {exc}") from None
+            if isinstance(child, dict | list):
+                todo.append((child, depth + 1, at))
+    return value
+
+
 #: A string that is real Unicode text (usable in any request model).
 CleanStr = Annotated[StrictStr, AfterValidator(_utf8)]
 #: Text to score: real Unicode, not blank.
 ScoreText = Annotated[StrictStr, AfterValidator(_utf8), AfterValidator(_not_blank)]
+#: A free-form JSON object from a client (``context``): bounded depth, real Unicode throughout.
+JSONObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 
 
 class ScoreItem(BaseModel):
@@ -48,8 +90,10 @@ class ScoreItem(BaseModel):
 
     id: CleanStr | None = Field(None, max_length=256, description="Your id for the item, echoed back.")
     text: ScoreText = Field(description="The text to score (limit: SIGNALS_MAX_TEXT_CHARS characters).")
-    context: dict[str, Any] | None = Field(
-        None, description="Optional metadata (thread, parent, forum); accepted and not used by the model."
+    context: JSONObject | None = Field(
+        None,
+        description="Optional metadata (thread, parent, forum); accepted and not used by the model. "
+        f"At most {MAX_JSON_DEPTH} levels deep.",
     )
 
 
@@ -119,9 +163,9 @@ def check_text_limits(texts: list[str], max_chars: int, what: str = "items[{i}].
         200: {"model": ScoreResponse, "description": "One result per item, in item order."},
         401: {"description": "Missing or invalid key"},
         403: {"description": "Key lacks the `score` scope"},
-        413: {"description": "Over a size limit (the message names it)"},
+        413: {"description": "Over a size limit or SIGNALS_MAX_SEGMENTS (the message names it)"},
         422: {"description": "Malformed request (the message names the field)"},
-        429: {"description": "Rate limit; see Retry-After"},
+        429: {"description": "Rate limit (one unit per text or sentence window); see Retry-After"},
     },
 )
 async def score(
@@ -129,7 +173,7 @@ async def score(
     request: Request,
     scorer: ScorerDep,
     settings: SettingsDep,
-    principal: Annotated[Principal, Depends(require_scope("score"))],
+    principal: Annotated[Principal, Depends(require_scope("score", weighted=True))],
 ) -> JSONResponse:
     """Score texts for hate, threat, offensive language and polarization."""
     if len(body.items) > settings.max_items:
@@ -138,6 +182,7 @@ async def score(
         )
     texts = [item.text for item in body.items]
     check_text_limits(texts, settings.max_text_chars)
+    await charge_segments(request, principal, scorer, texts, body.spans)
     if settings.log_text:
         for item in body.items:
             log.info("score key=%s id=%s text=%r", principal.name, item.id, item.text)

@@ -2,27 +2,35 @@
 
 Idempotent by ``(source, external_id)``: resubmitting returns the stored item with status
 ``existing`` and changes nothing, so a client may retry after a timeout without creating duplicates.
-A 200 answer means every item is committed to the database.
+A 200 answer means every item is committed to the database; a 503 with ``Retry-After`` (the database
+stayed busy) means nothing of the batch was stored by this request, so the same batch can be resent.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from serve.deps import Principal, ScorerDep, SettingsDep, require_scope
+from serve.deps import CheckedRoute, Principal, ScorerDep, SettingsDep, charge_segments, require_scope
 from serve.errors import APIError
-from serve.routes.score import CleanStr, ScoreText
+from serve.routes.score import MAX_JSON_DEPTH, CleanStr, JSONObject, ScoreText
 from serve.triage_settings import TriageSettings, triage_settings
-from signals.triage.store import MAX_EXTERNAL_ID_CHARS, MAX_SOURCE_CHARS, NewItem, TriageError, add_items
+from signals.triage.store import (
+    MAX_EXTERNAL_ID_CHARS,
+    MAX_SOURCE_CHARS,
+    NewItem,
+    StoreBusy,
+    TriageError,
+    add_items,
+)
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["triage"])
+router = APIRouter(tags=["triage"], route_class=CheckedRoute)
 
 MAX_CONTEXT_BYTES = 10_000
 
@@ -39,9 +47,10 @@ class SubmissionItem(BaseModel):
         description="The text's id in its source; (source, external_id) identifies an item.",
     )
     text: ScoreText = Field(description="The text (limit: SIGNALS_MAX_TEXT_CHARS characters).")
-    context: dict[str, Any] = Field(
+    context: JSONObject = Field(
         default_factory=dict,
-        description="Metadata kept with the item (redacted too), e.g. question_id and question_text.",
+        description="Metadata kept with the item (redacted too), e.g. question_id and question_text; "
+        f"at most {MAX_CONTEXT_BYTES} bytes of JSON, {MAX_JSON_DEPTH} levels deep.",
     )
 
 
@@ -65,13 +74,25 @@ class SubmissionResponse(BaseModel):
     results: list[SubmissionResult] = Field(description="One result per item, in request order.")
 
 
-@router.post("/v1/submissions", response_model=SubmissionResponse)
+@router.post(
+    "/v1/submissions",
+    response_model=SubmissionResponse,
+    responses={
+        401: {"description": "Missing or invalid key"},
+        403: {"description": "Key lacks the `triage` scope"},
+        413: {"description": "Over a size limit or SIGNALS_MAX_SEGMENTS (the message names it)"},
+        422: {"description": "Malformed request (the message names the field)"},
+        429: {"description": "Rate limit (one unit per text or sentence window); see Retry-After"},
+        503: {"description": "The database stayed busy; nothing was stored, resend after Retry-After"},
+    },
+)
 async def submit(
     body: SubmissionRequest,
+    request: Request,
     scorer: ScorerDep,
     settings: SettingsDep,
     options: Annotated[TriageSettings, Depends(triage_settings)],
-    principal: Annotated[Principal, Depends(require_scope("triage"))],
+    principal: Annotated[Principal, Depends(require_scope("triage", weighted=True))],
 ) -> SubmissionResponse:
     """Queue texts for triage; personal data is redacted before anything is stored."""
     if len(body.items) > settings.max_items:
@@ -87,6 +108,7 @@ async def submit(
             )
         if len(json.dumps(item.context, ensure_ascii=False).encode("utf-8")) > MAX_CONTEXT_BYTES:
             raise APIError(413, f"items[{i}].context is larger than {MAX_CONTEXT_BYTES} bytes of JSON")
+    await charge_segments(request, principal, scorer, [item.text for item in body.items], True)
     items = [NewItem(i.source, i.external_id, i.text, i.context) for i in body.items]
     try:
         results = await run_in_threadpool(
@@ -100,6 +122,9 @@ async def submit(
         )
     except TriageError as exc:
         raise APIError(422, str(exc)) from None
+    except StoreBusy as exc:
+        message = f"{exc}; nothing was stored, resend the batch"
+        raise APIError(503, message, headers={"Retry-After": "1"}) from None
     return SubmissionResponse(
         results=[SubmissionResult(id=r.id, status=r.status, priority=r.priority) for r in results]
     )

@@ -2,9 +2,17 @@
 
 Login is by analyst account (``signals users create``): the session is a signed cookie
 (itsdangerous, key kept in the database so sessions survive restarts) that is ``HttpOnly``,
-``SameSite=Lax`` and ``Secure`` over HTTPS, and expires after ``SIGNALS_TRIAGE_SESSION_HOURS``. Every
-form carries a CSRF token that must match a second signed cookie (``SameSite=Strict``); posts whose
-``Origin`` header names another site are refused as well. Pages send a strict Content-Security-Policy
+``SameSite=Lax`` and ``Secure`` over HTTPS, and expires after ``SIGNALS_TRIAGE_SESSION_HOURS``. The
+cookie carries the analyst's session epoch, checked against the database on every request, so logging
+out, a new password or a disabled account ends every session at once (a replayed cookie is refused).
+Failed logins are throttled per (username, client address) and per client address through the app's
+rate limiter, so someone else's wrong guesses never lock an analyst out from their own address.
+Every form carries a CSRF token that must match a second signed cookie (``SameSite=Strict``); posts
+whose ``Origin`` header names another site are refused as well.
+
+Handlers declare what they need as dependencies: ``AnalystDep`` (a logged-in analyst, else a redirect
+to the login page) and ``FormDep`` (the posted form, once its origin and CSRF token are checked, else a
+403 page). Pages send a strict Content-Security-Policy
 (no inline script or style), so the only script is ``static/triage.js``, which adds the keyboard
 shortcuts on top of ordinary forms and links: everything also works without JavaScript.
 
@@ -20,27 +28,29 @@ import hmac
 import logging
 import secrets
 import time
-from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 
-from serve.deps import SettingsDep
+from serve.deps import CheckedRoute, SettingsDep, client_address
+from serve.errors import EarlyResponse
+from serve.ratelimit import RateLimiter, per
 from serve.triage_settings import TriageSettings, triage_settings
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
 from signals.triage import store
 from signals.triage.models import DECISIONS, STATUSES
-from signals.triage.users import authenticate, get_user, server_secret
+from signals.triage.users import authenticate, end_sessions, get_user, server_secret
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/triage", include_in_schema=False)
+router = APIRouter(prefix="/triage", include_in_schema=False, route_class=CheckedRoute)
 
 SERVE_DIR = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=str(SERVE_DIR / "templates"))
@@ -89,16 +99,29 @@ def _ctx(
     if raw:
         try:
             data = ctx.serializer.loads(raw, max_age=int(options.session_hours * 3600))
-            username = str(data.get("u", ""))
-            # An account disabled since login loses access at once.
-            if username and get_user(username, url=ctx.url) is not None:
-                ctx.analyst = username
         except BadSignature:
-            pass
+            data = None
+        username = str(data.get("u", "")) if isinstance(data, dict) else ""
+        # A disabled account, a log-out or a new password since the cookie was issued: no session.
+        user = get_user(username, url=ctx.url) if username else None
+        if user is not None and data is not None and data.get("e") == user.session_epoch:
+            ctx.analyst = user.username
     return ctx
 
 
 CtxDep = Annotated[Ctx, Depends(_ctx)]
+
+
+def _analyst(ctx: CtxDep) -> Ctx:
+    """The context of a logged-in analyst; anyone else is sent to the login page."""
+    if ctx.analyst is None:
+        raise EarlyResponse(_login_redirect(ctx))
+    return ctx
+
+
+AnalystDep = Annotated[Ctx, Depends(_analyst)]
+#: An item id as a database integer holds it (bigger ones: 422, never an overflow).
+ItemId = Annotated[int, PathParam(ge=0, le=store.MAX_ITEM_ID)]
 
 
 # --- CSRF and responses ------------------------------------------------------------------------------
@@ -157,13 +180,15 @@ def _error(ctx: Ctx, status_code: int, message: str) -> Response:
     return _page(ctx, "triage/error.html", status_code=status_code, message=message, title="Problem")
 
 
-async def _checked_form(ctx: Ctx) -> dict[str, str] | Response:
+async def _checked_form(ctx: CtxDep) -> dict[str, str]:
     """The posted form when its CSRF token and origin are right, else an error page (403)."""
     origin = ctx.request.headers.get("origin")
     if origin and origin != "null":
         host = ctx.request.headers.get("host", "")
         if urlsplit(origin).netloc != host:
-            return _error(ctx, 403, "This form was posted from another site; reload the page and try again.")
+            raise EarlyResponse(
+                _error(ctx, 403, "This form was posted from another site; reload the page and try again.")
+            )
     form = await ctx.request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     sent = values.get("csrf_token", "")
@@ -175,10 +200,13 @@ async def _checked_form(ctx: Ctx) -> dict[str, str] | Response:
         except BadSignature:
             expected = ""
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        return _error(
-            ctx, 403, "The form expired or came from elsewhere (CSRF check failed); reload the page."
+        raise EarlyResponse(
+            _error(ctx, 403, "The form expired or came from elsewhere (CSRF check failed); reload the page.")
         )
     return values
+
+
+FormDep = Annotated[dict[str, str], Depends(_checked_form)]
 
 
 def _login_redirect(ctx: Ctx) -> Response:
@@ -256,46 +284,46 @@ def _safe_next(target: str) -> str:
     return target
 
 
+#: Failed logins allowed per (username, client address), and per client address over all usernames,
+#: within LOGIN_WINDOW_SECONDS.
 LOGIN_MAX_FAILURES = 5
-LOGIN_WINDOW_SECONDS = 300.0
+LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW_SECONDS = 300
 
 
-def _failures(ctx: Ctx, username: str) -> deque[float]:
-    """Recent failed logins for a username (per process): five in five minutes lock it for the rest."""
-    state = ctx.request.app.state
-    table: dict[str, deque[float]] | None = getattr(state, "triage_login_failures", None)
-    if table is None or len(table) > 10_000:
-        table = state.triage_login_failures = {}
-    failures = table.setdefault(username.strip().lower()[:100], deque(maxlen=LOGIN_MAX_FAILURES))
-    while failures and failures[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
-        failures.popleft()
-    return failures
+def _login_limits(ctx: Ctx, username: str) -> list[tuple[str, Any, tuple[str, ...]]]:
+    address = client_address(ctx.request)
+    name = username.strip().lower()[:100]
+    return [
+        ("login", per(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS), (name, address)),
+        ("login-address", per(LOGIN_MAX_FAILURES_PER_ADDRESS, LOGIN_WINDOW_SECONDS), (address,)),
+    ]
 
 
 @router.post("/login")
-async def login(ctx: CtxDep) -> Response:
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
+async def login(ctx: CtxDep, form: FormDep) -> Response:
     username = form.get("username", "")
     password = form.get("password", "")
     nxt = _safe_next(form.get("next", "/triage"))
-    failures = _failures(ctx, username)
-    if len(failures) >= LOGIN_MAX_FAILURES:
-        wait = int(failures[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+    limiter: RateLimiter = ctx.request.app.state.limiter
+    limits = _login_limits(ctx, username)
+    wait = max(limiter.wait(name, item, *ident) for name, item, ident in limits)
+    if wait > 0:
         return _page(
             ctx,
             "triage/login.html",
             status_code=429,
             next=nxt,
-            error=f"Too many failed attempts for this account; try again in {wait} seconds.",
+            error=f"Too many failed attempts; try again in {int(wait)} seconds.",
             title="Log in",
             username=username,
         )
     user = await run_in_threadpool(authenticate, username, password, url=ctx.url)
-    if user is None:
-        failures.append(time.monotonic())
-        log.info("failed triage login for %r", username[:100])
+    found = await run_in_threadpool(get_user, user, url=ctx.url) if user else None
+    if found is None:
+        for name, item, ident in limits:
+            limiter.spend(name, item, *ident)
+        log.info("failed triage login from %s", client_address(ctx.request))
         return _page(
             ctx,
             "triage/login.html",
@@ -308,22 +336,23 @@ async def login(ctx: CtxDep) -> Response:
     response = _redirect(ctx, nxt)
     response.set_cookie(
         SESSION_COOKIE,
-        ctx.serializer.dumps({"u": user, "t": int(time.time())}),
+        ctx.serializer.dumps({"u": found.username, "e": found.session_epoch, "t": int(time.time())}),
         max_age=int(ctx.options.session_hours * 3600),
         httponly=True,
         samesite="lax",
         secure=ctx.secure,
         path="/triage",
     )
-    log.info("analyst %s logged in", user)
+    log.info("analyst %s logged in", found.username)
     return response
 
 
 @router.post("/logout")
-async def logout(ctx: CtxDep) -> Response:
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
+async def logout(ctx: CtxDep, _form: FormDep) -> Response:
+    """Ends every session of the analyst on the server, not only this browser's cookie."""
+    if ctx.analyst is not None:
+        await run_in_threadpool(end_sessions, ctx.analyst, url=ctx.url)
+        log.info("analyst %s logged out", ctx.analyst)
     response = _redirect(ctx, "/triage/login")
     response.delete_cookie(SESSION_COOKIE, path="/triage")
     return response
@@ -331,9 +360,8 @@ async def logout(ctx: CtxDep) -> Response:
 
 @router.get("")
 @router.get("/")
-def queue(ctx: CtxDep, offset: int = 0) -> Response:
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
+def queue(ctx: AnalystDep, offset: Annotated[int, Query(le=store.MAX_ITEM_ID)] = 0) -> Response:
+    assert ctx.analyst is not None
     params = dict(ctx.request.query_params)
     filters, carried, error = _parse_filters(params, ctx.analyst)
     offset = max(0, offset)
@@ -387,9 +415,8 @@ def _undecided_by_score(scores: dict[str, float], undecided: list[str]) -> list[
 
 
 @router.get("/items/{item_id}")
-def item_page(ctx: CtxDep, item_id: int, focus: str | None = None) -> Response:
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
+def item_page(ctx: AnalystDep, item_id: ItemId, focus: str | None = None) -> Response:
+    assert ctx.analyst is not None
     item = store.get_item(item_id, url=ctx.url)
     if item is None:
         return _error(ctx, 404, f"There is no item {item_id}.")
@@ -446,12 +473,7 @@ def _carried(form: dict[str, str]) -> dict[str, str]:
 
 
 @router.post("/items/{item_id}/decide")
-async def decide(ctx: CtxDep, item_id: int) -> Response:
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
+async def decide(ctx: AnalystDep, form: FormDep, item_id: ItemId) -> Response:
     signal = form.get("decision_signal", "")
     decision = form.get("decision", "")
     target = form.get("target") or None
@@ -474,13 +496,8 @@ async def decide(ctx: CtxDep, item_id: int) -> Response:
 
 
 @router.post("/items/{item_id}/reject-rest")
-async def reject_rest(ctx: CtxDep, item_id: int) -> Response:
+async def reject_rest(ctx: AnalystDep, form: FormDep, item_id: ItemId) -> Response:
     """Reject every signal this analyst has not decided yet on the item (fast path for benign items)."""
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
     mine = await run_in_threadpool(store.latest_decisions, [item_id], analyst=ctx.analyst, url=ctx.url)
     try:
         for signal in SIGNALS:
@@ -494,12 +511,8 @@ async def reject_rest(ctx: CtxDep, item_id: int) -> Response:
 
 
 @router.post("/undo")
-async def undo(ctx: CtxDep) -> Response:
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
+async def undo(ctx: AnalystDep, form: FormDep) -> Response:
+    assert ctx.analyst is not None
     row = await run_in_threadpool(store.undo_last, ctx.analyst, url=ctx.url)
     carried = _carried(form)
     if row is None:
@@ -508,22 +521,15 @@ async def undo(ctx: CtxDep) -> Response:
 
 
 @router.get("/disagreements")
-def disagreements_page(ctx: CtxDep) -> Response:
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
+def disagreements_page(ctx: AnalystDep) -> Response:
     rows = store.disagreements(url=ctx.url)
     items = store.items_by_id([r.item_id for r in rows], url=ctx.url)
     return _page(ctx, "triage/disagreements.html", title="Disagreements", rows=rows, items=items)
 
 
 @router.post("/export")
-async def export(ctx: CtxDep) -> Response:
+async def export(ctx: AnalystDep, form: FormDep) -> Response:
     """Export the labels (``signals labels export``) from the page; shows the version written."""
-    if ctx.analyst is None:
-        return _login_redirect(ctx)
-    form = await _checked_form(ctx)
-    if isinstance(form, Response):
-        return form
     from signals.triage.export import export_labels
 
     result = await run_in_threadpool(export_labels, ctx.options.labels_dir, url=ctx.url)

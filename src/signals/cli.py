@@ -411,7 +411,11 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. forum-bot")],
     scopes: Annotated[str, typer.Option(help="Comma-separated: score, triage, admin")] = "score",
     rate_limit: Annotated[
-        int | None, typer.Option(help="Requests per minute for this key [SIGNALS_RATE_LIMIT]; 0 = unlimited")
+        int | None,
+        typer.Option(
+            help="Units per minute for this key (one per text or sentence scored) [SIGNALS_RATE_LIMIT]; "
+            "0 = unlimited"
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -456,7 +460,7 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="Key id, prefix (as `keys list` shows) or name")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Revoke keys by id, prefix or name (servers stop accepting them within SIGNALS_KEY_CACHE_SECONDS)."""
+    """Revoke keys by id, prefix or name (servers stop accepting them at once)."""
     from signals.keys import revoke_key
 
     _migrate_quietly(database_url)
@@ -511,7 +515,7 @@ def serve(
             revoke_key("demo", settings.database_url)
         secret, _ = create_key("demo", "score,triage,admin", url=settings.database_url)
         console.print(f"demo key (all scopes; send as `Authorization: Bearer <key>`):\n{secret}")
-    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs)")
+    console.print(f"serving on http://{settings.host}:{settings.port} (schema at /openapi.json)")
     uvicorn.run(
         "serve.main:app",
         host=settings.host,

@@ -45,7 +45,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     scopes: Mapped[str] = mapped_column(String(200))  # comma-separated, from SCOPES
-    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # requests/minute, None = default
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # units/minute, None = default
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -101,7 +101,7 @@ def create_key(
     if not name:
         raise ValueError("a key needs a non-empty --name")
     if rate_limit is not None and rate_limit < 0:
-        raise ValueError("--rate-limit must be >= 0 requests per minute (0 = unlimited)")
+        raise ValueError("--rate-limit must be >= 0 units per minute (0 = unlimited)")
     parsed = parse_scopes(scopes)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     with session_scope(url) as session:

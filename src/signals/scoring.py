@@ -266,6 +266,22 @@ class Scorer:
         results = self._score_batch(batch, spans)
         return results[0] if single else results
 
+    def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:
+        """How many model inputs ``score(texts, spans)`` makes: the work a request asks for.
+
+        One per text, plus one per sentence of a text longer than the window (when it has more than
+        one) or, with ``spans``, one window for a shorter text. Only long texts are sentencized.
+        """
+        count = 0
+        for text in texts:
+            count += 1
+            if len(text) > self.window_chars:
+                wins = len(windows(text, self.window_chars, pack=False))
+                count += wins if wins > 1 or spans else 0
+            elif spans and text.strip():
+                count += 1  # a short text fits one packed window
+        return count
+
     def _score_batch(self, texts: list[str], want_spans: bool) -> list[Score]:
         segments: list[str] = list(texts)
         owners: list[tuple[int, int, int]] = []  # (text index, begin, end) for each extra segment

@@ -102,6 +102,9 @@ class Analyst(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Sessions carry the epoch they were issued under; raising it (log-out, new password, disabling)
+    # ends every session of the analyst at once, however old the cookie.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TriageSecret(Base):

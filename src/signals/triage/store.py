@@ -12,7 +12,9 @@ Writing items::
 context *before* anything is stored, scores the redacted text (so evidence offsets match what is
 stored), and queues each item with the scorer's priority (calibrated risk plus uncertainty). It is
 idempotent by ``(source, external_id)``: a repeat returns the stored item untouched, also when two
-requests race (the unique constraint decides, the loser re-reads).
+requests race: rows are inserted with ``ON CONFLICT DO NOTHING`` and whatever another writer stored
+first is read back, so redaction and scoring run once per call, never per retry. A database that
+stays locked raises ``StoreBusy`` (nothing stored; the caller may resend).
 
 Survey imports store answers the same way: ``source`` is the survey's name and ``context`` carries
 ``question_id`` and ``question_text`` plus any respondent metadata (already de-identified; it is
@@ -51,8 +53,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from signals.db import session_scope
@@ -75,12 +78,18 @@ log = logging.getLogger(__name__)
 
 MAX_SOURCE_CHARS = 100
 MAX_EXTERNAL_ID_CHARS = 200
+#: Largest item id (and queue offset) a database integer holds; bigger ones are never stored.
+MAX_ITEM_ID = 2**63 - 1
 #: Model target probability from which an item counts as aimed at a target group (for filters).
 TARGET_GROUP_THRESHOLD = 0.5
 
 
 class TriageError(ValueError):
     """A request the store refuses (unknown item, signal or decision); the message says why."""
+
+
+class StoreBusy(RuntimeError):
+    """The database stayed locked (or kept conflicting); nothing was stored, so a retry is safe."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -305,44 +314,63 @@ def add_items(
     for i, item in enumerate(items):
         _validate_new(item, i)
     keys = [(it.source, it.external_id) for it in items]
-    for _attempt in range(5):
-        existing = _existing_ids(keys, url)
-        todo: dict[tuple[str, str], int] = {}  # key -> index of its first occurrence among new items
-        for i, key in enumerate(keys):
-            if key not in existing and key not in todo:
-                todo[key] = i
-        prepared = _prepare(
-            [items[i] for i in todo.values()], scorer, redact_pii, second_review, submitted_by
-        )
-        try:
-            with session_scope(url) as session:
-                new_rows = []
-                for row in prepared:
-                    session.add(row)
-                    new_rows.append(row)
-                session.flush()
-                created = {(r.source, r.external_id): (r.id, r.priority) for r in new_rows}
-        except IntegrityError:
-            # Another writer stored one of these keys between our read and our insert: retry, and the
-            # raced keys now come back as existing. Any other integrity error is not ours to hide.
-            if not _existing_ids(list(todo), url):
-                raise
-            log.info("submission raced with another writer; retrying")
-            continue
-        results: list[SubmitResult] = []
-        seen: set[tuple[str, str]] = set()
-        for i, key in enumerate(keys):
-            if key in created and key not in seen and todo.get(key) == i:
-                ident, prio = created[key]
-                results.append(SubmitResult(ident, "queued", prio))
-            else:
-                ident, prio = existing.get(key) or created[key]
-                results.append(SubmitResult(ident, "existing", prio))
-            seen.add(key)
-        if created:
-            log.info("queued %d new item(s), %d existing", len(created), len(items) - len(created))
-        return results
-    raise TriageError("could not store the submission: the database kept reporting conflicts; retry")
+    existing = _existing_ids(keys, url)
+    todo: dict[tuple[str, str], int] = {}  # key -> index of its first occurrence among new items
+    for i, key in enumerate(keys):
+        if key not in existing and key not in todo:
+            todo[key] = i
+    prepared = _prepare([items[i] for i in todo.values()], scorer, redact_pii, second_review, submitted_by)
+    try:
+        with session_scope(url) as session:
+            created = _insert_new(session, prepared)
+    except OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+        raise StoreBusy("the database is busy") from None
+    # Keys another writer stored between our read and our insert: theirs stands, read it back.
+    raced = [key for key in todo if key not in created]
+    stored = {**existing, **_existing_ids(raced, url), **created}
+    if any(key not in stored for key in keys):
+        raise StoreBusy("the database kept reporting conflicts")
+    results: list[SubmitResult] = []
+    for i, key in enumerate(keys):
+        ident, prio = stored[key]
+        queued = key in created and todo.get(key) == i
+        results.append(SubmitResult(ident, "queued" if queued else "existing", prio))
+    if created:
+        log.info("queued %d new item(s), %d existing", len(created), len(items) - len(created))
+    return results
+
+
+def _insert_new(session: Session, rows: Sequence[TriageItem]) -> dict[tuple[str, str], tuple[int, float]]:
+    """Insert rows whose (source, external_id) is still free; returns those inserted, by key."""
+    columns = [c for c in TriageItem.__table__.columns if not c.primary_key]
+    returning = (TriageItem.id, TriageItem.source, TriageItem.external_id, TriageItem.priority)
+    dialect = session.get_bind().dialect.name
+    out: dict[tuple[str, str], tuple[int, float]] = {}
+    for row in rows:
+        values = {c.name: getattr(row, c.key) for c in columns}
+        if dialect in ("sqlite", "postgresql"):
+            make = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            stmt = make(TriageItem).values(values)
+            stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"])
+            found = session.execute(stmt.returning(*returning)).first()
+        else:  # any other database: a savepoint per row, the unique constraint decides
+            try:
+                with session.begin_nested():
+                    found = session.execute(insert(TriageItem).values(values).returning(*returning)).first()
+            except IntegrityError:
+                found = None
+        if found is not None:
+            out[(found.source, found.external_id)] = (found.id, found.priority)
+    return out
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """A lock or serialisation conflict that waiting can cure (not a broken schema or connection)."""
+    text = str(exc.orig).lower()
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    return "locked" in text or "busy" in text or code in ("40001", "40P01", "55P03")
 
 
 def _existing_ids(
@@ -446,12 +474,10 @@ def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
         cond.append(TriageItem.target_groups.like(f"%,{filters.target},%"))
     if filters.since is not None:
         cond.append(TriageItem.created >= _day_start(filters.since))
-    if filters.until is not None:
-        until = filters.until
-        bound = (
-            until if isinstance(until, datetime) else datetime.combine(until + timedelta(days=1), time.min)
-        )
-        cond.append(TriageItem.created < bound)
+    if isinstance(filters.until, datetime):
+        cond.append(TriageItem.created < filters.until)
+    elif filters.until is not None and filters.until < date.max:  # up to date.max: no bound at all
+        cond.append(TriageItem.created < datetime.combine(filters.until + timedelta(days=1), time.min))
     if filters.status == "open":
         if filters.for_analyst:
             mine = exists().where(

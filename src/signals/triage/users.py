@@ -4,6 +4,10 @@ Passwords are stored as scrypt hashes (``hashlib.scrypt``, memory-hard, in the s
 the form ``scrypt$n$r$p$salt$hash``, so the cost can be raised later without breaking stored hashes.
 Verification is constant-time. Usernames are case-insensitive (stored lower-case).
 
+Each analyst has a session epoch: a session is valid only while it carries the current one, so
+``end_sessions`` (log-out), ``set_password`` and ``set_active(False)`` end every session of the
+analyst on the server side, whatever cookies are still around.
+
 >>> create_user("ana", "correct horse battery")   # doctest: +SKIP
 >>> authenticate("ANA", "correct horse battery")  # doctest: +SKIP
 'ana'
@@ -21,6 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from signals.db import session_scope
 from signals.triage.models import Analyst, TriageSecret, utcnow
@@ -40,6 +45,11 @@ class User:
     username: str
     active: bool
     created: datetime
+    session_epoch: int = 0
+
+    @classmethod
+    def of(cls, row: Analyst) -> User:
+        return cls(row.id, row.username, row.active, row.created, row.session_epoch or 0)
 
 
 def hash_password(password: str) -> str:
@@ -94,40 +104,60 @@ def create_user(username: str, password: str, *, url: str | None = None) -> User
     check_password(password)
     try:
         with session_scope(url) as session:
-            row = Analyst(username=name, password_hash=hash_password(password), active=True, created=utcnow())
+            row = Analyst(
+                username=name,
+                password_hash=hash_password(password),
+                active=True,
+                created=utcnow(),
+                session_epoch=0,
+            )
             session.add(row)
             session.flush()
-            return User(row.id, row.username, row.active, row.created)
+            return User.of(row)
     except IntegrityError:
         raise ValueError(f"user {name!r} already exists") from None
 
 
-def set_password(username: str, password: str, *, url: str | None = None) -> None:
-    """Replace an analyst's password (and re-activate the account); raises ``LookupError`` if unknown."""
+def _row(session: Session, username: str) -> Analyst:
     name = check_username(username)
+    row = session.scalars(select(Analyst).where(Analyst.username == name)).first()
+    if row is None:
+        raise LookupError(f"no user {name!r}")
+    return row
+
+
+def set_password(username: str, password: str, *, url: str | None = None) -> None:
+    """Replace an analyst's password (and re-activate the account), ending their sessions; raises
+    ``LookupError`` if unknown."""
     check_password(password)
     with session_scope(url) as session:
-        row = session.scalars(select(Analyst).where(Analyst.username == name)).first()
-        if row is None:
-            raise LookupError(f"no user {name!r}")
+        row = _row(session, username)
         row.password_hash = hash_password(password)
         row.active = True
+        row.session_epoch = (row.session_epoch or 0) + 1
 
 
 def set_active(username: str, active: bool, *, url: str | None = None) -> None:
-    """Disable (or re-enable) an analyst's login; raises ``LookupError`` if unknown."""
-    name = check_username(username)
+    """Disable (or re-enable) an analyst's login; disabling ends their sessions. ``LookupError`` if
+    unknown."""
     with session_scope(url) as session:
-        row = session.scalars(select(Analyst).where(Analyst.username == name)).first()
-        if row is None:
-            raise LookupError(f"no user {name!r}")
+        row = _row(session, username)
         row.active = active
+        if not active:
+            row.session_epoch = (row.session_epoch or 0) + 1
+
+
+def end_sessions(username: str, *, url: str | None = None) -> None:
+    """End every session of the analyst (log-out): cookies issued before stop working at once."""
+    with session_scope(url) as session:
+        row = _row(session, username)
+        row.session_epoch = (row.session_epoch or 0) + 1
 
 
 def list_users(*, url: str | None = None) -> list[User]:
     with session_scope(url) as session:
         rows = session.scalars(select(Analyst).order_by(Analyst.username))
-        return [User(r.id, r.username, r.active, r.created) for r in rows]
+        return [User.of(r) for r in rows]
 
 
 def get_user(username: str, *, url: str | None = None) -> User | None:
@@ -136,7 +166,7 @@ def get_user(username: str, *, url: str | None = None) -> User | None:
         row = session.scalars(select(Analyst).where(Analyst.username == username.strip().lower())).first()
         if row is None or not row.active:
             return None
-        return User(row.id, row.username, row.active, row.created)
+        return User.of(row)
 
 
 def authenticate(username: str, password: str, *, url: str | None = None) -> str | None:

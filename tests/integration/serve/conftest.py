@@ -94,6 +94,8 @@ def start_server() -> Iterator[Callable[..., str]]:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+        # The server's own address, as `signals serve` would be configured (the discovery root).
+        settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
         app = create_app(settings, loader=loader)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
         thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)

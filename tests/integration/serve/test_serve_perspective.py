@@ -152,7 +152,12 @@ def test_discovery_document_is_rooted_here(client: TestClient, keys: dict[str, s
     r = client.get(f"/$discovery/rest?version=v1alpha1&key={keys['score']}")
     assert r.status_code == 200
     doc = r.json()
-    assert doc["rootUrl"] == "http://testserver/" and doc["name"] == "commentanalyzer"
+    # the server's configured address, never the Host header the client sent
+    assert doc["rootUrl"] == "http://127.0.0.1:8000/" and doc["name"] == "commentanalyzer"
+    forged = client.get(
+        f"/$discovery/rest?version=v1alpha1&key={keys['score']}", headers={"Host": "evil.example"}
+    )
+    assert forged.json()["rootUrl"] == "http://127.0.0.1:8000/"
     methods = doc["resources"]["comments"]["methods"]
     assert methods["analyze"]["path"] == "v1alpha1/comments:analyze"
     assert methods["suggestscore"]["httpMethod"] == "POST"
