@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from signals.calibration import apply_calibrator, choose_operating_points, fit_calibrator, review_load
@@ -33,12 +35,17 @@ def test_a_non_monotone_fit_drops_the_negative_term() -> None:
     assert np.all(np.diff(p) >= 0)
 
 
+def _labelled(rng: np.random.Generator, signals: list[str], spread: float) -> dict[str, Any]:
+    """Validation-like rows: 10 % positives, scores that separate them only partly."""
+    y = (rng.random(4000) < 0.1).astype(int)
+    return {s: (y, np.clip(0.5 * y + rng.normal(0.25, spread, 4000), 0, 1)) for s in signals}
+
+
 def test_review_budget_caps_the_share_of_civic_comments_in_review() -> None:
     rng = np.random.default_rng(2)
     signals = ["a", "b"]
-    y = rng.integers(0, 2, 2000)
-    labelled = {s: (y, np.clip(0.5 * y + rng.normal(0.25, 0.2, 2000), 0, 1)) for s in signals}
-    civic = rng.uniform(0, 0.8, (1000, 2))  # benign text the model is unsure about
+    labelled = _labelled(rng, signals, 0.25)
+    civic = rng.uniform(0, 0.6, (1000, 2))  # benign text the model is unsure about
     free = choose_operating_points(labelled, signals)
     assert review_load(civic, free["review"], signals) > 0.3
     capped = choose_operating_points(labelled, signals, civic_sample=civic, review_budget=0.1)
@@ -47,3 +54,18 @@ def test_review_budget_caps_the_share_of_civic_comments_in_review() -> None:
     assert all(capped["flag"][s] >= capped["review"][s] for s in signals)
     # without a budget nothing moves
     assert choose_operating_points(labelled, signals, civic_sample=civic) == free
+
+
+def test_review_budget_never_raises_review_past_flag() -> None:
+    # Signal "a" carries every civic comment: the budget alone would raise its review past its flag and
+    # drag flag up with it. The search stops at flag instead, and the budget is then not met.
+    rng = np.random.default_rng(2)
+    signals = ["a", "b"]
+    labelled = _labelled(rng, signals, 0.2)
+    civic = np.column_stack([rng.uniform(0.3, 1.0, 1000), rng.uniform(0.0, 0.1, 1000)])
+    free = choose_operating_points(labelled, signals)
+    assert free["review"]["a"] < free["flag"]["a"] - 0.1
+    capped = choose_operating_points(labelled, signals, civic_sample=civic, review_budget=0.05)
+    assert capped["flag"] == free["flag"]  # the high-precision point stays where validation put it
+    assert free["review"]["a"] < capped["review"]["a"] <= capped["flag"]["a"]  # raised as far as it may go
+    assert review_load(civic, capped["review"], signals) > 0.05  # ... which does not meet the budget
