@@ -34,12 +34,10 @@ import pandas as pd
 from markupsafe import Markup
 
 from signals.inputs import check_output, replacing
+from signals.prevalence import Z95
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
 
 log = logging.getLogger(__name__)
-
-#: Two-sided 95 % normal quantile.
-Z95 = 1.959963984540054
 
 #: A target group counts for an answer when its probability reaches this.
 TARGET_THRESHOLD = 0.5
