@@ -276,3 +276,33 @@ def test_export_labels_masks_undecided_and_is_versioned(
     store.record_decision(c, "threat", "reject", "ana", url=db)
     path2, version2, n2 = export_labels(out, url=db)
     assert version2 != version and n2 == 3 and path.is_dir() and path2.is_dir()
+
+
+def test_sampled_labels_are_kept_apart_and_stay_sampled(db: str, add: Callable[..., list]) -> None:
+    a, b = add(NewItem("f", "1", "you idiot"), NewItem("f", "2", "nice park"))
+    store.record_decision(a.id, "offensive", "confirm", "ana", sampled=True, url=db)
+    store.record_decision(b.id, "offensive", "confirm", "ana", url=db)  # risk-ranked triage: not sampled
+    latest = store.latest_decisions([a.id, b.id], url=db)
+    assert latest[(a.id, "offensive")].sampled and not latest[(b.id, "offensive")].sampled
+    # a second analyst's (triage) decision on a sampled answer replaces the label, not the membership
+    store.record_decision(a.id, "offensive", "reject", "bob", url=db)
+    latest = store.latest_decisions([a.id], url=db)
+    assert latest[(a.id, "offensive")].decision == "reject" and latest[(a.id, "offensive")].sampled
+    # undoing the sampling decision leaves nothing sampled behind
+    store.undo_last("bob", url=db)
+    store.undo_last("ana", url=db)
+    assert store.latest_decisions([a.id], url=db) == {}
+    store.record_decision(a.id, "offensive", "confirm", "ana", url=db)
+    assert not store.latest_decisions([a.id], url=db)[(a.id, "offensive")].sampled
+
+
+def test_record_decisions_is_all_or_nothing(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "text"))
+    good = store.NewDecision(r.id, "hate", "reject", sampled=True)
+    with pytest.raises(TriageError, match="decision 2: no item with id 999"):
+        store.record_decisions([good, store.NewDecision(999, "hate", "confirm")], "ana", url=db)
+    with pytest.raises(TriageError, match="decision 2: unknown decision"):
+        store.record_decisions([good, store.NewDecision(r.id, "threat", "maybe")], "ana", url=db)
+    assert _rows(db, TriageDecision) == 0
+    done = store.record_decisions([good, store.NewDecision(r.id, "threat", "unsure")], "ana", url=db)
+    assert [d.decision for d in done] == ["reject", "unsure"] and done[0].sampled and not done[1].sampled

@@ -90,6 +90,9 @@ class TriageDecision(Base):
     model_version: Mapped[str] = mapped_column(String(100))
     scores_shown: Mapped[str] = mapped_column(Text)  # JSON {signal: probability} as displayed
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("triage_decisions.id"), nullable=True)
+    # True for a label on an answer drawn into a uniform random sample (not ranked by risk): only those
+    # may correct a prevalence estimate (``signals.prevalence``). Later decisions on the pair inherit it.
+    sampled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Analyst(Base):

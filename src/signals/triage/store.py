@@ -40,6 +40,12 @@ transaction: ``queued`` until one analyst has decided every signal, then ``done`
 ``second_review`` when the item needs a second analyst (high risk: any signal at or above the flag
 threshold, when second review is on) until a different analyst has decided every signal too.
 ``disagreements`` lists (item, signal) pairs where two analysts' latest decisions differ.
+``record_decisions`` appends several decisions of one analyst in one transaction (all or none).
+
+A decision recorded with ``sampled=True`` is a label on an answer drawn into a *uniform random sample*
+(not picked from the risk-ranked queue); only those may correct a survey's prevalence estimate
+(``signals.prevalence``). Later decisions on a sampled (item, signal) stay sampled (the answer is still
+in the sample; the later decision is its label), and an undo restores the flag with the decision.
 """
 
 from __future__ import annotations
@@ -188,6 +194,7 @@ class Decision:
     model_version: str
     scores_shown: dict[str, float]
     undoes_id: int | None
+    sampled: bool = False  # a label on an answer of a uniform random sample
 
     @classmethod
     def of(cls, row: TriageDecision) -> Decision:
@@ -204,6 +211,7 @@ class Decision:
             model_version=row.model_version,
             scores_shown=json.loads(row.scores_shown),
             undoes_id=row.undoes_id,
+            sampled=bool(row.sampled),
         )
 
 
@@ -633,6 +641,59 @@ def _lock_item(session: Session, item_id: int) -> TriageItem:
     return row
 
 
+@dataclass(frozen=True)
+class NewDecision:
+    """One decision to record (see ``record_decision``)."""
+
+    item_id: int
+    signal: str
+    decision: str
+    target: str | None = None
+    note: str | None = None
+    sampled: bool = False
+
+
+def _validate_decision(d: NewDecision, analyst: str) -> NewDecision:
+    """The decision with its note normalised; ``TriageError`` saying what is wrong otherwise."""
+    if d.signal not in SIGNALS:
+        raise TriageError(f"unknown signal {d.signal!r}; expected one of {', '.join(SIGNALS)}")
+    if d.decision not in DECISIONS:
+        raise TriageError(f"unknown decision {d.decision!r}; expected one of {', '.join(DECISIONS)}")
+    if d.target is not None and d.target not in TARGETS:
+        raise TriageError(f"unknown target group {d.target!r}; expected one of {', '.join(TARGETS)}")
+    if not analyst:
+        raise TriageError("a decision needs an analyst")
+    note = (d.note or "").strip() or None
+    if note and len(note) > 2000:
+        raise TriageError("note longer than 2000 characters")
+    return NewDecision(d.item_id, d.signal, d.decision, d.target, note, d.sampled)
+
+
+def _append_decision(session: Session, d: NewDecision, analyst: str) -> TriageDecision:
+    item = _lock_item(session, d.item_id)
+    # An answer drawn into the random sample stays in it: a later (e.g. second-review) decision on the
+    # pair replaces the label, not the sample membership.
+    previous = _latest_rows(session, [item.id], per_analyst=False)
+    inherited = any(r.signal == d.signal and r.sampled for r in previous)
+    row = TriageDecision(
+        item_id=item.id,
+        signal=d.signal,
+        decision=d.decision,
+        target=d.target,
+        note=d.note,
+        analyst=analyst,
+        created=utcnow(),
+        model_name=item.model_name,
+        model_version=item.model_version,
+        scores_shown=item.scores,
+        sampled=d.sampled or inherited,
+    )
+    session.add(row)
+    session.flush()
+    _recompute(session, item)
+    return row
+
+
 def record_decision(
     item_id: int,
     signal: str,
@@ -641,41 +702,46 @@ def record_decision(
     *,
     target: str | None = None,
     note: str | None = None,
+    sampled: bool = False,
     url: str | None = None,
 ) -> Decision:
     """Append one decision (``confirm``/``reject``/``unsure``) with the model version and scores shown.
 
-    The scores recorded are the item's stored scores: the ones the triage page displays.
+    The scores recorded are the item's stored scores: the ones the triage page displays. ``sampled``
+    marks a label on an answer drawn into a uniform random sample (see ``signals.prevalence``).
     """
-    if signal not in SIGNALS:
-        raise TriageError(f"unknown signal {signal!r}; expected one of {', '.join(SIGNALS)}")
-    if decision not in DECISIONS:
-        raise TriageError(f"unknown decision {decision!r}; expected one of {', '.join(DECISIONS)}")
-    if target is not None and target not in TARGETS:
-        raise TriageError(f"unknown target group {target!r}; expected one of {', '.join(TARGETS)}")
-    if not analyst:
-        raise TriageError("a decision needs an analyst")
-    note = (note or "").strip() or None
-    if note and len(note) > 2000:
-        raise TriageError("note longer than 2000 characters")
+    return record_decisions(
+        [NewDecision(item_id, signal, decision, target, note, sampled)], analyst, url=url
+    )[0]
+
+
+def record_decisions(
+    decisions: Sequence[NewDecision], analyst: str, *, url: str | None = None
+) -> list[Decision]:
+    """Append several decisions of one analyst in one transaction: all of them, or none.
+
+    Raises ``TriageError`` (naming the position, from 1, when there are several) and stores nothing
+    when any decision is invalid or names an unknown item.
+    """
+    many = len(decisions) > 1
+
+    def where(i: int, exc: TriageError) -> TriageError:
+        return TriageError(f"decision {i}: {exc}") if many else exc
+
+    checked = []
+    for i, d in enumerate(decisions, 1):
+        try:
+            checked.append(_validate_decision(d, analyst))
+        except TriageError as exc:
+            raise where(i, exc) from None
     with session_scope(url) as session:
-        item = _lock_item(session, item_id)
-        row = TriageDecision(
-            item_id=item.id,
-            signal=signal,
-            decision=decision,
-            target=target,
-            note=note,
-            analyst=analyst,
-            created=utcnow(),
-            model_name=item.model_name,
-            model_version=item.model_version,
-            scores_shown=item.scores,
-        )
-        session.add(row)
-        session.flush()
-        _recompute(session, item)
-        return Decision.of(row)
+        rows = []
+        for i, d in enumerate(checked, 1):
+            try:
+                rows.append(_append_decision(session, d, analyst))
+            except TriageError as exc:
+                raise where(i, exc) from None
+        return [Decision.of(row) for row in rows]
 
 
 def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = None) -> Decision | None:
@@ -722,6 +788,7 @@ def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = Non
             model_version=item.model_version,
             scores_shown=item.scores,
             undoes_id=target.id,
+            sampled=before.sampled if before else False,
         )
         session.add(row)
         session.flush()
