@@ -12,6 +12,13 @@ ward or a month, where the textbook normal interval goes below zero. Analyst dec
 beside it (how many flagged answers were reviewed, and what share analysts confirmed), because the
 model's flags are an estimate and the confirmed rate tells the reader how far to trust them.
 
+Beside it, the *corrected* prevalence (``signals.prevalence``, prediction-powered inference): the
+model's calibrated probabilities on all answers, corrected by the error measured on answers analysts
+labelled in a uniform random sample (``sample_<signal>``: 1 confirmed, 0 rejected, empty otherwise; only
+decisions recorded as ``sampled`` in the triage store, never the risk-ranked queue's). Its interval
+covers the model's mistakes too. A group (overall, a question) needs ``MIN_LABELS`` such labels; with
+none the report says the shares are uncorrected.
+
 ``build_report`` writes the HTML (charts as inline SVG, so the one file prints and mails well), the
 same tables as ``<stem>-<table>.csv`` and everything as ``<stem>.json`` beside it.
 """
@@ -34,7 +41,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from signals.inputs import check_output, replacing
-from signals.prevalence import Z95
+from signals.prevalence import Z95, ppi_mean
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,14 @@ TARGET_THRESHOLD = 0.5
 
 #: A meta field with more values than this shows the largest groups and pools the rest.
 MAX_GROUPS = 25
+
+#: Fewest random-sample labels in a group (overall, a question) for a corrected estimate.
+MIN_LABELS = 30
+
+#: Columns ``prevalence(..., corrected=True)`` adds.
+CORRECTED_COLUMNS = [
+    "labels", "correction", "corrected", "corrected_low", "corrected_high", "labels_to_halve",
+]  # fmt: skip
 
 #: Quotes shown per signal.
 QUOTES_PER_SIGNAL = 3
@@ -106,11 +121,41 @@ def detect_date_field(frame: pd.DataFrame) -> str | None:
     return None
 
 
-def prevalence(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+def _corrected_row(group: pd.DataFrame, signal: str) -> dict[str, Any]:
+    """The prediction-powered estimate of one group from its random-sample labels (``sample_<signal>``)."""
+    col = f"sample_{signal}"
+    labels = pd.to_numeric(group[col], errors="coerce") if col in group else pd.Series(np.nan, group.index)
+    labelled = labels.notna().to_numpy()
+    n = int(labelled.sum())
+    row: dict[str, Any] = {"labels": n, "correction": "no labels" if n == 0 else "not enough labels"}
+    row.update(corrected=math.nan, corrected_low=math.nan, corrected_high=math.nan, labels_to_halve=None)
+    if n >= MIN_LABELS:
+        probs = pd.to_numeric(group[f"p_{signal}"], errors="coerce").to_numpy(dtype=float)
+        try:
+            est = ppi_mean(probs, labels.to_numpy(dtype=float)[labelled], probs[labelled])
+        except ValueError as exc:
+            raise ValueError(f"cannot correct {signal} for model errors: p_{signal}: {exc}") from None
+        if est is not None:  # always, with n > 0
+            row.update(
+                correction="corrected",
+                corrected=est.estimate,
+                corrected_low=est.ci_low,
+                corrected_high=est.ci_high,
+                labels_to_halve=est.labels_to_halve,
+            )
+    return row
+
+
+def prevalence(frame: pd.DataFrame, by: str | None = None, corrected: bool = False) -> pd.DataFrame:
     """Share of answers flagged per signal (overall, or per value of column ``by``), with Wilson CIs.
 
     Columns: ``[by,] signal, n, k, rate, ci_low, ci_high`` where ``n`` is the number of answers in the
-    group and ``k`` how many the model flagged.
+    group and ``k`` how many the model flagged. With ``corrected``, also the estimate corrected for
+    model errors from analysts' labels on a uniform random sample (``signals.prevalence``; columns
+    ``CORRECTED_COLUMNS``): ``labels`` in the group, ``correction`` ("corrected", "not enough labels"
+    under ``MIN_LABELS``, "no labels"), ``corrected`` with its 95 % interval ``corrected_low`` ..
+    ``corrected_high``, and ``labels_to_halve`` (labels in all that would halve that interval; empty
+    when more labels alone cannot).
     """
     rows = []
     groups: list[tuple[Any, pd.DataFrame]] = (
@@ -121,14 +166,19 @@ def prevalence(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
             row = {} if by is None else {by: key}
             row["signal"] = signal
             row.update(_rate_row(int(_flags(group, signal).sum()), len(group)))
+            if corrected:
+                row.update(_corrected_row(group, signal))
             rows.append(row)
     columns = ([] if by is None else [by]) + ["signal", "n", "k", "rate", "ci_low", "ci_high"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns + (CORRECTED_COLUMNS if corrected else []))
+    if corrected:
+        table["labels_to_halve"] = table["labels_to_halve"].astype("Int64")
+    return table
 
 
 def by_question(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prevalence per question (question id and text), in the order questions appear."""
-    table = prevalence(frame, by="question_id")
+    """Prevalence per question (question id and text), in the order questions appear, with corrections."""
+    table = prevalence(frame, by="question_id", corrected=True)
     texts = frame.drop_duplicates("question_id").set_index("question_id")["question_text"]
     table.insert(1, "question_text", table["question_id"].map(texts))
     return table
@@ -308,7 +358,7 @@ def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> Report
         else pd.DataFrame(columns=["field", "value", "signal", "n", "k", "rate", "ci_low", "ci_high"])
     )
     return ReportTables(
-        overall=prevalence(frame),
+        overall=prevalence(frame, corrected=True),
         by_question=by_question(frame),
         by_target=by_target(frame),
         over_time=time_table,
@@ -522,6 +572,17 @@ def _interval(low: Any, high: Any) -> str:
     return f"{float(low):.1%} – {float(high):.1%}"
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _corrected_cell(r: dict[str, Any]) -> str:
+    """``12.3% (10.1% – 14.5%)`` for a corrected row; otherwise why not (no labels, not enough)."""
+    if r["correction"] != "corrected":
+        return str(r["correction"])
+    return f"{_pct(r['corrected'])} ({_interval(r['corrected_low'], r['corrected_high'])})"
+
+
 def _findings(tables: ReportTables, n_answers: int) -> list[Markup]:
     """Plain sentences for the top of the page, computed from the tables (no interpretation).
 
@@ -536,6 +597,26 @@ def _findings(tables: ReportTables, n_answers: int) -> list[Markup]:
                 n_answers,
                 _pct(r["rate"]),
                 _interval(r["ci_low"], r["ci_high"]),
+            )
+        )
+    overall = tables.overall
+    for _, r in overall[overall["correction"] == "corrected"].iterrows():
+        out.append(
+            Markup(
+                "<b>{}</b> corrected for model errors with {} analyst labels on a random sample: {} "
+                "(95 % interval {})."
+            ).format(
+                SIGNAL_TITLES[r["signal"]],
+                r["labels"],
+                _pct(r["corrected"]),
+                _interval(r["corrected_low"], r["corrected_high"]),
+            )
+        )
+    if not overall["labels"].any():
+        out.append(
+            Markup(
+                "Shares are <b>uncorrected</b>: no analyst has labelled a random sample of these answers, "
+                "so they do not account for the model's mistakes."
             )
         )
     bq = tables.by_question
@@ -591,6 +672,8 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
     )
     env.filters["pct"] = _pct
     env.filters["interval"] = lambda r: _interval(r["ci_low"], r["ci_high"])
+    env.filters["corrected"] = _corrected_cell
+    env.filters["halve"] = lambda r: "–" if _missing(r["labels_to_halve"]) else str(r["labels_to_halve"])
     questions = frame.drop_duplicates("question_id")[["question_id", "question_text"]].to_dict("records")
     charts: dict[str, Any] = {
         "overall": overall_chart(tables.overall),
@@ -628,6 +711,8 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
         findings=_findings(tables, len(frame)),
         meta_fields=[m for m in meta_fields(frame) if m != tables.date_field],
         target_threshold=TARGET_THRESHOLD,
+        any_labels=bool(tables.overall["labels"].sum()),
+        min_labels=MIN_LABELS,
         wide={
             "by_question": _wide(tables.by_question, "question_id"),
             "by_target": _wide(tables.by_target, "target"),
@@ -677,6 +762,8 @@ def build_report(
         "time_unit": tables.time_unit,
         "confidence": 0.95,
         "interval": "Wilson score",
+        "corrected_interval": "prediction-powered inference (normal), from labels on a uniform random sample",
+        "min_labels": MIN_LABELS,
         "tables": {name: _jsonable(table) for name, table in tables.items()},
     }
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -704,6 +791,8 @@ def frame_model(frame: pd.DataFrame) -> str:
 
 #: Analyst decisions as report values: confirmed 1, rejected 0, unsure 0.5 (reviewed, no verdict).
 DECISION_VALUES = {"confirm": 1.0, "reject": 0.0, "unsure": 0.5}
+#: Labels of the random sample for the corrected prevalence: "unsure" is no label there.
+SAMPLE_VALUES = {"confirm": 1.0, "reject": 0.0}
 
 
 def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
@@ -739,6 +828,7 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
             row[f"flag_{s}"] = int(bool(it.flags.get(s)))
             d = decided.get((it.id, s))
             row[f"decision_{s}"] = DECISION_VALUES.get(d.decision, math.nan) if d else math.nan
+            row[f"sample_{s}"] = SAMPLE_VALUES.get(d.decision, math.nan) if d and d.sampled else math.nan
         row.update({f"target_{t}": it.targets.get(t) for t in TARGETS})
         rows.append(row)
     return pd.DataFrame(rows)

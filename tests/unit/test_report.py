@@ -244,3 +244,75 @@ def test_dollar_signs_in_labels_are_text_not_mathematics(tmp_path: Path) -> None
     html = (tmp_path / "r.html").read_text()
     assert ">$x^2$ budget</text>" in html  # drawn as written, not as x squared
     assert r">costs $\frac{$</text>" in html  # bad TeX no longer stops the report
+
+
+def _labelled(n: int = 400, q1_labels: int = 40, q2_labels: int = 10) -> pd.DataFrame:
+    """``_survey(n)`` with random-sample hate labels on Q1 and Q2 answers (none for other signals)."""
+    frame = _survey(n)
+    frame["sample_hate"] = float("nan")
+    for question, count in (("Q1", q1_labels), ("Q2", q2_labels)):
+        idx = frame.index[frame["question_id"] == question][:count]
+        # the model over-flags: analysts confirm only every third flagged answer
+        frame.loc[idx, "sample_hate"] = [
+            float(f == 1 and i % 3 == 0) for i, f in zip(idx, frame.loc[idx, "flag_hate"], strict=True)
+        ]
+    return frame
+
+
+def test_corrected_prevalence_beside_the_uncorrected_share(tmp_path: Path) -> None:
+    from signals.prevalence import ppi_mean
+
+    frame = _labelled()
+    files = build_report(frame, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    tables = compute_tables(frame)
+    hate = _row(tables.overall, signal="hate")
+    labelled = frame["sample_hate"].notna()
+    expected = ppi_mean(frame["p_hate"], frame.loc[labelled, "sample_hate"], frame.loc[labelled, "p_hate"])
+    assert expected is not None and hate["labels"] == 50 and hate["correction"] == "corrected"
+    assert (hate["corrected"], hate["corrected_low"], hate["corrected_high"]) == pytest.approx(
+        (expected.estimate, expected.ci_low, expected.ci_high)
+    )
+    assert hate["corrected"] < hate["rate"]  # the labels pull the over-flagging model down
+    assert expected.labels_to_halve is not None and 200 <= hate["labels_to_halve"] == expected.labels_to_halve
+    # labels for one signal only: the others stay uncorrected
+    assert set(tables.overall.loc[tables.overall["signal"] != "hate", "correction"]) == {"no labels"}
+    # per question: Q1 has 40 labels, Q2 only 10
+    assert _row(tables.by_question, question_id="Q1", signal="hate")["correction"] == "corrected"
+    q2 = _row(tables.by_question, question_id="Q2", signal="hate")
+    assert q2["correction"] == "not enough labels" and q2["labels"] == 10 and math.isnan(q2["corrected"])
+
+    # HTML, CSV and JSON say the same
+    payload = json.loads(files.json.read_text())
+    js = {r["signal"]: r for r in payload["tables"]["overall"]}
+    assert js["hate"]["corrected"] == pytest.approx(hate["corrected"], abs=1e-6)
+    assert js["threat"]["correction"] == "no labels" and js["threat"]["corrected"] is None
+    assert js["hate"]["labels_to_halve"] == hate["labels_to_halve"]
+    csv = pd.read_csv(tmp_path / "r-overall.csv").set_index("signal")
+    assert csv.loc["hate", "corrected_high"] == pytest.approx(hate["corrected_high"])
+    assert csv.loc["hate", "labels_to_halve"] == hate["labels_to_halve"]
+    csv_q = pd.read_csv(tmp_path / "r-by_question.csv")
+    assert list(csv_q.loc[csv_q["signal"] == "hate", "correction"]) == ["corrected", "not enough labels"]
+    html = files.html.read_text()
+    cell = f"{hate['corrected']:.1%} ({hate['corrected_low']:.1%} – {hate['corrected_high']:.1%})"
+    assert cell in html and "not enough labels" in html
+    assert "corrected for model errors with 50 analyst labels" in html
+    assert "No analyst has labelled a random sample" not in html
+
+
+def test_report_without_labels_is_marked_uncorrected(small: pd.DataFrame, tmp_path: Path) -> None:
+    files = build_report(small, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    html = files.html.read_text()
+    assert "No analyst has labelled a random sample" in html and "Shares are <b>uncorrected</b>" in html
+    assert "Corrected for model errors, per question" not in html
+    payload = json.loads(files.json.read_text())
+    assert {r["correction"] for r in payload["tables"]["overall"]} == {"no labels"}
+    assert {r["labels"] for r in payload["tables"]["by_question"]} == {0}
+    # triage decisions (decision_<signal>) are not random-sample labels
+    assert small.filter(like="decision_").notna().any().any()
+
+
+def test_uncorrectable_probabilities_name_the_column() -> None:
+    frame = _labelled()
+    frame.loc[0, "p_hate"] = float("nan")
+    with pytest.raises(ValueError, match="cannot correct hate for model errors: p_hate"):
+        compute_tables(frame)
