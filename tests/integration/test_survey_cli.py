@@ -183,3 +183,38 @@ def test_import_and_report_outputs_never_overwrite_inputs(
     assert scored.read_bytes() == kept and beside.read_bytes() == kept
     code, out = _run("report", "--input", str(scored), "--output", str(folder))
     assert code == 2 and "is a folder" in out
+
+
+def test_report_corrects_with_random_sample_labels_only(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    import random
+
+    from signals.triage.store import ItemFilter, query_items, record_decision
+
+    assert _import(keyword_model_dir, db).exit_code == 0
+    items = query_items(ItemFilter(source=SURVEY), limit=None, url=db)
+    sample = random.Random(18).sample(items, 40)
+    for it in sample:  # analysts confirm the flags and find threats the model missed
+        verdict = "confirm" if it.flags["threat"] or it.id % 7 == 0 else "reject"
+        record_decision(it.id, "threat", verdict, "ana", sampled=True, url=db)
+    rest = [it for it in items if it not in sample]
+    record_decision(rest[0].id, "threat", "unsure", "ana", sampled=True, url=db)  # no label
+    record_decision(rest[1].id, "threat", "confirm", "ana", url=db)  # risk-ranked triage: not a sample label
+
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.with_suffix(".json").read_text())
+    overall = {r["signal"]: r for r in payload["tables"]["overall"]}
+    assert overall["threat"]["labels"] == 40 and overall["threat"]["correction"] == "corrected"
+    assert (
+        overall["threat"]["corrected_low"]
+        <= overall["threat"]["corrected"]
+        <= overall["threat"]["corrected_high"]
+    )
+    assert overall["hate"]["correction"] == "no labels"
+    per_question = {r["question_id"]: r for r in payload["tables"]["by_question"] if r["signal"] == "threat"}
+    assert sum(r["labels"] for r in per_question.values()) == 40
+    assert {r["correction"] for r in per_question.values()} == {"not enough labels"}  # < 30 in each
+    assert "corrected for model errors with 40 analyst labels" in out.read_text()
