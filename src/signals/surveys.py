@@ -148,6 +148,11 @@ class SurveyTable:
         raise SurveyInputError(f"{self.path.name}: no column {name!r}; the columns are: {known}")
 
 
+def answer_id(respondent_id: str, question_id: str) -> str:
+    """The store's external id of one answer: ``<respondent>/<question>``."""
+    return f"{respondent_id}/{question_id}"
+
+
 @dataclass(frozen=True)
 class SurveyAnswer:
     """One non-empty answer to one open question: the unit that is scored, stored and reported."""
@@ -164,7 +169,7 @@ class SurveyAnswer:
     @property
     def external_id(self) -> str:
         """Stable id within the survey: re-importing the same export updates, never duplicates."""
-        return f"{self.respondent_id}/{self.question_id}"
+        return answer_id(self.respondent_id, self.question_id)
 
     @property
     def non_english(self) -> bool:

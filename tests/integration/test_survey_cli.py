@@ -218,3 +218,40 @@ def test_report_corrects_with_random_sample_labels_only(
     assert sum(r["labels"] for r in per_question.values()) == 40
     assert {r["correction"] for r in per_question.values()} == {"not enough labels"}  # < 30 in each
     assert "corrected for model errors with 40 analyst labels" in out.read_text()
+
+
+def test_sample_labels_from_a_spreadsheet_correct_the_report(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    import random
+
+    from signals.triage.store import ItemFilter, query_items
+
+    assert _import(keyword_model_dir, db).exit_code == 0
+    items = query_items(ItemFilter(source=SURVEY), limit=None, url=db)
+    sample = random.Random(4).sample(items, 35)
+    rows = [
+        {
+            "respondent_id": it.context["respondent_id"],
+            "question_id": it.question_id,
+            "signal": "hate",
+            "decision": "confirm" if it.flags["hate"] else "reject",
+        }
+        for it in sample
+    ]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(rows).to_csv(labels, index=False)
+    result = runner.invoke(
+        app,
+        [
+            "triage", "import-decisions", str(labels), "--source", SURVEY, "--analyst", "ana", "--sampled",
+            "--database-url", db,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
+    assert result.exit_code == 0, result.output
+    overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
+    assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
+    assert overall.loc["threat", "correction"] == "no labels"

@@ -169,3 +169,83 @@ def test_submit_reads_rows_as_they_are(db: str, keyword_model_dir: Path, tmp_pat
     code, out = _submit_file(db, keyword_model_dir, blank, "--id-column", "id")
     assert code == 0 and "1 queued" in out
     assert store.query_items(url=db)[0].external_id == "1"
+
+
+def _import_decisions(db: str, path: Path, *extra: str) -> object:
+    return runner.invoke(
+        app,
+        [
+            "triage", "import-decisions", str(path), "--source", "city-survey", "--analyst", "ana",
+            "--database-url", db, *extra,
+        ],
+    )  # fmt: skip
+
+
+def test_import_decisions_records_them_like_the_page(
+    db: str, keyword_model_dir: Path, tmp_path: Path
+) -> None:
+    assert _submit(db, keyword_model_dir).exit_code == 0
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "external_id,signal,decision,target,note\n"
+        "s-1,offensive,confirm,,rude\n"
+        "s-1,hate,reject,,\n"
+        "\n"
+        "s-4,threat,unsure,,\n"
+    )
+    result = _import_decisions(db, labels, "--sampled")
+    assert result.exit_code == 0, result.output
+    assert "3 random-sample labels recorded for 'ana' on source 'city-survey'" in result.output
+    by_id = {i.external_id: i for i in store.query_items(url=db)}
+    history = store.decision_history(by_id["s-1"].id, url=db)
+    assert [(d.signal, d.decision, d.analyst, d.sampled) for d in history] == [
+        ("offensive", "confirm", "ana", True),
+        ("hate", "reject", "ana", True),
+    ]
+    assert history[0].note == "rude" and history[0].scores_shown == by_id["s-1"].scores
+    assert history[0].model_version == by_id["s-1"].model_version
+    # the label export sees them as it sees the page's decisions
+    export = runner.invoke(app, ["labels", "export", "--output", str(tmp_path / "out"), "--database-url", db])
+    assert export.exit_code == 0, export.output
+    assert json.loads(export.stdout.strip().splitlines()[-1])["n_rows"] == 1  # s-4 has only "unsure"
+    # without --sampled they are triage decisions
+    again = tmp_path / "again.csv"
+    again.write_text("external_id,signal,decision\ns-2,hate,reject\n")
+    assert _import_decisions(db, again).exit_code == 0
+    (d,) = store.decision_history(by_id["s-2"].id, url=db)
+    assert not d.sampled
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "external_id,signal,decision\ns-1,hate,confirm\ns-9,hate,reject\n",
+            "line 3: no item 's-9' in source",
+        ),
+        ("external_id,signal,decision\ns-1,hate,confirm\ns-4,spam,reject\n", "line 3: unknown signal 'spam'"),
+        (
+            "external_id,signal,decision\ns-1,hate,confirm\ns-4,hate,maybe\n",
+            "line 3: unknown decision 'maybe'",
+        ),
+        (
+            "external_id,signal,decision\ns-1,hate,confirm\n,hate,reject\n",
+            "line 3, column 'external_id': empty",
+        ),
+        ("external_id,signal,decision,target\ns-1,hate,confirm,aliens\n", "line 2: unknown target group"),
+        ("external_id,signal,decision\ns-1,hate,confirm\ns-1,hate,reject\n", "on line 3 (first on line 2)"),
+        ("id,signal,decision\ns-1,hate,confirm\n", "missing column(s) external_id (or respondent_id and"),
+        ("external_id,signal\ns-1,hate\n", "missing column(s) decision"),
+        ("external_id,signal,decision\n", "no decisions in the file"),
+    ],
+)
+def test_bad_decision_files_exit_2_and_record_nothing(
+    db: str, keyword_model_dir: Path, tmp_path: Path, content: str, message: str
+) -> None:
+    assert _submit(db, keyword_model_dir).exit_code == 0
+    labels = tmp_path / "labels.csv"
+    labels.write_text(content)
+    result = _import_decisions(db, labels)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert store.latest_decisions(url=db) == {}

@@ -1,5 +1,6 @@
 """Triage commands for the ``signals`` CLI: ``submit``, ``users create|list|passwd|disable``,
-``labels export``, ``triage demo``. ``register(app)`` adds them to the main typer app.
+``labels export``, ``triage import-decisions``, ``triage demo``. ``register(app)`` adds them to the main
+typer app.
 
 Heavy imports (pandas, the scorer, SQLAlchemy models) happen inside the commands, so ``signals
 --help`` stays fast.
@@ -241,6 +242,85 @@ def labels_export(
         console.print("[yellow]no decided items yet[/]: the export is empty")
     console.print(f"{result.n_rows} labelled item(s) -> {result.path} (version {result.version})")
     typer.echo(json.dumps({"path": str(result.path), "version": result.version, "n_rows": result.n_rows}))
+
+
+@triage_app.command("import-decisions")
+def import_decisions(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="LABELS.csv", help="CSV with one decision per row (see below)")
+    ],
+    source: Annotated[str, typer.Option(help="Source (survey name) of the items the rows decide")],
+    analyst: Annotated[str, typer.Option(help="Analyst the decisions are recorded for")],
+    sampled: Annotated[
+        bool,
+        typer.Option(
+            "--sampled",
+            help="The rows label a uniform random sample of the source's answers (for corrected prevalence)",
+        ),
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="Input file encoding [UTF-8, with or without BOM]")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Record analysts' decisions from a spreadsheet, as if made on the triage page (same audit trail).
+
+    Columns: external_id (or respondent_id and question_id, for survey answers), signal, decision
+    (confirm, reject or unsure), optionally target and note. The whole file is checked first; a bad row
+    stops the import with its line, and nothing is recorded (one transaction).
+    """
+    from signals.db import migrate
+    from signals.inputs import InputFileError, duplicates, read_csv, where_line
+    from signals.surveys import answer_id
+    from signals.triage.store import NewDecision, TriageError, check_decision, item_ids, record_decisions
+
+    rows: list[tuple[int, str, NewDecision]] = []  # line, external id, decision (item id filled later)
+    try:
+        table = read_csv(input_path, encoding)
+        columns = table.columns
+        by_answer = "external_id" not in columns and {"respondent_id", "question_id"} <= set(columns)
+        missing = [c for c in ("signal", "decision") if c not in columns]
+        if "external_id" not in columns and not by_answer:
+            missing.insert(0, "external_id (or respondent_id and question_id)")
+        if missing:
+            _fail(f"{input_path}: missing column(s) {', '.join(missing)}; columns are {columns}")
+        for line, fields in table.rows():
+            row = {c: v.strip() for c, v in zip(columns, fields, strict=True)}
+            if not any(row.values()):
+                continue
+            keys = ("respondent_id", "question_id") if by_answer else ("external_id",)
+            for key in (*keys, "signal", "decision"):
+                if not row[key]:
+                    _fail(f"{input_path}: {where_line(line, key)}: empty")
+            external = (
+                answer_id(row["respondent_id"], row["question_id"]) if by_answer else row["external_id"]
+            )
+            decision = NewDecision(
+                0, row["signal"], row["decision"], row.get("target") or None, row.get("note"), sampled
+            )
+            try:
+                rows.append((line, external, check_decision(decision, analyst)))
+            except TriageError as exc:
+                _fail(f"{input_path}: {where_line(line)}: {exc}")
+    except InputFileError as exc:
+        _fail(str(exc))
+    if not rows:
+        _fail(f"{input_path}: no decisions in the file")
+    repeats = duplicates((f"{e} {d.signal}", where_line(line)) for line, e, d in rows)
+    if repeats:
+        _fail(f"{input_path}: the same answer and signal decided twice: " + "; ".join(repeats[:5]))
+    migrate(database_url)
+    ids = item_ids(source, (e for _, e, _ in rows), url=database_url)
+    for line, external, _ in rows:
+        if external not in ids:
+            _fail(f"{input_path}: {where_line(line)}: no item {external!r} in source {source!r}")
+    batch = [NewDecision(ids[e], d.signal, d.decision, d.target, d.note, d.sampled) for _, e, d in rows]
+    try:
+        record_decisions(batch, analyst, url=database_url)
+    except TriageError as exc:
+        _fail(f"{input_path}: {exc} (decisions count the file's rows; nothing was recorded)")
+    kind = "random-sample labels" if sampled else "decisions"
+    console.print(f"{len(batch)} {kind} recorded for {analyst!r} on source {source!r}")
 
 
 @triage_app.command("demo")

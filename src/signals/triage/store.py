@@ -381,6 +381,12 @@ def _is_busy(exc: OperationalError) -> bool:
     return "locked" in text or "busy" in text or code in ("40001", "40P01", "55P03")
 
 
+def item_ids(source: str, external_ids: Iterable[str], *, url: str | None = None) -> dict[str, int]:
+    """Store ids of the items of ``source`` with these external ids (ids not stored are left out)."""
+    found = _existing_ids([(source, e) for e in set(external_ids)], url)
+    return {external_id: ident for (_, external_id), (ident, _) in found.items()}
+
+
 def _existing_ids(
     keys: Sequence[tuple[str, str]], url: str | None
 ) -> dict[tuple[str, str], tuple[int, float]]:
@@ -653,7 +659,7 @@ class NewDecision:
     sampled: bool = False
 
 
-def _validate_decision(d: NewDecision, analyst: str) -> NewDecision:
+def check_decision(d: NewDecision, analyst: str) -> NewDecision:
     """The decision with its note normalised; ``TriageError`` saying what is wrong otherwise."""
     if d.signal not in SIGNALS:
         raise TriageError(f"unknown signal {d.signal!r}; expected one of {', '.join(SIGNALS)}")
@@ -731,7 +737,7 @@ def record_decisions(
     checked = []
     for i, d in enumerate(decisions, 1):
         try:
-            checked.append(_validate_decision(d, analyst))
+            checked.append(check_decision(d, analyst))
         except TriageError as exc:
             raise where(i, exc) from None
     with session_scope(url) as session:
