@@ -71,8 +71,11 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
-def migrate(url: str | None = None) -> None:
-    """Bring the database schema up to date (all migration heads). Safe to call on every start."""
+def migrate(url: str | None = None, revision: str = "heads") -> None:
+    """Bring the database schema up to date (all migration heads). Safe to call on every start.
+
+    ``revision`` stops at an older one (e.g. ``"triage@triage_0002"``), for upgrade tests.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -80,4 +83,4 @@ def migrate(url: str | None = None) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", database_url(url))
     cfg.attributes["engine"] = get_engine(database_url(url))
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg, revision)

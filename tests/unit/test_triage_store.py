@@ -306,3 +306,31 @@ def test_record_decisions_is_all_or_nothing(db: str, add: Callable[..., list]) -
     assert _rows(db, TriageDecision) == 0
     done = store.record_decisions([good, store.NewDecision(r.id, "threat", "unsure")], "ana", url=db)
     assert [d.decision for d in done] == ["reject", "unsure"] and done[0].sampled and not done[1].sampled
+
+
+def test_decisions_stored_before_the_sampled_column_are_not_sampled(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from signals.db import database_url, get_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "triage@triage_0002")
+    item = {
+        "source": "f", "external_id": "1", "text": "t", "context": "{}", "redactions": "{}",
+        "created": "2026-01-01", "model_name": "m", "model_version": "1", "scores": '{"hate": 0.9}',
+        "review": "{}", "flags": "{}", "targets": "{}", "spans": "[]", "priority": 0.5,
+        "review_signals": ",", "target_groups": ",", "second_review": 0, "status": "queued",
+    }  # fmt: skip
+    decision = {
+        "item_id": 1, "signal": "hate", "decision": "confirm", "analyst": "ana", "created": "2026-01-02",
+        "model_name": "m", "model_version": "1", "scores_shown": "{}",
+    }  # fmt: skip
+    with get_engine(database_url(url)).begin() as conn:
+        for table, row in (("triage_items", item), ("triage_decisions", decision)):
+            names = ", ".join(row)
+            conn.execute(
+                text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + k for k in row)})"), row
+            )
+    migrate(url)
+    (old,) = store.latest_decisions(url=url).values()
+    assert old.decision == "confirm" and old.sampled is False
