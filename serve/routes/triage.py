@@ -63,7 +63,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-FILTER_KEYS = ("signal", "source", "question", "target", "since", "until", "status")
+FILTER_KEYS = ("signal", "source", "question", "target", "since", "until", "status", "sample")
 DECISION_KEYS = {"confirm": "c", "reject": "r", "unsure": "u"}
 
 
@@ -238,6 +238,8 @@ def _parse_filters(
             except ValueError:
                 error = f"{key}: {clean[key]!r} is not a date (use YYYY-MM-DD)"
                 clean.pop(key)
+    if clean.get("sample", "1") != "1":
+        error = f"sample: {clean.pop('sample')!r} is not 1 (1 shows only the random audit sample)"
     try:
         filters = store.ItemFilter(
             signal=clean.get("signal"),
@@ -248,6 +250,7 @@ def _parse_filters(
             until=dates["until"],
             status=status_value,
             for_analyst=analyst,
+            sample="sample" in clean,
         )
     except store.TriageError as exc:
         return store.ItemFilter(status="open", for_analyst=analyst), {}, str(exc)
@@ -386,6 +389,7 @@ def queue(ctx: AnalystDep, offset: Annotated[int, Query(le=store.MAX_ITEM_ID)] =
         qs=_qs(carried),
         qs_params=carried,
         decided_by_me=decided_by_me,
+        in_sample=store.in_sample([i.id for i in items], url=ctx.url),
         error=error,
         export=ctx.request.query_params.get("exported"),
     )
@@ -449,6 +453,7 @@ def item_page(ctx: AnalystDep, item_id: ItemId, focus: str | None = None) -> Res
         decisions=DECISIONS,
         decision_keys=DECISION_KEYS,
         question=item.context.get("question_text"),
+        in_sample=bool(store.in_sample([item.id], url=ctx.url)),
     )
 
 

@@ -255,3 +255,49 @@ def test_sample_labels_from_a_spreadsheet_correct_the_report(
     overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
     assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
     assert overall.loc["threat", "correction"] == "no labels"
+
+
+def _sample(db: str, *args: str) -> object:
+    return runner.invoke(app, ["triage", "sample", *args, "--database-url", db])
+
+
+def test_triage_sample_draws_answers_whose_decisions_correct_the_report(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    from signals.triage.store import ItemFilter, count_items, query_items, record_decision
+
+    assert _import(keyword_model_dir, db).exit_code == 0
+    total = count_items(ItemFilter(source=SURVEY), url=db)
+    result = _sample(db, "--source", SURVEY, "--n", "20", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert f"drew 20 item(s) of source '{SURVEY}' (seed 5); the audit sample now holds 20" in result.output
+    # a second draw adds to the sample, without repeating an answer
+    result = _sample(db, "--source", SURVEY, "--n", "15")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["size"] == 35
+    sample = query_items(ItemFilter(sample=True), limit=None, url=db)
+    assert len({it.id for it in sample}) == 35 < total
+    assert any(not any(it.flags.values()) for it in sample)  # not only what the model flagged
+    for it in sample:  # decided like on the page: no --sampled anywhere, the sample says so
+        record_decision(it.id, "hate", "confirm" if it.flags["hate"] else "reject", "ana", url=db)
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
+    assert result.exit_code == 0, result.output
+    overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
+    assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "no-such-survey", "--n", "5"], "no items in source 'no-such-survey'"),
+        (["--source", SURVEY, "--n", "0"], "the sample size must be at least 1, got 0"),
+        (["--source", SURVEY, "--n", "5", "--seed", "-3"], "the seed must be between 0 and"),
+    ],
+)
+def test_triage_sample_refuses_bad_requests(
+    keyword_model_dir: Path, db: str, args: list[str], message: str
+) -> None:
+    assert _import(keyword_model_dir, db).exit_code == 0
+    result = _sample(db, *args)
+    assert result.exit_code == 2 and message in result.output, result.output

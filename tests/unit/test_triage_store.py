@@ -16,7 +16,7 @@ from signals.schema import DATASET_COLUMNS, SIGNALS, UNKNOWN
 from signals.scoring import Scorer
 from signals.triage import store
 from signals.triage.export import export_labels, load_labels
-from signals.triage.models import TriageDecision, TriageItem
+from signals.triage.models import AuditSample, TriageDecision, TriageItem
 from signals.triage.store import ItemFilter, NewItem, TriageError
 
 
@@ -334,3 +334,68 @@ def test_decisions_stored_before_the_sampled_column_are_not_sampled(tmp_path: Pa
     migrate(url)
     (old,) = store.latest_decisions(url=url).values()
     assert old.decision == "confirm" and old.sampled is False
+
+
+def test_draw_sample_is_uniform_over_the_whole_source_and_never_repeats(
+    db: str, fake_scorer: Scorer, tmp_path: Path
+) -> None:
+    answers = [NewItem("survey", str(k), "you idiot" if k % 3 else f"answer {k}") for k in range(30)]
+    ids = {r.id for r in store.add_items(answers, fake_scorer, url=db)}
+    store.add_items([NewItem("forum", "x", "you idiot")], fake_scorer, url=db)
+    first = store.draw_sample("survey", 10, seed=7, url=db)
+    assert (first.drawn, first.size, first.seed) == (10, 10, 7)
+    sampled = store.query_items(ItemFilter(sample=True), limit=None, url=db)
+    assert len(sampled) == 10 and {i.id for i in sampled} <= ids
+    # the sample runs in draw order, not by priority
+    with session_scope(db) as session:
+        drawn = list(session.scalars(select(AuditSample.item_id).order_by(AuditSample.position)))
+    assert [i.id for i in sampled] == drawn
+    assert drawn != [i.id for i in sorted(sampled, key=lambda i: (-i.priority, i.id))]
+    # adding to the sample draws only items not drawn yet; asking for more than are left draws the rest
+    second = store.draw_sample("survey", 15, url=db)
+    assert (second.drawn, second.size) == (15, 25) and 0 <= second.seed < store.MAX_SEED
+    third = store.draw_sample("survey", 100, url=db)
+    assert (third.drawn, third.size) == (5, 30)
+    assert store.in_sample([*ids, 999], url=db) == ids
+    assert store.draw_sample("survey", 1, url=db).drawn == 0
+    assert store.count_items(ItemFilter(sample=True), url=db) == 30  # the forum item was never drawn
+    # the same seed on the same items draws the same items, in the same order
+    other = f"sqlite:///{tmp_path / 'again.db'}"
+    migrate(other)
+    store.add_items(answers, fake_scorer, url=other)
+    store.draw_sample("survey", 10, seed=7, url=other)
+    again = store.query_items(ItemFilter(sample=True), limit=None, url=other)
+    assert [i.external_id for i in again] == [i.external_id for i in sampled]
+
+
+@pytest.mark.parametrize(
+    ("source", "n", "seed", "message"),
+    [
+        ("nowhere", 5, None, "no items in source 'nowhere'"),
+        ("survey", 0, None, "at least 1, got 0"),
+        ("survey", 5, -1, "seed must be between 0 and"),
+    ],
+)
+def test_draw_sample_refuses_bad_requests(
+    db: str, add: Callable[..., list], source: str, n: int, seed: int | None, message: str
+) -> None:
+    add(NewItem("survey", "1", "text"))
+    with pytest.raises(TriageError, match=message):
+        store.draw_sample(source, n, seed=seed, url=db)
+    assert store.count_items(ItemFilter(sample=True), url=db) == 0
+
+
+def test_decisions_on_the_audit_sample_are_sampled(db: str, add: Callable[..., list]) -> None:
+    a, b = add(NewItem("survey", "1", "you idiot"), NewItem("survey", "2", "nice park"))
+    store.draw_sample("survey", 1, seed=1, url=db)
+    (drawn,) = store.in_sample([a.id, b.id], url=db)
+    other = b.id if drawn == a.id else a.id
+    store.record_decision(drawn, "hate", "reject", "ana", url=db)
+    store.record_decision(other, "hate", "reject", "ana", url=db)
+    latest = store.latest_decisions(url=db)
+    assert latest[(drawn, "hate")].sampled and not latest[(other, "hate")].sampled
+    # the queue filter walks the sample only, and "next" stays inside it
+    flt = ItemFilter(sample=True)
+    assert [i.id for i in store.query_items(flt, url=db)] == [drawn]
+    assert store.neighbours(drawn, flt, url=db) == (None, None)
+    assert store.neighbours(other, flt, url=db) == (None, drawn)

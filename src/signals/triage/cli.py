@@ -1,6 +1,6 @@
 """Triage commands for the ``signals`` CLI: ``submit``, ``users create|list|passwd|disable``,
-``labels export``, ``triage import-decisions``, ``triage demo``. ``register(app)`` adds them to the main
-typer app.
+``labels export``, ``triage import-decisions``, ``triage sample``, ``triage demo``. ``register(app)`` adds
+them to the main typer app.
 
 Heavy imports (pandas, the scorer, SQLAlchemy models) happen inside the commands, so ``signals
 --help`` stays fast.
@@ -321,6 +321,38 @@ def import_decisions(
         _fail(f"{input_path}: {exc} (decisions count the file's rows; nothing was recorded)")
     kind = "random-sample labels" if sampled else "decisions"
     console.print(f"{len(batch)} {kind} recorded for {analyst!r} on source {source!r}")
+
+
+@triage_app.command("sample")
+def triage_sample(
+    source: Annotated[str, typer.Option(help="Source (survey name) to draw from")],
+    n: Annotated[int, typer.Option("--n", help="How many more items to draw into the sample")],
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the draw, to repeat it [random, recorded with the sample]")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Draw N more items of a source uniformly at random into its audit sample, for labelling.
+
+    Every item of the source may be drawn, flagged or not; items already in the sample are not drawn
+    again, so running it twice with --n 100 gives a sample of 200. Analysts label the sample on the
+    triage page (filter "random sample only"); those decisions correct the survey's prevalence.
+    """
+    from signals.db import migrate
+    from signals.triage.store import TriageError, draw_sample
+
+    migrate(database_url)
+    try:
+        result = draw_sample(source, n, seed=seed, url=database_url)
+    except TriageError as exc:
+        _fail(str(exc))
+    console.print(
+        f"drew {result.drawn} item(s) of source {source!r} (seed {result.seed}); "
+        f"the audit sample now holds {result.size}"
+    )
+    typer.echo(
+        json.dumps({"source": source, "drawn": result.drawn, "size": result.size, "seed": result.seed})
+    )
 
 
 @triage_app.command("demo")

@@ -95,6 +95,22 @@ class TriageDecision(Base):
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AuditSample(Base):
+    """An item drawn into its source's uniform random sample (``signals triage sample``).
+
+    ``position`` is the draw order (the order the sample is labelled in); ``seed`` is the seed of the
+    draw that picked the item, so a draw can be repeated. Decisions on these items are ``sampled``.
+    """
+
+    __tablename__ = "triage_audit_sample"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("triage_items.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), index=True)
+    position: Mapped[int] = mapped_column(Integer, unique=True)
+    drawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seed: Mapped[int] = mapped_column(Integer)
+
+
 class Analyst(Base):
     """A person who may log in to the triage page (password stored as an scrypt hash)."""
 

@@ -46,6 +46,13 @@ A decision recorded with ``sampled=True`` is a label on an answer drawn into a *
 (not picked from the risk-ranked queue); only those may correct a survey's prevalence estimate
 (``signals.prevalence``). Later decisions on a sampled (item, signal) stay sampled (the answer is still
 in the sample; the later decision is its label), and an undo restores the flag with the decision.
+
+The audit sample: ``draw_sample(source, n)`` draws ``n`` more items of a source uniformly at random
+(every item, flagged by the model or not) into the source's audit sample (``AuditSample``); a repeated
+draw adds items not yet drawn, so the sample never holds an item twice. ``ItemFilter(sample=True)``
+lists only sampled items, in draw order. Every decision on an item in the audit sample is recorded
+``sampled`` (whoever records it: the page, an import), so the analysts' labels on it correct the
+prevalence.
 """
 
 from __future__ import annotations
@@ -53,13 +60,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -75,6 +84,7 @@ from signals.triage.models import (
     QUEUED,
     SECOND_REVIEW,
     STATUSES,
+    AuditSample,
     TriageDecision,
     TriageItem,
     utcnow,
@@ -86,6 +96,8 @@ MAX_SOURCE_CHARS = 100
 MAX_EXTERNAL_ID_CHARS = 200
 #: Largest item id (and queue offset) a database integer holds; bigger ones are never stored.
 MAX_ITEM_ID = 2**63 - 1
+#: Seeds of audit-sample draws are stored as database integers: 0 <= seed < MAX_SEED.
+MAX_SEED = 2**31
 #: Model target probability from which an item counts as aimed at a target group (for filters).
 TARGET_GROUP_THRESHOLD = 0.5
 
@@ -223,6 +235,7 @@ class ItemFilter:
     second review). With ``for_analyst`` set, ``open`` means "open for this analyst": an item waiting
     for a second review is left out for the analyst who gave the first one.
     ``since``/``until`` bound the submission date (inclusive days when given as dates).
+    ``sample`` keeps only items in the audit sample (``draw_sample``); the queue then runs in draw order.
     """
 
     signal: str | None = None
@@ -233,6 +246,7 @@ class ItemFilter:
     until: date | datetime | None = None
     status: str | None = None
     for_analyst: str | None = None
+    sample: bool = False
 
     def __post_init__(self) -> None:
         if self.signal is not None and self.signal not in SIGNALS:
@@ -478,6 +492,8 @@ def _day_start(value: date | datetime) -> datetime:
 
 def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
     cond: list[ColumnElement[bool]] = []
+    if filters.sample:
+        cond.append(exists().where(AuditSample.item_id == TriageItem.id))
     if filters.signal:
         cond.append(TriageItem.review_signals.like(f"%,{filters.signal},%"))
     if filters.source:
@@ -505,7 +521,15 @@ def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
     return cond
 
 
-def _ordered(query: Select[Any]) -> Select[Any]:
+def _draw_position() -> Any:
+    """The item's position in the audit sample (NULL outside it), as a column expression."""
+    return select(AuditSample.position).where(AuditSample.item_id == TriageItem.id).scalar_subquery()
+
+
+def _ordered(query: Select[Any], filters: ItemFilter) -> Select[Any]:
+    """Queue order: draw order for the audit sample, else priority (highest first)."""
+    if filters.sample:
+        return query.order_by(_draw_position().asc())
     return query.order_by(TriageItem.priority.desc(), TriageItem.id.asc())
 
 
@@ -517,7 +541,8 @@ def query_items(
     url: str | None = None,
 ) -> list[Item]:
     """Items matching ``filters`` in queue order (priority descending); ``limit=None`` for all."""
-    query = _ordered(select(TriageItem).where(*_where(filters or ItemFilter())))
+    filters = filters or ItemFilter()
+    query = _ordered(select(TriageItem).where(*_where(filters)), filters)
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -580,27 +605,31 @@ def neighbours(item_id: int, filters: ItemFilter, *, url: str | None = None) -> 
         current = session.get(TriageItem, item_id)
         if current is None:
             return None, None
-        after = or_(
-            TriageItem.priority < current.priority,
-            and_(TriageItem.priority == current.priority, TriageItem.id > current.id),
-        )
-        before = or_(
-            TriageItem.priority > current.priority,
-            and_(TriageItem.priority == current.priority, TriageItem.id < current.id),
-        )
+        if filters.sample:
+            here = session.scalar(select(AuditSample.position).where(AuditSample.item_id == item_id))
+            position = _draw_position()
+            # An item outside the sample has no place in its order: "next" is the first sampled item.
+            after: ColumnElement[bool] = position > here if here is not None else false()
+            before: ColumnElement[bool] = position < here if here is not None else false()
+            backwards: tuple[Any, ...] = (position.desc(),)
+        else:
+            after = or_(
+                TriageItem.priority < current.priority,
+                and_(TriageItem.priority == current.priority, TriageItem.id > current.id),
+            )
+            before = or_(
+                TriageItem.priority > current.priority,
+                and_(TriageItem.priority == current.priority, TriageItem.id < current.id),
+            )
+            backwards = (TriageItem.priority.asc(), TriageItem.id.desc())
         cond = _where(filters)
-        nxt = session.scalar(_ordered(select(TriageItem.id).where(*cond, after)).limit(1))
+        nxt = session.scalar(_ordered(select(TriageItem.id).where(*cond, after), filters).limit(1))
         if nxt is None:
             nxt = session.scalar(
-                _ordered(select(TriageItem.id).where(*cond, TriageItem.id != item_id)).limit(1)
+                _ordered(select(TriageItem.id).where(*cond, TriageItem.id != item_id), filters).limit(1)
             )
         no_status = _where(ItemFilter(**{**filters.__dict__, "status": None, "for_analyst": None}))
-        prev = session.scalar(
-            select(TriageItem.id)
-            .where(*no_status, before)
-            .order_by(TriageItem.priority.asc(), TriageItem.id.desc())
-            .limit(1)
-        )
+        prev = session.scalar(select(TriageItem.id).where(*no_status, before).order_by(*backwards).limit(1))
     return prev, nxt
 
 
@@ -681,6 +710,7 @@ def _append_decision(session: Session, d: NewDecision, analyst: str) -> TriageDe
     # pair replaces the label, not the sample membership.
     previous = _latest_rows(session, [item.id], per_analyst=False)
     inherited = any(r.signal == d.signal and r.sampled for r in previous)
+    drawn = session.get(AuditSample, item.id) is not None
     row = TriageDecision(
         item_id=item.id,
         signal=d.signal,
@@ -692,7 +722,7 @@ def _append_decision(session: Session, d: NewDecision, analyst: str) -> TriageDe
         model_name=item.model_name,
         model_version=item.model_version,
         scores_shown=item.scores,
-        sampled=d.sampled or inherited,
+        sampled=d.sampled or inherited or drawn,
     )
     session.add(row)
     session.flush()
@@ -885,6 +915,60 @@ def progress(analyst: str, filters: ItemFilter | None = None, *, url: str | None
         done=count_items(done_filter, url=url),
         decided_today=int(decided or 0),
     )
+
+
+# --- the audit sample ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleDraw:
+    """What ``draw_sample`` did: items newly drawn, the sample's size now, the seed used."""
+
+    drawn: int
+    size: int
+    seed: int
+
+
+def draw_sample(source: str, n: int, *, seed: int | None = None, url: str | None = None) -> SampleDraw:
+    """Draw ``n`` more items of ``source`` uniformly at random into its audit sample.
+
+    Every item of the source counts, whether the model flagged it or not; items already in the sample
+    are not drawn again (when fewer than ``n`` are left, all of them are drawn). The same ``seed`` on
+    the same items draws the same ones; without a seed a random one is used and recorded. Raises
+    ``TriageError`` when ``n`` < 1, the seed is out of range, or the source has no items.
+    """
+    if n < 1:
+        raise TriageError(f"the sample size must be at least 1, got {n}")
+    if seed is not None and not 0 <= seed < MAX_SEED:
+        raise TriageError(f"the seed must be between 0 and {MAX_SEED - 1}, got {seed}")
+    used = secrets.randbelow(MAX_SEED) if seed is None else seed
+    with session_scope(url) as session:
+        all_ids = list(
+            session.scalars(select(TriageItem.id).where(TriageItem.source == source).order_by(TriageItem.id))
+        )
+        if not all_ids:
+            raise TriageError(f"no items in source {source!r}")
+        drawn_ids = set(session.scalars(select(AuditSample.item_id).where(AuditSample.source == source)))
+        left = [i for i in all_ids if i not in drawn_ids]
+        picked = random.Random(used).sample(left, min(n, len(left)))
+        start = session.scalar(select(func.max(AuditSample.position))) or 0
+        now = utcnow()
+        session.add_all(
+            AuditSample(item_id=item_id, source=source, position=start + k, drawn_at=now, seed=used)
+            for k, item_id in enumerate(picked, 1)
+        )
+        return SampleDraw(drawn=len(picked), size=len(drawn_ids) + len(picked), seed=used)
+
+
+def in_sample(item_ids: Iterable[int], *, url: str | None = None) -> set[int]:
+    """Which of these items are in the audit sample (for the "random sample" marker)."""
+    ids = sorted(set(item_ids))
+    out: set[int] = set()
+    with session_scope(url) as session:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out.update(session.scalars(select(AuditSample.item_id).where(AuditSample.item_id.in_(chunk))))
+    return out
 
 
 def content_id(text: str) -> str:

@@ -356,3 +356,48 @@ def test_repeated_failed_logins_are_throttled(client: TestClient, analyst: str) 
         follow_redirects=False,
     )
     assert r.status_code == 303
+
+
+def test_random_sample_on_the_queue_page(
+    client: TestClient, keys: dict[str, str], analyst: str, db_url: str
+) -> None:
+    body = _body(*(("survey", str(k), "lovely day" if k % 2 else f"you idiot {k}") for k in range(8)))
+    ids = [
+        x["id"]
+        for x in client.post("/v1/submissions", json=body, headers=auth(keys["triage"])).json()["results"]
+    ]
+    store.draw_sample("survey", 3, seed=11, url=db_url)
+    drawn = [i.id for i in store.query_items(store.ItemFilter(sample=True), url=db_url)]
+    assert any(not store.get_item(i, url=db_url).review_signals for i in drawn)  # type: ignore[union-attr]
+    outside = next(i for i in ids if i not in drawn)
+    token = _login(client)
+    # the whole queue marks the sampled items; the filter shows only them, in draw order
+    page = client.get("/triage?status=all")
+    assert set(map(int, re.findall(r'data-sample="(\d+)"', page.text))) == set(drawn)
+    page = client.get("/triage?sample=1")
+    assert "3 items match" in page.text and 'value="1" selected' in page.text
+    listed = [int(i) for i in re.findall(r'class="item-link" href="/triage/items/(\d+)', page.text)]
+    assert listed == drawn
+    assert f'href="/triage/items/{drawn[0]}?sample=1"' in page.text
+    assert 'id="sample-marker"' in client.get(f"/triage/items/{drawn[0]}").text
+    assert 'id="sample-marker"' not in client.get(f"/triage/items/{outside}").text
+    # decisions on the page: sampled on a sampled item, not elsewhere; "next" stays in the sample
+    for item_id in (drawn[0], outside):
+        r = client.post(
+            f"/triage/items/{item_id}/decide",
+            data={"csrf_token": token, "decision_signal": "hate", "decision": "reject", "sample": "1"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+    client.post(f"/triage/items/{drawn[0]}/reject-rest", data={"csrf_token": token, "sample": "1"})
+    latest = store.latest_decisions(url=db_url)
+    assert all(latest[(drawn[0], s)].sampled for s in SIGNALS)
+    assert not latest[(outside, "hate")].sampled
+    r = client.post(
+        f"/triage/items/{drawn[1]}/reject-rest",
+        data={"csrf_token": token, "sample": "1"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == f"/triage/items/{drawn[2]}?sample=1"
+    bad = client.get("/triage?sample=yes")
+    assert bad.status_code == 200 and "sample: &#39;yes&#39; is not 1" in bad.text
