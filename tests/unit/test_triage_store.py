@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -383,6 +385,29 @@ def test_draw_sample_refuses_bad_requests(
     with pytest.raises(TriageError, match=message):
         store.draw_sample(source, n, seed=seed, url=db)
     assert store.count_items(ItemFilter(sample=True), url=db) == 0
+
+
+def test_concurrent_draws_fail_cleanly_and_keep_the_first(
+    db: str, add: Callable[..., list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(*(NewItem("survey", str(k), f"answer {k}") for k in range(5)))
+    real = random.Random
+
+    class RacedRandom(real):  # another process draws the same items between our read and our write
+        def sample(self, population: Any, k: int, **kwargs: Any) -> list[Any]:
+            picked = real.sample(self, population, k, **kwargs)
+            with session_scope(db) as session:
+                session.add(
+                    AuditSample(
+                        item_id=picked[0], source="survey", position=1, drawn_at=store.utcnow(), seed=1
+                    )
+                )
+            return picked
+
+    monkeypatch.setattr(store.random, "Random", RacedRandom)
+    with pytest.raises(TriageError, match="ran at the same time; nothing was drawn"):
+        store.draw_sample("survey", 3, seed=4, url=db)
+    assert store.count_items(ItemFilter(sample=True), url=db) == 1  # only the other draw's item
 
 
 def test_decisions_on_the_audit_sample_are_sampled(db: str, add: Callable[..., list]) -> None:

@@ -942,6 +942,15 @@ def draw_sample(source: str, n: int, *, seed: int | None = None, url: str | None
     if seed is not None and not 0 <= seed < MAX_SEED:
         raise TriageError(f"the seed must be between 0 and {MAX_SEED - 1}, got {seed}")
     used = secrets.randbelow(MAX_SEED) if seed is None else seed
+    try:
+        return _draw(source, n, used, url)
+    except IntegrityError:  # another draw for the same items committed first
+        raise TriageError(
+            f"another draw of source {source!r} ran at the same time; nothing was drawn, run it again"
+        ) from None
+
+
+def _draw(source: str, n: int, used: int, url: str | None) -> SampleDraw:
     with session_scope(url) as session:
         all_ids = list(
             session.scalars(select(TriageItem.id).where(TriageItem.source == source).order_by(TriageItem.id))
