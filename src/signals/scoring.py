@@ -272,28 +272,23 @@ class Scorer:
         One per text, plus one per sentence of a text longer than the window (when it has more than
         one) or, with ``spans``, one window for a shorter text. Only long texts are sentencized.
         """
-        count = 0
-        for text in texts:
-            count += 1
-            if len(text) > self.window_chars:
-                wins = len(windows(text, self.window_chars, pack=False))
-                count += wins if wins > 1 or spans else 0
-            elif spans and text.strip():
-                count += 1  # a short text fits one packed window
-        return count
+        return len(texts) + len(self._windows(texts, spans))
 
-    def _score_batch(self, texts: list[str], want_spans: bool) -> list[Score]:
-        segments: list[str] = list(texts)
-        owners: list[tuple[int, int, int]] = []  # (text index, begin, end) for each extra segment
+    def _windows(self, texts: Sequence[str], want_spans: bool) -> list[tuple[int, int, int]]:
+        """``(text index, begin, end)`` of every input scored besides the whole texts."""
+        owners: list[tuple[int, int, int]] = []
         for i, text in enumerate(texts):
             long = len(text) > self.window_chars
             if long or (want_spans and text):
                 # Long: sentence by sentence. Short (spans only): one window, the whole text.
                 wins = windows(text, self.window_chars, pack=not long)
                 if len(wins) > 1 or want_spans:
-                    for b, e in wins:
-                        owners.append((i, b, e))
-                        segments.append(text[b:e])
+                    owners.extend((i, b, e) for b, e in wins)
+        return owners
+
+    def _score_batch(self, texts: list[str], want_spans: bool) -> list[Score]:
+        owners = self._windows(texts, want_spans)
+        segments = texts + [texts[i][b:e] for i, b, e in owners]
         # Normalised once: the target head reads the same strings (and the ONNX model answers it
         # from the pass it just made).
         normalized = [normalize(t) for t in segments]
