@@ -422,7 +422,7 @@ def test_every_group_frame_has_a_twin(aug_records: list[Record]) -> None:
     assert 0.9 * len(renderings) <= len(twins) <= 1.1 * len(renderings)
     fillers = {f.key: f for f in augment.TWIN_FILLERS}
     assert {r.id.rsplit("-", 1)[1] for r in twins} == set(fillers)
-    assert {f.kind for f in augment.TWIN_FILLERS} == {"service", "place", "weather", "decision"}
+    assert {f.kind for f in augment.TWIN_FILLERS} == {"service", "place", "weather", "decision", "animal"}
     # every written template gets several distinct fillers
     written = Counter(r.id.rsplit("-", 1)[0] for r in twins if r.id.split("-")[3].isdigit())
     assert len(written) >= sum(len(t) for t in augment._AUG_GROUP_TEMPLATES.values())

@@ -362,6 +362,16 @@ _AUG_CIVIC_REQUESTS: tuple[str, ...] = (
     "The after-school club should be open to {J} kids without a long waiting list.",
     "Consult {P} about the new bus routes, they use them more than most.",
     "Protect the {J} community garden from the redevelopment, it matters to people.",
+    # who the speaker is, said in passing or with pride: on the Polis comments the v4 students ranked
+    # such self-descriptions ("I identify as ...", "... lives matter") among their surest hate
+    "I'm {A}, and to me every resident of this town counts.",
+    "{J} lives matter here as much as anywhere else.",
+    "I identify as {A} and I feel at home in this neighbourhood.",
+    "Speaking as {A} and a parent: we need a safer crossing outside the school.",
+    "I am {A}. I love this place and want it to do well.",
+    "{P} are our neighbours, our co-workers and our friends.",
+    "Proud to be {A} and proud of this city.",
+    "As {A} who has lived here for twenty years, I'd keep the market where it is.",
 )
 
 # Reclaimed, in-group self-reference: (group key, text). Speakers use a reclaimed or in-group term
@@ -890,7 +900,7 @@ class Filler:
     plural: str
     person: str
     adj: str
-    kind: str  # "service", "place", "weather" or "decision"
+    kind: str  # "service", "place", "weather", "decision" or "animal"
 
 
 # Interleaved by kind, so consecutive renderings of one frame get fillers of every kind.
@@ -906,6 +916,7 @@ TWIN_FILLERS: tuple[Filler, ...] = (
     Filler("buses", "buses", "a bus", "bus", "service"),
     Filler("downtown_streets", "downtown streets", "a downtown street", "downtown", "place"),
     Filler("heatwaves", "heatwaves", "a heatwave", "heatwave", "weather"),
+    Filler("seagulls", "seagulls", "a seagull", "seagull", "animal"),
     Filler("rezoning_plans", "rezoning plans", "a rezoning plan", "rezoning", "decision"),
     Filler("streetlights", "streetlights", "a streetlight", "streetlight", "service"),
     Filler("library_car_parks", "library car parks", "a library car park", "multi-storey", "place"),
@@ -914,6 +925,7 @@ TWIN_FILLERS: tuple[Filler, ...] = (
     Filler("parking_meters", "parking meters", "a parking meter", "parking-meter", "service"),
     Filler("retail_parks", "retail parks", "a retail park", "retail-park", "place"),
     Filler("floods", "floods", "a flood", "flood", "weather"),
+    Filler("feral_cats", "feral cats", "a feral cat", "feral-cat", "animal"),
     Filler("low_traffic_schemes", "low-traffic schemes", "a low-traffic scheme", "low-traffic", "decision"),
     Filler("cycle_lanes", "new cycle lanes", "a new cycle lane", "cycle-lane", "service"),
     Filler("underpasses", "underpasses", "an underpass", "underpass", "place"),
@@ -922,11 +934,13 @@ TWIN_FILLERS: tuple[Filler, ...] = (
     Filler("speed_bumps", "speed bumps", "a speed bump", "speed-bump", "service"),
     Filler("industrial_estates", "industrial estates", "an industrial estate", "industrial-estate", "place"),
     Filler("fog_banks", "fog banks", "a fog bank", "foggy", "weather"),
+    Filler("wasps", "wasps", "a wasp", "wasp", "animal"),
     Filler("library_closures", "library closures", "a library closure", "library-closure", "decision"),
     Filler("traffic_lights", "traffic lights", "a set of traffic lights", "traffic-light", "service"),
     Filler("motorway_services", "motorway services", "a motorway service station", "motorway", "place"),
     Filler("cold_snaps", "cold snaps", "a cold snap", "frosty", "weather"),
     Filler("road_closures", "road closures", "a road closure", "road-closure", "decision"),
+    Filler("possums", "possums", "a possum", "possum", "animal"),
     Filler("escooters", "e-scooters", "an e-scooter", "e-scooter", "service"),
     Filler("roundabouts", "roundabouts", "a roundabout", "roundabout", "place"),
     Filler("drizzly_days", "drizzly days", "a drizzly day", "drizzly", "weather"),
@@ -934,6 +948,7 @@ TWIN_FILLERS: tuple[Filler, ...] = (
     Filler("wind_turbines", "wind turbines", "a wind turbine", "wind-farm", "service"),
     Filler("shopfronts", "empty shopfronts", "an empty shopfront", "shopfront", "place"),
     Filler("downpours", "downpours", "a downpour", "downpour", "weather"),
+    Filler("pigeons", "pigeons", "a pigeon", "pigeon", "animal"),
     Filler("planning_decisions", "planning decisions", "a planning decision", "planning", "decision"),
 )
 #: What a twin says: not hate, not a threat; the other signals stay unknown.
