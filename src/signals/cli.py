@@ -300,19 +300,22 @@ def _calibrate_source(
         "thresholds and offset fitted on all labels",
     )
     for col in ("signal", "labels (+/-, random)", "held back (+)", "F1 global", "F1 source", "offset",
-                "review", "flag", "note"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("signal", "note") else "right")
+                "review", "flag"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "signal" else "right")
+    notes = []
     for s in SIGNALS:
         fit = entry["signals"][s]
         n = fit["labels"]
         counts = f"{n['n']} ({n['positives']}/{n['negatives']}, {n['random_sample']})"
         if not fit["fitted"]:
-            table.add_row(
-                s, counts, "-", "-", "-", "-", "-", "-", f"keeps the global thresholds: {fit['reason']}"
-            )
+            table.add_row(s, counts, *["-"] * 6)
+            notes.append(f"{s}: keeps the global thresholds ({fit['reason']})")
             continue
         back = fit.get("held_back")
-        note = "" if fit["review_from"] != "global" else "review: global (too few random-sample labels)"
+        if back is None:
+            notes.append(f"{s}: too few labels to hold any back; no gain measured")
+        if fit["review_from"] == "global":
+            notes.append(f"{s}: review kept global (too few random-sample labels), shifted by the offset")
         table.add_row(
             s,
             counts,
@@ -322,9 +325,10 @@ def _calibrate_source(
             f"{fit['offset']:+.2f}",
             f"{fit['review']:.3f}",
             f"{fit['flag']:.3f}",
-            note if back else ("too few labels to hold any back; " + note).strip("; "),
         )
     Console(width=160).print(table)
+    for note in notes:
+        console.print(note)
     if result.path is None:
         console.print(f"no signal of {source} has enough labels: nothing stored, the global thresholds apply")
     else:
