@@ -29,6 +29,7 @@ class _Job:
     texts: list[str]
     spans: bool
     future: asyncio.Future[list[Score]]
+    source: str | None = None
 
 
 class Batcher:
@@ -52,12 +53,14 @@ class Batcher:
             self._task = loop.create_task(self._work(self._queue), name="signals-batcher")
         return self._queue
 
-    async def score(self, scorer: Scorer, texts: list[str], spans: bool = False) -> list[Score]:
-        """Score ``texts`` with ``scorer``, batched with whatever else is waiting."""
+    async def score(
+        self, scorer: Scorer, texts: list[str], spans: bool = False, source: str | None = None
+    ) -> list[Score]:
+        """Score ``texts`` with ``scorer`` (``source``'s operating point), batched with what is waiting."""
         if not texts:
             return []
         future: asyncio.Future[list[Score]] = asyncio.get_running_loop().create_future()
-        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, future))
+        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, future, source))
         return await future
 
     async def _work(self, queue: asyncio.Queue[_Job]) -> None:
@@ -70,15 +73,16 @@ class Batcher:
                 job = queue.get_nowait()
                 jobs.append(job)
                 size += len(job.texts)
-            # One call per (model, spans) pair: a reload mid-queue never mixes two models in one call.
-            groups: dict[tuple[int, bool], list[_Job]] = defaultdict(list)
+            # One call per (model, spans, source): a reload mid-queue never mixes two models in one
+            # call, and each source keeps its own operating point.
+            groups: dict[tuple[int, bool, str | None], list[_Job]] = defaultdict(list)
             for job in jobs:
                 if not job.future.done():  # the client may have gone away
-                    groups[(id(job.scorer), job.spans)].append(job)
-            for (_, spans), group in groups.items():
+                    groups[(id(job.scorer), job.spans, job.source)].append(job)
+            for (_, spans, source), group in groups.items():
                 texts = [t for job in group for t in job.texts]
                 try:
-                    scores = await loop.run_in_executor(executor, group[0].scorer.score, texts, spans)
+                    scores = await loop.run_in_executor(executor, group[0].scorer.score, texts, spans, source)
                 except Exception as exc:  # every waiting request gets the error, the worker lives on
                     for job in group:
                         if not job.future.done():

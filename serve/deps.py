@@ -113,10 +113,15 @@ async def get_scorer(request: Request) -> Scorer:
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 
 
-async def score_texts(request: Request, scorer: Scorer, texts: list[str], spans: bool) -> list[Score]:
-    """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time."""
+async def score_texts(
+    request: Request, scorer: Scorer, texts: list[str], spans: bool, source: str | None = None
+) -> list[Score]:
+    """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time.
+
+    ``source`` selects that source's operating point when the model has one (``signals.sources``).
+    """
     batcher: Batcher = request.app.state.batcher
-    return await batcher.score(scorer, texts, spans)
+    return await batcher.score(scorer, texts, spans, source)
 
 
 # --- keys, scopes, rate limits ---------------------------------------------------------------------

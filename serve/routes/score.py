@@ -102,6 +102,15 @@ class ScoreRequest(BaseModel):
 
     items: list[ScoreItem] = Field(min_length=1, description="Texts to score (limit: SIGNALS_MAX_ITEMS).")
     spans: StrictBool = Field(False, description="Also return evidence spans (sentence windows).")
+    source: CleanStr | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Where the texts come from (a survey or forum, as named in the triage store). When "
+        "the model holds that source's own operating point (`signals calibrate --source`), its offset "
+        "and review/flag thresholds apply; otherwise the global ones. The answer's `operating_point` "
+        "says which.",
+    )
 
 
 class ModelRef(BaseModel):
@@ -131,6 +140,9 @@ class ScoreResult(BaseModel):
 
 class ScoreResponse(BaseModel):
     model: ModelRef
+    operating_point: str = Field(
+        description="Which thresholds decided the flags: `global`, or `source:NAME` for the source's own."
+    )
     results: list[ScoreResult]
 
 
@@ -186,12 +198,14 @@ async def score(
     if settings.log_text:
         for item in body.items:
             log.info("score key=%s id=%s text=%r", principal.name, item.id, item.text)
-    scores = await score_texts(request, scorer, texts, body.spans)
+    scores = await score_texts(request, scorer, texts, body.spans, body.source)
     request.app.state.metrics.observe_scores("score", scores)
+    point = scorer.operating_point(body.source)
     # A JSONResponse directly: FastAPI's generic encoder would walk every value again (~0.3 ms).
     return JSONResponse(
         {
             "model": {"name": scorer.name, "version": scorer.version},
+            "operating_point": point.label if point is not None else "global",
             "results": [result_dict(item.id, sc) for item, sc in zip(body.items, scores, strict=True)],
         }
     )

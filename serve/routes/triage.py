@@ -45,6 +45,7 @@ from serve.errors import EarlyResponse
 from serve.ratelimit import RateLimiter, per
 from serve.triage_settings import TriageSettings, triage_settings
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
+from signals.sources import SourcePoint
 from signals.triage import store
 from signals.triage.models import DECISIONS, STATUSES
 from signals.triage.users import authenticate, end_sessions, get_user, server_secret
@@ -454,7 +455,15 @@ def item_page(ctx: AnalystDep, item_id: ItemId, focus: str | None = None) -> Res
         decision_keys=DECISION_KEYS,
         question=item.context.get("question_text"),
         in_sample=bool(store.in_sample([item.id], url=ctx.url)),
+        source_point=_source_point(ctx, item.source),
     )
+
+
+def _source_point(ctx: Ctx, source: str) -> SourcePoint | None:
+    """The served model's operating point of ``source`` (``signals calibrate --source``), if any."""
+    holder = getattr(ctx.request.app.state, "models", None)
+    scorer = getattr(holder, "scorer", None)
+    return scorer.operating_point(source) if scorer is not None else None
 
 
 def _after_decision(ctx: Ctx, item_id: int, carried: dict[str, str]) -> str:

@@ -80,8 +80,11 @@ def score_csv(
     encoding: str | None = None,
     chunk_rows: int = 1024,
     progress: Callable[[int], None] | None = None,
+    source: str | None = None,
 ) -> int:
     """Score a CSV file into another; returns the number of rows written.
+
+    ``source`` names where the texts come from (its own operating point applies when the model has one).
 
     ``encoding`` ``None`` reads UTF-8 (with or without BOM) or BOM-marked UTF-16. ``progress`` is
     called with the number of rows done after every chunk (the CLI draws a bar). The input is read by
@@ -115,7 +118,7 @@ def score_csv(
             while chunk := list(itertools.islice(rows, chunk_rows)):
                 texts = [row[text_index] for _, row in chunk]
                 scoreable = [i for i, t in enumerate(texts) if t.strip()]
-                results = scorer.score([texts[i] for i in scoreable]) if scoreable else []
+                results = scorer.score([texts[i] for i in scoreable], source=source) if scoreable else []
                 per_row: list[Score | None] = [None] * len(texts)
                 for i, res in zip(scoreable, results, strict=True):
                     per_row[i] = res

@@ -21,6 +21,12 @@ Two operating points are chosen per signal on calibrated scores (``choose_operat
   ``target_precision`` (default 0.80); when no threshold reaches it, the threshold that maximises F1.
 
 ``flag`` is never below ``review``.
+
+A **source offset** (``fit_offset`` / ``apply_offset``) adapts calibrated scores to one source (a survey,
+a forum) whose base rate differs from the corpora: ``sigmoid(logit(p) + offset)``, one number per signal
+fitted by maximum likelihood on that source's labels. A shift on the logit is strictly increasing, so
+the order of answers (and the triage queue) is kept; ``signals.sources`` uses it with
+``choose_thresholds`` for per-source operating points.
 """
 
 from __future__ import annotations
@@ -99,6 +105,51 @@ def apply_calibrator(calibrator: Mapping[str, Any] | None, p_raw: np.ndarray) ->
         calibrated = np.interp(p_raw, calibrator["x"], calibrator["y"])
         return np.clip(0.999 * calibrated + 0.001 * p_raw, 0.0, 1.0)
     raise ValueError(f"unknown calibrator kind {calibrator['kind']!r}")
+
+
+def apply_offset(p: np.ndarray, offset: float) -> np.ndarray:
+    """Shift probabilities by ``offset`` on the logit scale (strictly increasing; 0 is the identity).
+
+    >>> apply_offset(np.array([0.2, 0.5]), 0.0).round(3), apply_offset(np.array([0.5]), np.log(3)).round(3)
+    (array([0.2, 0.5]), array([0.75]))
+    """
+    p = np.asarray(p, dtype=float)
+    if offset == 0.0:
+        return p
+    q = np.clip(p, _EPS, 1 - _EPS)
+    z = np.log(q) - np.log1p(-q) + offset
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def fit_offset(y_true: np.ndarray, p: np.ndarray, max_abs: float = 8.0) -> float:
+    """The logit shift ``c`` maximising the likelihood of ``y_true`` under ``sigmoid(logit(p) + c)``.
+
+    One parameter, a concave log-likelihood: Newton's method from 0 converges in a few steps. At the
+    optimum the shifted probabilities sum to the number of positives, so the source's mean probability
+    matches its observed rate. With one class only (no finite optimum) the shift is 0; it is bounded to
+    ``±max_abs`` (a factor of about 3000 on the odds).
+
+    >>> y = np.array([1, 1, 0, 1]); p = np.array([0.3, 0.6, 0.2, 0.4])
+    >>> c = fit_offset(y, p); round(float(apply_offset(p, c).sum()), 3)
+    3.0
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    if len(y_true) == 0 or y_true.min() == y_true.max():
+        return 0.0
+    z = np.log(p) - np.log1p(-p)
+    c = 0.0
+    for _ in range(100):
+        q = 1.0 / (1.0 + np.exp(-(z + c)))
+        grad = float((y_true - q).sum())
+        hess = float((q * (1 - q)).sum())
+        if hess <= 0:
+            break
+        step = grad / hess
+        c = float(np.clip(c + step, -max_abs, max_abs))
+        if abs(step) < 1e-10 or abs(c) == max_abs:
+            break
+    return c
 
 
 def _review_for_recall(y: np.ndarray, p: np.ndarray, target_recall: float) -> float:

@@ -199,20 +199,57 @@ def evaluate(
 
 @app.command()
 def calibrate(
-    model: Annotated[str, typer.Option(help="Model dir or MLflow URI whose operating points to refit")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model dir or MLflow URI whose operating points to refit; with --source a model directory "
+            "[models/default]"
+        ),
+    ] = None,
     config: Annotated[Path, typer.Option(help="Experiment TOML whose rules to apply")] = Path(
         "training/configs/minilm3.v3.toml"
     ),
     override: Overrides = None,
     tracking_uri: TrackingUri = None,
     artifacts: Artifacts = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Fit this source's own review/flag thresholds and offset from the analysts' labels in the "
+            "triage store, stored beside the model (sources.json)"
+        ),
+    ] = None,
+    min_labels: Annotated[
+        int, typer.Option(help="With --source: labels a signal needs, else it keeps the global thresholds")
+    ] = 30,
+    holdout: Annotated[
+        float, typer.Option(help="With --source: share of the labels held back to measure the gain")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option(help="With --source: seed of the held-back split")] = 13,
+    target_recall: Annotated[float, typer.Option(help="With --source: recall target of `review`")] = 0.90,
+    target_precision: Annotated[float, typer.Option(help="With --source: precision target of `flag`")] = 0.80,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="SIGNALS_DATABASE_URL", help="Triage store [sqlite:///signals.db]")
+    ] = None,
 ) -> None:
     """Refit a model's calibration and review/flag thresholds (civic set, review budget) without
-    retraining; logged and registered as a new `challenger` run."""
+    retraining; logged and registered as a new `challenger` run.
+
+    With --source NAME: fit that source's own operating point (offset, review, flag per signal) from the
+    analysts' confirm/reject decisions on its answers, print F1 at flag on a held-back part of the labels
+    (global thresholds vs the source's), and store it in the model directory's sources.json; scoring that
+    source (`score --source`, `import`, the triage store, /v1/score with "source") then uses it."""
+    if source is not None:
+        _calibrate_source(
+            model, source, min_labels, holdout, seed, target_recall, target_precision, database_url
+        )
+        return
     from signals.corpora import CorpusError
     from signals.dataset import DatasetError
     from signals.training import load_config, recalibrate
 
+    if model is None:
+        fail("--model is required (or give --source NAME to fit a source's operating point)")
     try:
         cfg = load_config(config, override or [])
         result = recalibrate(model, cfg, tracking_uri=tracking_uri, artifacts=artifacts)
@@ -221,6 +258,81 @@ def calibrate(
     console.print(
         f"recalibrated {model}: run {result.run_id[:8]}, version {result.version}, in {result.model_dir}"
     )
+
+
+def _calibrate_source(
+    model: str | None,
+    source: str,
+    min_labels: int,
+    holdout: float,
+    seed: int,
+    target_recall: float,
+    target_precision: float,
+    database_url: str | None,
+) -> None:
+    """``signals calibrate --source``: fit, print the held-back gain per signal, store beside the model."""
+    from signals.registry import DEFAULT_MODEL_DIR, is_registry_uri
+    from signals.sources import SOURCES_FILE, SourceError, Targets, calibrate_source
+
+    if model is not None and is_registry_uri(model):
+        fail(
+            f"--source needs a model directory (its operating points are stored there in {SOURCES_FILE}); "
+            f"{model} is a registry URI: download it to a directory first"
+        )
+    if not source.strip():
+        fail("--source needs a name, e.g. city-survey-2025")
+    for name, value in (("--target-recall", target_recall), ("--target-precision", target_precision)):
+        if not 0 < value <= 1:
+            fail(f"{name} must be above 0 and at most 1, got {value}")
+    directory = Path(model) if model is not None else DEFAULT_MODEL_DIR
+    targets = Targets(target_recall, target_precision, min_labels, holdout, seed)
+    _migrate_quietly(database_url)
+    try:
+        result = calibrate_source(directory, source, targets, url=database_url)
+    except SourceError as exc:
+        fail(str(exc))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        fail(f"cannot load model {directory}: {exc}")
+    entry = result.entry
+    table = Table(
+        title=f"Operating point of source {source} ({entry['model']['name']} {entry['model']['version']})",
+        caption=f"F1 at flag on the {holdout:.0%} of labels held back (seed {seed}); "
+        "thresholds and offset fitted on all labels",
+    )
+    for col in ("signal", "labels (+/-, random)", "held back (+)", "F1 global", "F1 source", "offset",
+                "review", "flag"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "signal" else "right")
+    notes = []
+    for s in SIGNALS:
+        fit = entry["signals"][s]
+        n = fit["labels"]
+        counts = f"{n['n']} ({n['positives']}/{n['negatives']}, {n['random_sample']})"
+        if not fit["fitted"]:
+            table.add_row(s, counts, *["-"] * 6)
+            notes.append(f"{s}: keeps the global thresholds ({fit['reason']})")
+            continue
+        back = fit.get("held_back")
+        if back is None:
+            notes.append(f"{s}: too few labels to hold any back; no gain measured")
+        if fit["review_from"] == "global":
+            notes.append(f"{s}: review kept global (too few random-sample labels), shifted by the offset")
+        table.add_row(
+            s,
+            counts,
+            f"{back['n']} ({back['positives']})" if back else "-",
+            f"{back['f1_global']:.3f}" if back else "-",
+            f"{back['f1_source']:.3f}" if back else "-",
+            f"{fit['offset']:+.2f}",
+            f"{fit['review']:.3f}",
+            f"{fit['flag']:.3f}",
+        )
+    Console(width=160).print(table)
+    for note in notes:
+        console.print(note)
+    if result.path is None:
+        console.print(f"no signal of {source} has enough labels: nothing stored, the global thresholds apply")
+    else:
+        console.print(f"stored in {result.path}; restart or reload servers to use it")
 
 
 @app.command("evaluate-loco")
@@ -280,6 +392,12 @@ def score(
         str | None, typer.Option(help="Input file encoding [UTF-8, with or without BOM]")
     ] = None,
     spans: Annotated[bool, typer.Option(help="With --text: include evidence spans")] = True,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the texts come from: its own operating point applies when the model has one"
+        ),
+    ] = None,
 ) -> None:
     """Score a CSV (all rows and columns kept, plus p_* and flag_*) or one --text (JSON)."""
     import dataclasses
@@ -302,7 +420,7 @@ def score(
     except (FileNotFoundError, ValueError, OSError) as exc:
         fail(f"cannot load model {model or '(default)'}: {exc}")
     if text is not None:
-        result = scorer.score(text, spans=spans)
+        result = scorer.score(text, spans=spans, source=source)
         payload = {"model": {"name": scorer.name, "version": scorer.version}, **dataclasses.asdict(result)}
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -317,10 +435,13 @@ def score(
                 text_column=text_column,
                 encoding=encoding,
                 progress=lambda done: bar.update(task, completed=done),
+                source=source,
             )
     except BatchInputError as exc:
         fail(str(exc))
-    console.print(f"scored {n} rows with {scorer.name} {scorer.version} -> {output}")
+    point = scorer.operating_point(source)
+    used = "operating point " + (point.label if point is not None else "global")
+    console.print(f"scored {n} rows with {scorer.name} {scorer.version} ({used}) -> {output}")
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -573,7 +694,9 @@ def import_survey(
         f"({summary.layout} export, {headers}); {summary.new} new, {summary.existing} already stored "
         f"-> {summary.destination}"
     )
-    console.print(f"languages: {langs}; flagged: {flagged}")
+    point = scorer.operating_point(summary.survey)
+    used = f"{point.label} (fitted {point.fitted_at})" if point is not None else "global"
+    console.print(f"languages: {langs}; flagged: {flagged}; operating point: {used}")
     if summary.redactions:
         console.print(
             "personal data replaced: " + ", ".join(f"{k} {v}" for k, v in summary.redactions.items())
@@ -603,7 +726,14 @@ def report(
     ] = None,
 ) -> None:
     """Write a briefing (one self-contained HTML file, plus its tables as CSV and JSON)."""
-    from signals.report import ReportContext, build_report, frame_model, read_scored_file, store_frame
+    from signals.report import (
+        ReportContext,
+        build_report,
+        frame_model,
+        operating_point_note,
+        read_scored_file,
+        store_frame,
+    )
 
     if (survey is None) == (input_path is None):
         fail("give --survey NAME (triage store) or --input SCORED_FILE")
@@ -625,7 +755,7 @@ def report(
             from signals.db import database_url as resolve_url
 
             source = f"triage store ({_store_label(resolve_url(database_url))})"
-        context = ReportContext(name, frame_model(frame), source)
+        context = ReportContext(name, frame_model(frame), source, operating_point=operating_point_note(frame))
         inputs = [input_path] if input_path is not None else []
         files = build_report(frame, output, context, date_field, inputs=inputs)
     except (LookupError, ValueError) as exc:

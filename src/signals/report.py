@@ -552,6 +552,7 @@ class ReportContext:
     model: str  # "name version"
     source: str  # "triage store sqlite:///signals.db" or the scored file
     thresholds: dict[str, float] = field(default_factory=dict)
+    operating_point: str = ""  # which thresholds set the flags (``operating_point_note``)
     generated: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -789,6 +790,24 @@ def frame_model(frame: pd.DataFrame) -> str:
     return "unknown"
 
 
+def operating_point_note(frame: pd.DataFrame) -> str:
+    """One sentence on which thresholds set the flags: the survey's own (``signals calibrate --source``)
+    or the model's global ones, with answer counts when both occur; empty without the information."""
+    if "operating_point" not in frame or not len(frame):
+        return ""
+    counts = frame["operating_point"].fillna("global").astype(str).value_counts()
+    own = {k: int(v) for k, v in counts.items() if k.startswith("source:")}
+    if not own:
+        return "The flags use the model's global thresholds (no operating point of this survey's own)."
+    parts = [f"{k.removeprefix('source:')!r} ({v} answers)" for k, v in sorted(own.items())]
+    rest = int(counts.drop(list(own)).sum())
+    tail = f"; {rest} answers scored before it was fitted use the global thresholds" if rest else ""
+    return (
+        "The flags use the operating point fitted to this survey from analysts' labels "
+        f"(signals calibrate --source): {', '.join(parts)}{tail}."
+    )
+
+
 #: Analyst decisions as report values: confirmed 1, rejected 0, unsure 0.5 (reviewed, no verdict).
 DECISION_VALUES = {"confirm": 1.0, "reject": 0.0, "unsure": 0.5}
 #: Labels of the random sample for the corrected prevalence: "unsure" is no label there.
@@ -821,6 +840,7 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
             "non_english": bool(ctx.get("non_english", False)),
             "text": it.text,
             "model": f"{it.model_name} (version {it.model_version})",
+            "operating_point": it.operating_point,
         }
         row.update({f"meta.{k}": v for k, v in (ctx.get("meta") or {}).items()})
         for s in SIGNALS:

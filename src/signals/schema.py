@@ -133,7 +133,8 @@ class Score:
     ``scores`` are calibrated probabilities per signal; ``review`` marks scores at or above the
     high-recall threshold (triage queue), ``flags`` those at or above the high-precision threshold.
     ``priority`` orders the triage queue; ``targets`` are target-group probabilities (empty when the
-    model has no target head); ``spans`` is the evidence, most relevant first.
+    model has no target head); ``spans`` is the evidence, most relevant first. ``operating_point`` says
+    which thresholds decided ``review``/``flags``: ``global`` or a source's own (``source:NAME``).
     """
 
     scores: dict[str, float]
@@ -142,3 +143,4 @@ class Score:
     priority: float = 0.0
     targets: dict[str, float] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
+    operating_point: str = "global"

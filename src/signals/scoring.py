@@ -10,6 +10,12 @@ than several packed together, keeps one hateful sentence from being averaged awa
 neighbours (the encoder mean-pools over the tokens). A hateful sentence at the end of a long benign
 comment therefore still flags, and the sentence is returned as the first evidence span. A text that
 fits in one window is scored whole; with spans requested, its span is the whole text.
+
+A **source** (``score(texts, source="city-survey-2025")``) selects that source's operating point when
+the model directory holds one (``sources.json``, see ``signals.sources``): its offset shifts the
+calibrated scores (spans included; order kept) and its ``review``/``flag`` thresholds apply. Each
+``Score`` says which point decided it: ``operating_point`` is ``source:NAME`` or ``global`` (a source
+without a point of its own is scored with the global thresholds).
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ from typing import Any, overload
 
 import numpy as np
 
-from signals.calibration import apply_calibrator
+from signals.calibration import apply_calibrator, apply_offset
 from signals.models import ModelInfo, SignalModel, load_model_dir
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
 from signals.registry import resolve
 from signals.schema import SIGNALS, Score, Span
+from signals.sources import GLOBAL, SourcePoint, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +218,17 @@ class Scorer:
     {'hate': True, 'threat': False, 'offensive': True, 'polarization': True}
     """
 
-    def __init__(self, model: SignalModel, info: ModelInfo, window_chars: int = 1000) -> None:
+    def __init__(
+        self,
+        model: SignalModel,
+        info: ModelInfo,
+        window_chars: int = 1000,
+        sources: dict[str, SourcePoint] | None = None,
+    ) -> None:
         self.model = model
         self.info = info
+        #: Per-source operating points (``signals.sources``), by source name.
+        self.sources: dict[str, SourcePoint] = dict(sources or {})
         # A model that truncates its input (a transformer's token limit) says how many characters fit;
         # longer windows would silently lose their ends, so take the smaller of the two.
         self.window_chars = min(window_chars, int(getattr(model, "max_window_chars", window_chars)))
@@ -228,6 +243,10 @@ class Scorer:
     @property
     def version(self) -> str:
         return self.info.version
+
+    def operating_point(self, source: str | None) -> SourcePoint | None:
+        """The source's own operating point, or ``None`` (the global thresholds apply)."""
+        return self.sources.get(source) if source else None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows)."""
@@ -255,15 +274,23 @@ class Scorer:
         return np.asarray(fn(normalized), dtype=float)
 
     @overload
-    def score(self, texts: str, spans: bool = ...) -> Score: ...  # type: ignore[overload-overlap]
+    def score(  # type: ignore[overload-overlap]
+        self, texts: str, spans: bool = ..., source: str | None = ...
+    ) -> Score: ...
     @overload
-    def score(self, texts: Sequence[str], spans: bool = ...) -> list[Score]: ...
+    def score(self, texts: Sequence[str], spans: bool = ..., source: str | None = ...) -> list[Score]: ...
 
-    def score(self, texts: str | Sequence[str], spans: bool = False) -> Score | list[Score]:
-        """Score one text (returns a ``Score``) or many (returns a list in the same order)."""
+    def score(
+        self, texts: str | Sequence[str], spans: bool = False, source: str | None = None
+    ) -> Score | list[Score]:
+        """Score one text (returns a ``Score``) or many (returns a list in the same order).
+
+        ``source`` names where the texts come from; its own operating point applies when the model
+        has one (module docstring).
+        """
         single = isinstance(texts, str)
         batch: list[str] = [texts] if isinstance(texts, str) else list(texts)
-        results = self._score_batch(batch, spans)
+        results = self._score_batch(batch, spans, self.operating_point(source))
         return results[0] if single else results
 
     def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:
@@ -286,13 +313,18 @@ class Scorer:
                     owners.extend((i, b, e) for b, e in wins)
         return owners
 
-    def _score_batch(self, texts: list[str], want_spans: bool) -> list[Score]:
+    def _score_batch(
+        self, texts: list[str], want_spans: bool, point: SourcePoint | None = None
+    ) -> list[Score]:
         owners = self._windows(texts, want_spans)
         segments = texts + [texts[i][b:e] for i, b, e in owners]
         # Normalised once: the target head reads the same strings (and the ONNX model answers it
         # from the pass it just made).
         normalized = [normalize(t) for t in segments]
         probs = self._calibrated(normalized)
+        if point is not None:
+            for j, s in enumerate(SIGNALS):
+                probs[:, j] = apply_offset(probs[:, j], point.offset[s])
         whole = probs[: len(texts)].copy()
         per_text_spans: list[list[Span]] = [[] for _ in texts]
         for k, (i, b, e) in enumerate(owners):
@@ -301,8 +333,9 @@ class Scorer:
             per_text_spans[i].append(Span(b, e, {s: float(p[j]) for j, s in enumerate(SIGNALS)}))
         target_probs = self._targets(normalized[: len(texts)])
         prio = priority(whole)
-        review_t = self.info.thresholds["review"]
-        flag_t = self.info.thresholds["flag"]
+        review_t = point.review if point is not None else self.info.thresholds["review"]
+        flag_t = point.flag if point is not None else self.info.thresholds["flag"]
+        used = point.label if point is not None else GLOBAL
         out = []
         for i in range(len(texts)):
             scores = {s: float(whole[i, j]) for j, s in enumerate(SIGNALS)}
@@ -319,6 +352,7 @@ class Scorer:
                         else {}
                     ),
                     spans=spans_i if want_spans else [],
+                    operating_point=used,
                 )
             )
         return out
@@ -332,5 +366,9 @@ def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1
     """
     directory = resolve(uri)
     model, info = load_model_dir(directory)
-    log.info("loaded model %s version %s from %s", info.name, info.version, directory)
-    return Scorer(model, info, window_chars=window_chars)
+    sources = load_sources(directory, info)
+    log.info(
+        "loaded model %s version %s from %s%s", info.name, info.version, directory,
+        f" with the operating points of {len(sources)} source(s)" if sources else "",
+    )  # fmt: skip
+    return Scorer(model, info, window_chars=window_chars, sources=sources)

@@ -598,7 +598,8 @@ def answers_frame(
 
     Columns: ``survey, respondent_id, question_id, question_text, lang, non_english, text``, then
     ``meta.<field>`` per meta field, then ``p_<signal>``, ``review_<signal>``, ``flag_<signal>``,
-    ``target_<group>`` and ``priority`` when ``scores`` are given, and ``model`` ("name version").
+    ``target_<group>``, ``priority`` and ``operating_point`` (``global`` or ``source:NAME``) when ``scores``
+    are given, and ``model`` ("name version").
     """
     rows: list[dict[str, Any]] = []
     for i, a in enumerate(answers):
@@ -619,6 +620,7 @@ def answers_frame(
             row.update({f"flag_{n}": int(s.flags[n]) for n in SIGNALS})
             row.update({f"target_{t}": s.targets.get(t) for t in TARGETS})
             row["priority"] = s.priority
+            row["operating_point"] = s.operating_point
         if model is not None:
             row["model"] = model
         rows.append(row)
@@ -678,7 +680,7 @@ def import_survey(
         with raising(SurveyInputError):
             check_output(output, [table.path])
         prepared, redactions = prepare_answers(answers)
-        scores = scorer.score([a.text for a in prepared])
+        scores = scorer.score([a.text for a in prepared], source=survey.strip())
         for sc in scores:
             flagged.update(s for s in SIGNALS if sc.flags[s])
         frame = answers_frame(prepared, scores, model=f"{scorer.name} (version {scorer.version})")

@@ -70,6 +70,9 @@ class TriageItem(Base):
     second_review: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Which thresholds decided ``review``/``flags``: "global", or "source:NAME" when the model held the
+    # source's own operating point (``signals.sources``) at scoring time.
+    operating_point: Mapped[str] = mapped_column(String(120), default="global", server_default="global")
 
 
 class TriageDecision(Base):

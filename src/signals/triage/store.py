@@ -10,11 +10,13 @@ Writing items::
 
 ``add_items`` redacts personal data (``signals.privacy``) from the text and every string in the
 context *before* anything is stored, scores the redacted text (so evidence offsets match what is
-stored), and queues each item with the scorer's priority (calibrated risk plus uncertainty). It is
-idempotent by ``(source, external_id)``: a repeat returns the stored item untouched, also when two
-requests race: rows are inserted with ``ON CONFLICT DO NOTHING`` and whatever another writer stored
-first is read back, so redaction and scoring run once per call, never per retry. A database that
-stays locked raises ``StoreBusy`` (nothing stored; the caller may resend).
+stored), and queues each item with the scorer's priority (calibrated risk plus uncertainty). Items
+are scored with their source's own operating point when the model holds one (``signals.sources``; the
+item records which one in ``operating_point``). It is idempotent by ``(source, external_id)``: a
+repeat returns the stored item untouched, also when two requests race: rows are inserted with
+``ON CONFLICT DO NOTHING`` and whatever another writer stored first is read back, so redaction and
+scoring run once per call, never per retry. A database that stays locked raises ``StoreBusy``
+(nothing stored; the caller may resend).
 
 Survey imports store answers the same way: ``source`` is the survey's name and ``context`` carries
 ``question_id`` and ``question_text`` plus any respondent metadata (already de-identified; it is
@@ -160,6 +162,7 @@ class Item:
     second_review: bool
     status: str
     submitted_by: str | None
+    operating_point: str = "global"  # "global" or "source:NAME" (see signals.sources)
 
     @property
     def review_signals(self) -> list[str]:
@@ -187,6 +190,7 @@ class Item:
             second_review=row.second_review,
             status=row.status,
             submitted_by=row.submitted_by,
+            operating_point=row.operating_point or "global",
         )
 
 
@@ -450,8 +454,19 @@ def _prepare(
             texts.append(item.text)
             counts.append({})
         contexts.append(context)
-    scores = scorer.score(texts, spans=True)
-    review_t = scorer.info.thresholds.get("review", {})
+    # Scored per source: a source with its own operating point (signals.sources) gets its thresholds.
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        by_source[item.source].append(i)
+    scores: list[Score] = [None] * len(items)  # type: ignore[list-item]
+    review_of: dict[str, Mapping[str, float]] = {}
+    for source, index in by_source.items():
+        for i, sc in zip(
+            index, scorer.score([texts[i] for i in index], spans=True, source=source), strict=True
+        ):
+            scores[i] = sc
+        point = scorer.operating_point(source)
+        review_of[source] = point.review if point else scorer.info.thresholds.get("review", {})
     now = utcnow()
     rows = []
     for item, text, context, count, score in zip(items, texts, contexts, counts, scores, strict=True):
@@ -471,13 +486,14 @@ def _prepare(
                 review=_dumps(score.review),
                 flags=_dumps(score.flags),
                 targets=_dumps({t: round(v, 6) for t, v in score.targets.items()}),
-                spans=_dumps(_spans_json(score, review_t)),
+                spans=_dumps(_spans_json(score, review_of[item.source])),
                 priority=float(score.priority),
                 review_signals=_as_list_column(s for s in SIGNALS if score.review.get(s)),
                 target_groups=_as_list_column(_model_target_groups(score.targets)),
                 second_review=bool(second_review and any(score.flags.values())),
                 status=QUEUED,
                 submitted_by=submitted_by,
+                operating_point=score.operating_point,
             )
         )
     return rows

@@ -290,3 +290,35 @@ def test_logs_carry_no_text_unless_configured(
         client = make_client(settings.model_copy(update={"log_text": True}))
         client.post("/v1/score", json={"items": [{"text": secret}]}, headers=auth(keys["score"]))
     assert secret in caplog.text
+
+
+def test_a_named_source_uses_its_own_operating_point(
+    make_client: Callable[..., TestClient], settings: Settings, keys: dict[str, str]
+) -> None:
+    from conftest import fake_scorer
+    from signals.sources import SourcePoint
+
+    def loader(uri: str | None) -> object:
+        scorer = fake_scorer()
+        base = scorer.info.thresholds
+        scorer.sources["city"] = SourcePoint(
+            "city",
+            review={**base["review"], "offensive": 0.04},
+            flag={**base["flag"], "offensive": 0.04},
+            offset={s: 0.0 for s in SIGNALS},
+            fitted=("offensive",),
+        )
+        return scorer
+
+    client = make_client(settings, loader=loader)
+    items = [{"text": "the bus was late"}]
+    plain = client.post("/v1/score", json={"items": items}, headers=auth(keys["score"])).json()
+    assert plain["operating_point"] == "global"
+    assert plain["results"][0]["flags"]["offensive"]["flag"] is False
+    own = client.post("/v1/score", json={"items": items, "source": "city"}, headers=auth(keys["score"]))
+    assert own.status_code == 200 and own.json()["operating_point"] == "source:city"
+    assert own.json()["results"][0]["flags"]["offensive"]["flag"] is True
+    other = client.post("/v1/score", json={"items": items, "source": "forum"}, headers=auth(keys["score"]))
+    assert other.json()["operating_point"] == "global"
+    empty = client.post("/v1/score", json={"items": items, "source": ""}, headers=auth(keys["score"]))
+    assert empty.status_code == 422
