@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from signals.schema import SIGNALS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     add_completion=False,
@@ -713,6 +716,39 @@ def _store_label(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def _report_wave(
+    survey: str | None, input_path: Path | None, database_url: str | None
+) -> tuple[pd.DataFrame, str, str]:
+    """One wave for `signals report`: (frame, name, source) from a scored file or the triage store.
+
+    Raises ``UserError`` for a file that is missing or not a scored survey file, ``LookupError`` for a
+    survey the store does not hold.
+    """
+    from signals.report import read_scored_file, store_frame
+
+    if input_path is not None:
+        if not input_path.is_file():
+            raise UserError(f"input file not found: {input_path}")
+        frame = read_scored_file(input_path)
+        missing = {"text", "question_id", *(f"flag_{s}" for s in SIGNALS)} - set(frame.columns)
+        if missing:
+            raise UserError(f"{input_path} is not a scored survey file: no column(s) {sorted(missing)}")
+        if frame.empty:
+            raise UserError(f"{input_path} has no answers")
+        name = str(frame["survey"].iloc[0]) if "survey" in frame else input_path.stem
+        return frame, name, f"scored file {input_path.name}"
+    assert survey is not None
+    _migrate_quietly(database_url)
+    frame = store_frame(survey, database_url)
+    from signals.db import database_url as resolve_url
+
+    return frame, survey, f"triage store ({_store_label(resolve_url(database_url))})"
+
+
+#: Suffixes that make --compare a file, not a survey name.
+_SCORED_SUFFIXES = {".csv", ".parquet"}
+
+
 @app.command()
 def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write, e.g. report.html")],
@@ -720,48 +756,55 @@ def report(
     input_path: Annotated[
         Path | None, typer.Option("--input", help="A scored file from `signals import --output` instead")
     ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            metavar="OTHER",
+            help="Compare with another wave: a scored file, or a survey name in the triage store",
+        ),
+    ] = None,
     date_field: Annotated[str | None, typer.Option(help="Meta field holding the date [detected]")] = None,
     database_url: Annotated[
         str | None, typer.Option(envvar="SIGNALS_DATABASE_URL", help="Triage store [sqlite:///signals.db]")
     ] = None,
 ) -> None:
-    """Write a briefing (one self-contained HTML file, plus its tables as CSV and JSON)."""
-    from signals.report import (
-        ReportContext,
-        build_report,
-        frame_model,
-        operating_point_note,
-        read_scored_file,
-        store_frame,
-    )
+    """Write a briefing (one self-contained HTML file, plus its tables as CSV and JSON).
+
+    With --compare OTHER, the briefing also compares this wave with OTHER (an existing file, or a file
+    name ending .csv/.parquet, is read as a scored file; anything else is a survey in the store).
+    """
+    from signals.inputs import InputFileError
+    from signals.report import ReportContext, build_report, frame_model, operating_point_note
 
     if (survey is None) == (input_path is None):
         fail("give --survey NAME (triage store) or --input SCORED_FILE")
     try:
-        if input_path is not None:
-            if not input_path.is_file():
-                fail(f"input file not found: {input_path}")
-            frame = read_scored_file(input_path)
-            missing = {"text", "question_id", *(f"flag_{s}" for s in SIGNALS)} - set(frame.columns)
-            if missing:
-                fail(f"{input_path} is not a scored survey file: no column(s) {sorted(missing)}")
-            name = str(frame["survey"].iloc[0]) if "survey" in frame and len(frame) else input_path.stem
-            source = f"scored file {input_path.name}"
-        else:
-            assert survey is not None
-            _migrate_quietly(database_url)
-            frame = store_frame(survey, database_url)
-            name = survey
-            from signals.db import database_url as resolve_url
-
-            source = f"triage store ({_store_label(resolve_url(database_url))})"
-        context = ReportContext(name, frame_model(frame), source, operating_point=operating_point_note(frame))
+        frame, name, source = _report_wave(survey, input_path, database_url)
+        other = None
         inputs = [input_path] if input_path is not None else []
-        files = build_report(frame, output, context, date_field, inputs=inputs)
-    except (LookupError, ValueError) as exc:
+        context = ReportContext(name, frame_model(frame), source, operating_point=operating_point_note(frame))
+        if compare is not None:
+            as_file = Path(compare)
+            is_file = as_file.is_file() or as_file.suffix.lower() in _SCORED_SUFFIXES
+            try:
+                other, other_name, other_source = (
+                    _report_wave(None, as_file, database_url)
+                    if is_file
+                    else _report_wave(compare, None, database_url)
+                )
+            except (UserError, LookupError, InputFileError) as exc:  # the file or survey, by name
+                raise UserError(f"--compare {compare}: {exc}") from None
+            except (ValueError, OSError) as exc:  # a file pandas cannot parse
+                raise UserError(f"--compare {compare}: cannot read it as a scored file: {exc}") from None
+            inputs += [as_file] if is_file else []
+            context.compare, context.compare_source = other_name, other_source
+        files = build_report(frame, output, context, date_field, inputs=inputs, other=other)
+    except (UserError, LookupError, ValueError) as exc:  # InputFileError is a ValueError
         fail(str(exc))
-    console.print(f"report for {name} ({len(frame)} answers) -> {files.html}; tables: {files.json.name}, "
-                  f"{len(files.csv)} CSV files")  # fmt: skip
+    compared = f"; compared with {context.compare}" if compare is not None else ""
+    console.print(f"report for {name} ({len(frame)} answers{compared}) -> {files.html}; "
+                  f"tables: {files.json.name}, {len(files.csv)} CSV files")  # fmt: skip
 
 
 @app.command("score-spark")

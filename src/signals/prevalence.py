@@ -55,6 +55,27 @@ class Corrected:
     variance_rectifier: float  # var(Y - f) / n
     labels_to_halve: int | None
 
+    @property
+    def standard_error(self) -> float:
+        """The estimate's standard error, ``sqrt(variance_model + variance_rectifier)``."""
+        return math.sqrt(self.variance_model + self.variance_rectifier)
+
+
+def difference(
+    estimate: float, standard_error: float, other: float, other_standard_error: float, z: float = Z95
+) -> tuple[float, float, float]:
+    """Difference of two independent estimates (e.g. two survey waves' corrected prevalences).
+
+    Returns ``(estimate - other, low, high)`` with the normal interval ``± z * sqrt(se1² + se2²)``,
+    clipped to [-1, 1]. The waves' answers and labels are drawn independently, so the variances add.
+
+    >>> [round(x, 4) for x in difference(0.30, 0.02, 0.25, 0.015)]
+    [0.05, 0.001, 0.099]
+    """
+    diff = estimate - other
+    half = z * math.sqrt(standard_error**2 + other_standard_error**2)
+    return (diff, max(-1.0, diff - half), min(1.0, diff + half))
+
 
 def _variance(values: np.ndarray) -> float:
     return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
@@ -93,7 +114,7 @@ def ppi_mean(
     rectifier = float(residual.mean())
     var_model = _variance(f_all) / big_n
     var_rect = (_variance(residual) if n > 1 else MAX_RECTIFIER_VARIANCE) / n
-    se = math.sqrt(var_model + var_rect)
+    se = math.sqrt(var_model + var_rect)  # = Corrected.standard_error
     estimate = model_mean + rectifier
     return Corrected(
         estimate=min(1.0, max(0.0, estimate)),

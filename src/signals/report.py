@@ -16,11 +16,20 @@ Beside it, the *corrected* prevalence (``signals.prevalence``, prediction-powere
 model's calibrated probabilities on all answers, corrected by the error measured on answers analysts
 labelled in a uniform random sample (``sample_<signal>``: 1 confirmed, 0 rejected, empty otherwise; only
 decisions recorded as ``sampled`` in the triage store, never the risk-ranked queue's). Its interval
-covers the model's mistakes too. A group (overall, a question) needs ``MIN_LABELS`` such labels; with
-none the report says the shares are uncorrected.
+covers the model's mistakes too. A group (overall, a question, a period, a meta value) needs
+``MIN_LABELS`` such labels; with none the report says the shares are uncorrected. Per target group the
+estimate runs over all answers with prediction ``p_<signal> * aimed`` and label ``sample_<signal> *
+aimed``: it corrects the signal, while whether an answer is aimed at the group stays the model's call.
+
+With another wave (``--compare``), ``compare_waves`` gives each signal's share in both waves, overall
+and per question id both have, and the difference with its 95 % interval: Newcombe's hybrid score
+interval (``newcombe_interval``) for the uncorrected shares, the difference of two independent
+prediction-powered estimates (``signals.prevalence.difference``) for the corrected ones; in words, "a
+real change" when the interval excludes 0, else "within noise".
 
 ``build_report`` writes the HTML (charts as inline SVG, so the one file prints and mails well), the
-same tables as ``<stem>-<table>.csv`` and everything as ``<stem>.json`` beside it.
+same tables as ``<stem>-<table>.csv`` (and ``<stem>-compare.csv``) and everything as ``<stem>.json``
+beside it.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from signals.inputs import check_output, replacing
-from signals.prevalence import Z95, ppi_mean
+from signals.prevalence import Z95, difference, ppi_mean
 from signals.schema import SIGNAL_DEFINITIONS, SIGNALS, TARGET_LABELS, TARGETS
 
 log = logging.getLogger(__name__)
@@ -57,7 +66,8 @@ MIN_LABELS = 30
 
 #: Columns ``prevalence(..., corrected=True)`` adds.
 CORRECTED_COLUMNS = [
-    "labels", "correction", "corrected", "corrected_low", "corrected_high", "labels_to_halve",
+    "labels", "correction", "corrected", "corrected_low", "corrected_high", "corrected_se",
+    "labels_to_halve",
 ]  # fmt: skip
 
 #: Quotes shown per signal.
@@ -97,6 +107,27 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (low, high)
 
 
+def newcombe_interval(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for ``k1/n1 - k2/n2`` (two independent proportions).
+
+    Method 10 of Newcombe (1998), built from the two Wilson intervals: it keeps Wilson's good
+    behaviour at 0 % and with small counts, where the textbook Wald interval fails. ``(nan, nan)``
+    when either n is 0.
+
+    >>> [round(x, 4) for x in newcombe_interval(56, 70, 48, 80)]  # Newcombe (1998), example (a)
+    [0.0524, 0.3339]
+    >>> [round(x, 4) for x in newcombe_interval(5, 56, 0, 29)]  # example (d)
+    [-0.0381, 0.1926]
+    """
+    if n1 <= 0 or n2 <= 0:
+        return (math.nan, math.nan)
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1, z)
+    l2, u2 = wilson_interval(k2, n2, z)
+    diff = p1 - p2
+    return (diff - math.hypot(p1 - l1, u2 - p2), diff + math.hypot(u1 - p1, p2 - l2))
+
+
 def _rate_row(k: int, n: int) -> dict[str, Any]:
     low, high = wilson_interval(k, n)
     return {"n": n, "k": k, "rate": k / n if n else math.nan, "ci_low": low, "ci_high": high}
@@ -121,18 +152,33 @@ def detect_date_field(frame: pd.DataFrame) -> str | None:
     return None
 
 
-def _corrected_row(group: pd.DataFrame, signal: str) -> dict[str, Any]:
-    """The prediction-powered estimate of one group from its random-sample labels (``sample_<signal>``)."""
+def _corrected_row(group: pd.DataFrame, signal: str, within: pd.Series | None = None) -> dict[str, Any]:
+    """The prediction-powered estimate of one group from its random-sample labels (``sample_<signal>``).
+
+    With ``within`` (a boolean mask over the group), the estimate is of the share of the group's answers
+    that carry the signal *and* fall within the mask: prediction ``p_<signal> * within`` and label
+    ``sample_<signal> * within`` over all the group's answers (the mask itself is taken as given).
+    """
     col = f"sample_{signal}"
     labels = pd.to_numeric(group[col], errors="coerce") if col in group else pd.Series(np.nan, group.index)
     labelled = labels.notna().to_numpy()
     n = int(labelled.sum())
     row: dict[str, Any] = {"labels": n, "correction": "no labels" if n == 0 else "not enough labels"}
-    row.update(corrected=math.nan, corrected_low=math.nan, corrected_high=math.nan, labels_to_halve=None)
+    row.update(
+        corrected=math.nan,
+        corrected_low=math.nan,
+        corrected_high=math.nan,
+        corrected_se=math.nan,
+        labels_to_halve=None,
+    )
     if n >= MIN_LABELS:
         probs = pd.to_numeric(group[f"p_{signal}"], errors="coerce").to_numpy(dtype=float)
+        truth = labels.to_numpy(dtype=float)
+        if within is not None:
+            mask = within.to_numpy(dtype=float)
+            probs, truth = probs * mask, truth * mask
         try:
-            est = ppi_mean(probs, labels.to_numpy(dtype=float)[labelled], probs[labelled])
+            est = ppi_mean(probs, truth[labelled], probs[labelled])
         except ValueError as exc:
             raise ValueError(f"cannot correct {signal} for model errors: p_{signal}: {exc}") from None
         if est is not None:  # always, with n > 0
@@ -141,6 +187,7 @@ def _corrected_row(group: pd.DataFrame, signal: str) -> dict[str, Any]:
                 corrected=est.estimate,
                 corrected_low=est.ci_low,
                 corrected_high=est.ci_high,
+                corrected_se=est.standard_error,
                 labels_to_halve=est.labels_to_halve,
             )
     return row
@@ -154,8 +201,8 @@ def prevalence(frame: pd.DataFrame, by: str | None = None, corrected: bool = Fal
     model errors from analysts' labels on a uniform random sample (``signals.prevalence``; columns
     ``CORRECTED_COLUMNS``): ``labels`` in the group, ``correction`` ("corrected", "not enough labels"
     under ``MIN_LABELS``, "no labels"), ``corrected`` with its 95 % interval ``corrected_low`` ..
-    ``corrected_high``, and ``labels_to_halve`` (labels in all that would halve that interval; empty
-    when more labels alone cannot).
+    ``corrected_high`` and standard error ``corrected_se``, and ``labels_to_halve`` (labels in all
+    that would halve that interval; empty when more labels alone cannot).
     """
     rows = []
     groups: list[tuple[Any, pd.DataFrame]] = (
@@ -187,17 +234,30 @@ def by_question(frame: pd.DataFrame) -> pd.DataFrame:
 def by_target(frame: pd.DataFrame) -> pd.DataFrame:
     """Share of *all* answers flagged for a signal and aimed at a target group (probability >= 0.5).
 
-    Empty when the model gives no target probabilities.
+    With the corrected estimate (``CORRECTED_COLUMNS``) of the same share: prediction-powered over all
+    answers, with prediction ``p_<signal> * aimed`` and label ``sample_<signal> * aimed``, so it needs
+    ``MIN_LABELS`` random-sample labels of the signal in the whole survey. It corrects the model's
+    errors on the *signal* only: whether an answer is aimed at the group stays the model's judgement
+    (analysts label signals, not targets). Empty when the model gives no target probabilities.
     """
-    columns = ["target", "signal", "n", "k", "rate", "ci_low", "ci_high"]
+    columns = ["target", "signal", "n", "k", "rate", "ci_low", "ci_high", *CORRECTED_COLUMNS]
     present = [t for t in TARGETS if f"target_{t}" in frame and frame[f"target_{t}"].notna().any()]
     rows = []
     for target in present:
         aimed = pd.to_numeric(frame[f"target_{target}"], errors="coerce").fillna(0) >= TARGET_THRESHOLD
         for signal in SIGNALS:
             k = int(((_flags(frame, signal) == 1) & aimed).sum())
-            rows.append({"target": TARGET_LABELS[target], "signal": signal, **_rate_row(k, len(frame))})
-    return pd.DataFrame(rows, columns=columns)
+            rows.append(
+                {
+                    "target": TARGET_LABELS[target],
+                    "signal": signal,
+                    **_rate_row(k, len(frame)),
+                    **_corrected_row(frame, signal, within=aimed),
+                }
+            )
+    table = pd.DataFrame(rows, columns=columns)
+    table["labels_to_halve"] = table["labels_to_halve"].astype("Int64")
+    return table
 
 
 def _period(dates: pd.Series) -> tuple[pd.Series, str]:
@@ -213,29 +273,33 @@ def _period(dates: pd.Series) -> tuple[pd.Series, str]:
 def over_time(frame: pd.DataFrame, date_field: str | None) -> tuple[pd.DataFrame, str]:
     """Prevalence per week, month or year (chosen from the date span) of a date meta field.
 
-    Returns the table (column ``period``, sorted) and the period's name; answers without a parseable
-    date are left out of this table only.
+    Returns the table (column ``period``, sorted; corrected where a period has ``MIN_LABELS``
+    random-sample labels) and the period's name; answers without a parseable date are left out of
+    this table only.
     """
-    columns = ["period", "signal", "n", "k", "rate", "ci_low", "ci_high"]
+    columns = ["period", "signal", "n", "k", "rate", "ci_low", "ci_high", *CORRECTED_COLUMNS]
     if date_field is None or f"meta.{date_field}" not in frame:
         return pd.DataFrame(columns=columns), ""
     dates = pd.to_datetime(frame[f"meta.{date_field}"], errors="coerce", format="mixed")
     periods, unit = _period(dates)
     dated = frame.assign(period=periods).dropna(subset=["period"])
     # prevalence() lists signals in SIGNALS order within each group; a stable sort keeps that order.
-    table = prevalence(dated, by="period").sort_values("period", kind="stable")
+    table = prevalence(dated, by="period", corrected=True).sort_values("period", kind="stable")
     return table.reset_index(drop=True), unit
 
 
 def by_meta(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Prevalence per value of one meta field (empty values as ``(blank)``, rare values pooled)."""
+    """Prevalence per value of one meta field (empty values as ``(blank)``, rare values pooled).
+
+    Corrected where a value has ``MIN_LABELS`` random-sample labels.
+    """
     values = frame[f"meta.{name}"].fillna("").astype(str).str.strip().replace("", "(blank)")
     counts = values.value_counts()
     if len(counts) > MAX_GROUPS:
         keep = set(counts.index[: MAX_GROUPS - 1])
         values = values.where(values.isin(keep), "(other)")
     grouped = frame.assign(value=values)
-    table = prevalence(grouped, by="value")
+    table = prevalence(grouped, by="value", corrected=True)
     # Natural order ("Ward 2" before "Ward 10"), so tables read like the survey's own lists.
     natural = table["value"].map(
         lambda v: [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", v)]
@@ -243,6 +307,96 @@ def by_meta(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     table = table.assign(_key=natural.map(tuple)).sort_values("_key", kind="stable").drop(columns="_key")
     table.insert(0, "field", name)
     return table.reset_index(drop=True)
+
+
+#: Columns of ``compare_waves``.
+COMPARE_COLUMNS = [
+    "scope", "question_id", "signal", "n", "k", "rate", "other_n", "other_k", "other_rate",
+    "difference", "difference_low", "difference_high", "change",
+    "correction", "other_correction", "corrected", "other_corrected", "corrected_difference",
+    "corrected_difference_low", "corrected_difference_high", "corrected_change",
+]  # fmt: skip
+
+
+def _change(low: float, high: float) -> str:
+    """Plain words for a difference's 95 % interval: does it exclude 0?"""
+    if math.isnan(low) or math.isnan(high):
+        return "–"
+    if low > 0:
+        return "a real change (up)"
+    if high < 0:
+        return "a real change (down)"
+    return "within noise"
+
+
+def _difference_row(this: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """One comparison: two ``prevalence(..., corrected=True)`` rows of the same group and signal."""
+    low, high = newcombe_interval(this["k"], this["n"], other["k"], other["n"])
+    row: dict[str, Any] = {
+        "signal": this["signal"],
+        "n": this["n"],
+        "k": this["k"],
+        "rate": this["rate"],
+        "other_n": other["n"],
+        "other_k": other["k"],
+        "other_rate": other["rate"],
+        "difference": this["rate"] - other["rate"],
+        "difference_low": low,
+        "difference_high": high,
+        "change": _change(low, high),
+        "correction": this["correction"],
+        "other_correction": other["correction"],
+        "corrected": this["corrected"],
+        "other_corrected": other["corrected"],
+    }
+    if this["correction"] == other["correction"] == "corrected":
+        diff, low, high = difference(
+            this["corrected"], this["corrected_se"], other["corrected"], other["corrected_se"]
+        )
+        row.update(
+            corrected_difference=diff,
+            corrected_difference_low=low,
+            corrected_difference_high=high,
+            corrected_change=_change(low, high),
+        )
+    else:
+        why = [f"{this['correction']} in this wave"] if this["correction"] != "corrected" else []
+        if other["correction"] != "corrected":
+            why.append(f"{other['correction']} in the other")
+        row.update(
+            corrected_difference=math.nan,
+            corrected_difference_low=math.nan,
+            corrected_difference_high=math.nan,
+            corrected_change="; ".join(why),
+        )
+    return row
+
+
+def compare_waves(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """This wave's prevalence against another wave's, overall and per question id both waves have.
+
+    One row per signal (``scope`` "overall", then "question" rows in this wave's question order) with
+    both shares, their difference (this minus other) and its 95 % interval: Newcombe's hybrid score
+    interval for the uncorrected shares (``newcombe_interval``), and, where both waves have
+    ``MIN_LABELS`` random-sample labels, the difference of the two corrected estimates ±1.96 times the
+    root of the summed squared standard errors (``signals.prevalence.difference``; the waves are
+    independent). ``change`` and ``corrected_change`` say in words whether the interval excludes 0;
+    without a corrected comparison, ``corrected_change`` says which wave lacks labels.
+    """
+    if other.empty:
+        raise ValueError("the wave to compare with has no answers")
+    rows: list[dict[str, Any]] = []
+    mine, theirs = prevalence(frame, corrected=True), prevalence(other, corrected=True)
+    for a, b in zip(mine.to_dict("records"), theirs.to_dict("records"), strict=True):
+        rows.append({"scope": "overall", "question_id": None, **_difference_row(a, b)})
+    shared = set(other["question_id"].astype(str))
+    mine = prevalence(frame[frame["question_id"].astype(str).isin(shared)], by="question_id", corrected=True)
+    theirs = prevalence(other, by="question_id", corrected=True)
+    theirs = theirs.assign(question_id=theirs["question_id"].astype(str)).set_index(["question_id", "signal"])
+    for a in mine.to_dict("records"):
+        b = {"signal": a["signal"], **theirs.loc[(str(a["question_id"]), a["signal"])].to_dict()}
+        rows.append({"scope": "question", "question_id": a["question_id"], **_difference_row(a, b)})
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
 
 
 def review_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -333,6 +487,8 @@ class ReportTables:
     quotes: pd.DataFrame
     time_unit: str = ""
     date_field: str | None = None
+    #: ``compare_waves`` against another wave (``--compare``), else None; written as ``<stem>-compare.csv``.
+    compare: pd.DataFrame | None = None
 
     #: The tables, in the order they are written (``<stem>-<name>.csv``).
     NAMES: ClassVar[tuple[str, ...]] = (
@@ -343,8 +499,13 @@ class ReportTables:
         return [(name, getattr(self, name)) for name in self.NAMES]
 
 
-def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> ReportTables:
-    """All report tables for a frame of scored answers; ``date_field`` defaults to the detected one."""
+def compute_tables(
+    frame: pd.DataFrame, date_field: str | None = None, other: pd.DataFrame | None = None
+) -> ReportTables:
+    """All report tables for a frame of scored answers; ``date_field`` defaults to the detected one.
+
+    With ``other`` (another wave's frame), also the comparison with it (``compare_waves``).
+    """
     if frame.empty:
         raise ValueError("no answers to report on")
     date_field = date_field or detect_date_field(frame)
@@ -355,7 +516,9 @@ def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> Report
     meta_table = (
         pd.concat(metas, ignore_index=True)
         if metas
-        else pd.DataFrame(columns=["field", "value", "signal", "n", "k", "rate", "ci_low", "ci_high"])
+        else pd.DataFrame(
+            columns=["field", "value", "signal", "n", "k", "rate", "ci_low", "ci_high", *CORRECTED_COLUMNS]
+        )
     )
     return ReportTables(
         overall=prevalence(frame, corrected=True),
@@ -368,6 +531,7 @@ def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> Report
         quotes=quotes(frame),
         time_unit=unit,
         date_field=date_field,
+        compare=None if other is None else compare_waves(frame, other),
     )
 
 
@@ -553,6 +717,8 @@ class ReportContext:
     source: str  # "triage store sqlite:///signals.db" or the scored file
     thresholds: dict[str, float] = field(default_factory=dict)
     operating_point: str = ""  # which thresholds set the flags (``operating_point_note``)
+    compare: str | None = None  # the other wave's name, with --compare
+    compare_source: str = ""  # where the other wave came from, like ``source``
     generated: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -573,6 +739,20 @@ def _interval(low: Any, high: Any) -> str:
     return f"{float(low):.1%} – {float(high):.1%}"
 
 
+def _points(value: Any) -> str:
+    """A difference of shares in percentage points, signed: ``+2.0``, ``-0.4``, ``0.0``."""
+    if _missing(value):
+        return "–"
+    points = round(float(value) * 100, 1)
+    return "0.0" if points == 0 else f"{points:+.1f}"
+
+
+def _points_interval(low: Any, high: Any) -> str:
+    if _missing(low):
+        return "–"
+    return f"{_points(low)} to {_points(high)}"
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
@@ -584,7 +764,7 @@ def _corrected_cell(r: dict[str, Any]) -> str:
     return f"{_pct(r['corrected'])} ({_interval(r['corrected_low'], r['corrected_high'])})"
 
 
-def _findings(tables: ReportTables, n_answers: int) -> list[Markup]:
+def _findings(tables: ReportTables, n_answers: int, context: ReportContext) -> list[Markup]:
     """Plain sentences for the top of the page, computed from the tables (no interpretation).
 
     HTML with every value escaped (question ids are column headers of the export: anyone's text).
@@ -620,6 +800,21 @@ def _findings(tables: ReportTables, n_answers: int) -> list[Markup]:
                 "so they do not account for the model's mistakes."
             )
         )
+    if tables.compare is not None:
+        for r in tables.compare[tables.compare["scope"] == "overall"].to_dict("records"):
+            out.append(
+                Markup(
+                    "<b>{}</b> compared with {}: {} now, {} then, {} points (95 % interval {}): {}."
+                ).format(
+                    SIGNAL_TITLES[r["signal"]],
+                    context.compare,
+                    _pct(r["rate"]),
+                    _pct(r["other_rate"]),
+                    _points(r["difference"]),
+                    _points_interval(r["difference_low"], r["difference_high"]),
+                    r["change"],
+                )
+            )
     bq = tables.by_question
     if len(bq["question_id"].unique()) > 1:
         for signal in SIGNALS:
@@ -675,6 +870,8 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
     env.filters["interval"] = lambda r: _interval(r["ci_low"], r["ci_high"])
     env.filters["corrected"] = _corrected_cell
     env.filters["halve"] = lambda r: "–" if _missing(r["labels_to_halve"]) else str(r["labels_to_halve"])
+    env.filters["points"] = _points
+    env.filters["points_interval"] = _points_interval
     questions = frame.drop_duplicates("question_id")[["question_id", "question_text"]].to_dict("records")
     charts: dict[str, Any] = {
         "overall": overall_chart(tables.overall),
@@ -709,7 +906,7 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
         n_respondents=frame["respondent_id"].nunique() if "respondent_id" in frame else None,
         non_english=non_english,
         dates=dates,
-        findings=_findings(tables, len(frame)),
+        findings=_findings(tables, len(frame), context),
         meta_fields=[m for m in meta_fields(frame) if m != tables.date_field],
         target_threshold=TARGET_THRESHOLD,
         any_labels=bool(tables.overall["labels"].sum()),
@@ -723,6 +920,7 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
             },
         },
         quotes={s: tables.quotes[tables.quotes["signal"] == s].to_dict("records") for s in SIGNALS},
+        compare=None if tables.compare is None else tables.compare.to_dict("records"),
     )
 
 
@@ -737,22 +935,28 @@ def build_report(
     context: ReportContext,
     date_field: str | None = None,
     inputs: Sequence[Path] = (),
+    other: pd.DataFrame | None = None,
 ) -> ReportFiles:
     """Write ``output`` (HTML), ``<stem>.json`` and ``<stem>-<table>.csv`` beside it; return the paths.
 
-    Refuses (``InputFileError``) an output that is a folder or whose files would overwrite one of
-    ``inputs`` (the scored file the frame came from); missing folders are created.
+    With ``other`` (another wave, named ``context.compare``), the report compares the two: an HTML
+    section, ``<stem>-compare.csv`` and the JSON key ``compare``. Refuses (``InputFileError``) an
+    output that is a folder or whose files would overwrite one of ``inputs`` (the scored files the
+    frames came from); missing folders are created.
     """
     output = Path(output)
     json_path = output.with_suffix(".json")
-    csv_paths = {name: output.with_name(f"{output.stem}-{name}.csv") for name in ReportTables.NAMES}
-    tables = compute_tables(frame, date_field)
+    names = [*ReportTables.NAMES, *(["compare"] if other is not None else [])]
+    csv_paths = {name: output.with_name(f"{output.stem}-{name}.csv") for name in names}
+    tables = compute_tables(frame, date_field, other)
     html = render_html(frame, tables, context)
     check_output(output, inputs, also=[json_path, *csv_paths.values()])
     with replacing(output) as tmp:
         tmp.write_text(html, encoding="utf-8")
     for name, table in tables.items():
         table.to_csv(csv_paths[name], index=False)
+    if tables.compare is not None:
+        tables.compare.to_csv(csv_paths["compare"], index=False)
     payload = {
         "survey": context.survey,
         "model": context.model,
@@ -767,6 +971,15 @@ def build_report(
         "min_labels": MIN_LABELS,
         "tables": {name: _jsonable(table) for name, table in tables.items()},
     }
+    if tables.compare is not None:
+        payload["compare"] = {
+            "with": context.compare,
+            "source": context.compare_source,
+            "answers": len(other) if other is not None else None,
+            "interval": "Newcombe hybrid score (method 10) for the difference of the uncorrected shares",
+            "corrected_interval": "difference of two independent prediction-powered estimates (normal)",
+            "rows": _jsonable(tables.compare),
+        }
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     csvs = list(csv_paths.values())
     log.info("wrote report %s (%d answers) with %d tables", output, len(frame), len(csvs))

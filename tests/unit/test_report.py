@@ -316,3 +316,115 @@ def test_uncorrectable_probabilities_name_the_column() -> None:
     frame.loc[0, "p_hate"] = float("nan")
     with pytest.raises(ValueError, match="cannot correct hate for model errors: p_hate"):
         compute_tables(frame)
+
+
+def test_newcombe_interval_for_a_difference_of_proportions() -> None:
+    from signals.report import newcombe_interval
+
+    # Newcombe (1998), "Interval estimation for the difference between independent proportions",
+    # method 10: examples (a) 56/70 - 48/80, (e) 0/10 - 0/20 and (g) 10/10 - 0/20.
+    assert [round(x, 4) for x in newcombe_interval(56, 70, 48, 80)] == [0.0524, 0.3339]
+    assert [round(x, 4) for x in newcombe_interval(0, 10, 0, 20)] == [-0.1611, 0.2775]
+    assert [round(x, 4) for x in newcombe_interval(10, 10, 0, 20)] == [0.6791, 1.0]
+    low, high = newcombe_interval(48, 80, 56, 70)  # swapping the waves mirrors the interval
+    assert (low, high) == pytest.approx((-0.3339, -0.0524), abs=1e-4)
+    assert all(math.isnan(x) for x in newcombe_interval(1, 0, 2, 10))
+
+
+def _targeted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every fifth answer aimed at a religion (model's target probability 0.8), the rest at nobody."""
+    return frame.assign(target_religion=[0.8 if i % 5 == 0 else 0.1 for i in range(len(frame))])
+
+
+def test_corrected_by_target_time_and_meta() -> None:
+    from signals.prevalence import ppi_mean
+
+    frame = _targeted(_labelled())
+    tables = compute_tables(frame)
+    aimed = (frame["target_religion"] >= 0.5).astype(float)
+    labelled = frame["sample_hate"].notna()
+    expected = ppi_mean(
+        frame["p_hate"] * aimed,
+        (frame["sample_hate"] * aimed)[labelled],
+        (frame["p_hate"] * aimed)[labelled],
+    )
+    row = _row(tables.by_target, target="religion", signal="hate")
+    assert expected is not None and row["labels"] == 50 and row["correction"] == "corrected"
+    assert (row["corrected"], row["corrected_low"], row["corrected_high"]) == pytest.approx(
+        (expected.estimate, expected.ci_low, expected.ci_high)
+    )
+    assert row["corrected_se"] == pytest.approx(expected.standard_error)
+    assert _row(tables.by_target, target="religion", signal="threat")["correction"] == "no labels"
+    # per ward: "Busy" holds 47 of the 50 labels, "Quiet" 3
+    assert _row(tables.by_meta, value="Busy", signal="hate")["correction"] == "corrected"
+    assert _row(tables.by_meta, value="Quiet", signal="hate")["correction"] == "not enough labels"
+    # per period: the labels are spread thin, so no period has 30
+    hate_periods = tables.over_time[tables.over_time["signal"] == "hate"]
+    assert set(hate_periods["correction"]) == {"not enough labels"}
+    assert hate_periods["labels"].sum() == 50
+
+
+def test_compare_waves_uncorrected_and_corrected() -> None:
+    from signals.prevalence import difference
+    from signals.report import compare_waves, newcombe_interval
+
+    this, other = _labelled(400, 40, 10), _labelled(300, 35, 35)
+    other.loc[other["flag_hate"] == 1, "flag_hate"] = other["flag_hate"].where(other.index % 2 == 0, 0)
+    table = compare_waves(this, other)
+    assert list(table["scope"]) == ["overall"] * 4 + ["question"] * 8
+    hate = _row(table, scope="overall", signal="hate")
+    a, b = (
+        _row(prevalence(this, corrected=True), signal="hate"),
+        _row(prevalence(other, corrected=True), signal="hate"),
+    )
+    assert (hate["difference_low"], hate["difference_high"]) == newcombe_interval(
+        a["k"], a["n"], b["k"], b["n"]
+    )
+    assert (
+        hate["difference"] == pytest.approx(a["rate"] - b["rate"]) and hate["change"] == "a real change (up)"
+    )
+    expected = difference(a["corrected"], a["corrected_se"], b["corrected"], b["corrected_se"])
+    assert (
+        hate["corrected_difference"],
+        hate["corrected_difference_low"],
+        hate["corrected_difference_high"],
+    ) == (pytest.approx(expected))
+    assert hate["corrected_change"] == "within noise"  # same labels behind both: no real change
+    # Q2 has 10 labels here and 35 there: no corrected comparison, and the row says why
+    q2 = _row(table, scope="question", question_id="Q2", signal="hate")
+    assert q2["corrected_change"] == "not enough labels in this wave" and math.isnan(
+        q2["corrected_difference"]
+    )
+    assert _row(table, scope="overall", signal="threat")["corrected_change"] == (
+        "no labels in this wave; no labels in the other"
+    )
+    with pytest.raises(ValueError, match="no answers"):
+        compare_waves(this, other.iloc[:0])
+
+
+def test_labels_for_one_signal_only_in_every_table_and_the_comparison(tmp_path: Path) -> None:
+    frame, other = _targeted(_labelled()), _targeted(_labelled(300, 35, 35))
+    files = build_report(
+        frame, tmp_path / "r.html", ReportContext("s", "m 1", "test", compare="last year"), other=other
+    )
+    payload = json.loads(files.json.read_text())
+    for name in ("overall", "by_question", "by_target", "over_time", "by_meta"):
+        rows = payload["tables"][name]
+        assert rows and {r["correction"] for r in rows if r["signal"] != "hate"} == {"no labels"}, name
+        assert all(r["corrected"] is None and r["labels"] == 0 for r in rows if r["signal"] != "hate")
+    assert "corrected" in {r["correction"] for r in payload["tables"]["by_target"] if r["signal"] == "hate"}
+    compare = payload["compare"]["rows"]
+    assert {r["corrected_change"] for r in compare if r["signal"] != "hate"} == {
+        "no labels in this wave; no labels in the other"
+    }
+    html = files.html.read_text()
+    assert "Compared with last year" in html and "Corrected for model errors, per group" in html
+    assert 'no labels <span class="muted">(0 labels)' in html
+    csv = pd.read_csv(tmp_path / "r-compare.csv")
+    assert len(csv) == len(compare) and set(csv["signal"]) == {"hate", "threat", "offensive", "polarization"}
+
+
+def test_no_compare_section_without_another_wave(small: pd.DataFrame, tmp_path: Path) -> None:
+    files = build_report(small, tmp_path / "r.html", ReportContext("s", "m 1", "test"))
+    assert "compare" not in json.loads(files.json.read_text())
+    assert not (tmp_path / "r-compare.csv").exists() and "Compared with" not in files.html.read_text()
