@@ -642,9 +642,8 @@ class Agreement:
     engine_seconds: float
 
 
-def embed(directory: str | Path, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, float]:
-    """E5 embeddings of ``texts`` with the converted model in torch (masked mean, L2 norm) and the time."""
-    import torch
+def load_converted(directory: str | Path) -> tuple[Any, Any]:
+    """The converted ``BertModel`` (eval mode, no pooler) and its tokenizer (padding, truncation at 512)."""
     from tokenizers import Tokenizer
     from transformers import AutoModel
 
@@ -653,6 +652,13 @@ def embed(directory: str | Path, texts: Sequence[str], batch_size: int = 32) -> 
     tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=int(model.config.max_position_embeddings))
     tokenizer.enable_padding(pad_id=int(model.config.pad_token_id), pad_token="<pad>")
+    return model, tokenizer
+
+
+def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 32) -> tuple[np.ndarray, float]:
+    """E5 embeddings of ``texts`` in torch (attention-masked mean, L2 norm) and the seconds it took."""
+    import torch
+
     out = np.zeros((len(texts), int(model.config.hidden_size)), dtype=np.float32)
     start = time.perf_counter()
     with torch.inference_mode():
@@ -683,10 +689,9 @@ def compare_with_engine(
     start = time.perf_counter()
     reference = np.asarray(engine.encode(list(texts), is_query), dtype=np.float32)
     engine_seconds = time.perf_counter() - start
-    ours, torch_seconds = embed(directory, texts, batch_size)
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    model, tokenizer = load_converted(directory)
+    ours, torch_seconds = embed(model, tokenizer, texts, batch_size)
+    tokenizer.no_padding()
     encodings = [e.ids for e in tokenizer.encode_batch(list(texts))]
     counts = [len(ids) == engine.token_count(t, is_query) for ids, t in zip(encodings, texts, strict=True)]
     engine_ids = engine_token_ids(texts, is_query, engine_file or record.source)
