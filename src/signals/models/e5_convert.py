@@ -40,7 +40,7 @@ a vowel mark) loses the rest of that grapheme (``tokenizers``' ``Precompiled`` n
 grapheme); texts over 512 tokens are truncated, the engine averages 510-token windows.
 
 The engine also quantises activations to 8 bits on the fly, which the converted float model does not:
-embeddings agree to a cosine of about 0.99, not exactly (``verify`` measures it).
+embeddings agree to a cosine above 0.998, not exactly (``verify`` measures it).
 
 Run ``python -m signals.models.e5_convert`` (``make e5``); ``--verify N`` compares the result with the
 engine on N texts per language of the shared corpora.
