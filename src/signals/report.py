@@ -15,7 +15,8 @@ model's flags are an estimate and the confirmed rate tells the reader how far to
 Beside it, the *corrected* prevalence (``signals.prevalence``, prediction-powered inference): the
 model's calibrated probabilities on all answers, corrected by the error measured on answers analysts
 labelled in a uniform random sample (``sample_<signal>``: 1 confirmed, 0 rejected, empty otherwise; only
-decisions recorded as ``sampled`` in the triage store, never the risk-ranked queue's). Its interval
+decisions on answers in the audit sample, whenever they were made, never other answers of the risk-ranked
+queue). Its interval
 covers the model's mistakes too. A group (overall, a question, a period, a meta value) needs
 ``MIN_LABELS`` such labels; with none the report says the shares are uncorrected. Per target group the
 estimate runs over all answers with prediction ``p_<signal> * aimed`` and label ``sample_<signal> *
@@ -1032,7 +1033,7 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
 
     Raises ``LookupError`` when the store holds no item of that survey (the CLI lists the ones it has).
     """
-    from signals.triage.store import ItemFilter, facets, latest_decisions, query_items
+    from signals.triage.store import ItemFilter, facets, in_sample, latest_decisions, query_items
 
     items = query_items(ItemFilter(source=survey), limit=None, url=url)
     if not items:
@@ -1040,6 +1041,9 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
         raise LookupError(f"no answers of survey {survey!r} in the store; surveys and sources there: {known}")
     items.sort(key=lambda it: it.id)  # import order, not queue order: tables list questions as asked
     decided = latest_decisions([it.id for it in items], url=url)
+    # An answer decided in risk-ranked triage and drawn into the sample later is in the sample all the
+    # same: the draw ignored the decision, so its latest decision is that answer's label.
+    drawn = in_sample([it.id for it in items], url=url)
     rows = []
     for it in items:
         ctx = it.context
@@ -1061,7 +1065,8 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
             row[f"flag_{s}"] = int(bool(it.flags.get(s)))
             d = decided.get((it.id, s))
             row[f"decision_{s}"] = DECISION_VALUES.get(d.decision, math.nan) if d else math.nan
-            row[f"sample_{s}"] = SAMPLE_VALUES.get(d.decision, math.nan) if d and d.sampled else math.nan
+            sampled = d is not None and (d.sampled or it.id in drawn)
+            row[f"sample_{s}"] = SAMPLE_VALUES.get(d.decision, math.nan) if d and sampled else math.nan
         row.update({f"target_{t}": it.targets.get(t) for t in TARGETS})
         rows.append(row)
     return pd.DataFrame(rows)

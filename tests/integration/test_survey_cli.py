@@ -287,6 +287,29 @@ def test_triage_sample_draws_answers_whose_decisions_correct_the_report(
     assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
 
 
+def test_answers_decided_before_they_were_drawn_count_as_sample_labels(
+    keyword_model_dir: Path, db: str, tmp_path: Path
+) -> None:
+    # The draw ignores decisions, so an answer already decided in risk-ranked triage and drawn later is
+    # a sample member like any other: leaving it out would bias the sample towards undecided answers.
+    from signals.triage.store import ItemFilter, query_items, record_decision
+
+    assert _import(keyword_model_dir, db).exit_code == 0
+    items = query_items(ItemFilter(source=SURVEY), limit=None, url=db)
+    for it in items:  # everything decided first, none of it sampled
+        record_decision(it.id, "hate", "confirm" if it.flags["hate"] else "reject", "ana", url=db)
+    out = tmp_path / "report.html"
+    args = ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out.with_name("report-overall.csv")).set_index("signal").loc["hate", "labels"] == 0
+    assert _sample(db, "--source", SURVEY, "--n", "32", "--seed", "3").exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
+    assert overall.loc["hate", "labels"] == 32 and overall.loc["hate", "correction"] == "corrected"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
