@@ -233,18 +233,29 @@ def redact(text: str, kinds: Iterable[str] = KINDS) -> RedactionResult:
     return RedactionResult("".join(parts), dict(counts))
 
 
+#: Top-level context keys that hold identifiers a survey tool or forum assigned (``2025001``, ``Q3``):
+#: a long number there is a record number, not a phone number. Other kinds are still redacted (a
+#: respondent id can be an e-mail address).
+ID_KEYS: frozenset[str] = frozenset({"respondent_id", "question_id", "external_id"})
+
+
 def redact_values(value: Any, kinds: Iterable[str] = KINDS) -> tuple[Any, dict[str, int]]:
     """Redact every string inside a JSON-like value (dicts, lists, strings); returns it and the counts.
 
     Used for submission context and survey respondent metadata, where free text can hide anywhere,
     dictionary keys included (``{"jo@example.org": "called"}``). Two keys that redact to the same text
-    are both kept: the second becomes ``"[EMAIL] (2)"``, so nothing is lost.
+    are both kept: the second becomes ``"[EMAIL] (2)"``, so nothing is lost. The identifiers under
+    ``ID_KEYS`` at the top level keep their digits:
+
+    >>> redact_values({"respondent_id": "2025001", "note": "call 2025001"})[0]
+    {'respondent_id': '2025001', 'note': 'call [PHONE]'}
     """
     counts: Counter[str] = Counter()
     kinds = tuple(kinds)
+    id_kinds = tuple(k for k in kinds if k != "phone")
 
-    def text(v: str) -> str:
-        result = redact(v, kinds)
+    def text(v: str, of: tuple[str, ...] = kinds) -> str:
+        result = redact(v, of)
         counts.update(result.counts)
         return result.text
 
@@ -265,4 +276,8 @@ def redact_values(value: Any, kinds: Iterable[str] = KINDS) -> tuple[Any, dict[s
             return [walk(x) for x in v]
         return v
 
+    if isinstance(value, Mapping):
+        ids = {k: text(v, id_kinds) for k, v in value.items() if k in ID_KEYS and isinstance(v, str)}
+        rest = walk({k: v for k, v in value.items() if k not in ids})
+        return {**ids, **rest}, dict(counts)
     return walk(value), dict(counts)

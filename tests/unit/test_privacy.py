@@ -140,3 +140,20 @@ def test_feedback_is_stored_redacted(tmp_path: Path) -> None:
     )
     [row] = load_feedback(url)
     assert row["text"] == "Mail [EMAIL] or call [PHONE], idiot"
+
+
+def test_record_identifiers_keep_their_digits_but_not_their_emails() -> None:
+    # A survey tool's 7-digit respondent id is a record number; redacted as a phone number it could no
+    # longer match a spreadsheet of decisions keyed by respondent and question.
+    context = {
+        "respondent_id": "2025001",
+        "question_id": "5551234567",
+        "meta": {"respondent_id": "0151 496 0000"},
+        "note": "ring 2025001",
+    }
+    out, counts = redact_values(context)
+    assert out["respondent_id"] == "2025001" and out["question_id"] == "5551234567"
+    assert out["meta"]["respondent_id"] == "[PHONE]" and out["note"] == "ring [PHONE]"
+    assert counts == {"phone": 2}
+    out, counts = redact_values({"respondent_id": "jo@example.org"})
+    assert out == {"respondent_id": "[EMAIL]"} and counts == {"email": 1}
