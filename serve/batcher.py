@@ -28,6 +28,7 @@ class _Job:
     scorer: Scorer
     texts: list[str]
     spans: bool
+    language: str | None
     future: asyncio.Future[list[Score]]
 
 
@@ -52,12 +53,14 @@ class Batcher:
             self._task = loop.create_task(self._work(self._queue), name="signals-batcher")
         return self._queue
 
-    async def score(self, scorer: Scorer, texts: list[str], spans: bool = False) -> list[Score]:
-        """Score ``texts`` with ``scorer``, batched with whatever else is waiting."""
+    async def score(
+        self, scorer: Scorer, texts: list[str], spans: bool = False, language: str | None = None
+    ) -> list[Score]:
+        """Score ``texts`` with ``scorer`` (in ``language``, else detected), batched with what waits."""
         if not texts:
             return []
         future: asyncio.Future[list[Score]] = asyncio.get_running_loop().create_future()
-        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, future))
+        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, language, future))
         return await future
 
     async def _work(self, queue: asyncio.Queue[_Job]) -> None:
@@ -77,8 +80,11 @@ class Batcher:
                     groups[(id(job.scorer), job.spans)].append(job)
             for (_, spans), group in groups.items():
                 texts = [t for job in group for t in job.texts]
+                languages = [job.language for job in group for _ in job.texts]
                 try:
-                    scores = await loop.run_in_executor(executor, group[0].scorer.score, texts, spans)
+                    scores = await loop.run_in_executor(
+                        executor, group[0].scorer.score, texts, spans, languages
+                    )
                 except Exception as exc:  # every waiting request gets the error, the worker lives on
                     for job in group:
                         if not job.future.done():

@@ -113,10 +113,15 @@ async def get_scorer(request: Request) -> Scorer:
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 
 
-async def score_texts(request: Request, scorer: Scorer, texts: list[str], spans: bool) -> list[Score]:
-    """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time."""
+async def score_texts(
+    request: Request, scorer: Scorer, texts: list[str], spans: bool, language: str | None = None
+) -> list[Score]:
+    """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time.
+
+    ``language`` is the texts' language when the caller knows it (else each text's is detected).
+    """
     batcher: Batcher = request.app.state.batcher
-    return await batcher.score(scorer, texts, spans)
+    return await batcher.score(scorer, texts, spans, language)
 
 
 # --- keys, scopes, rate limits ---------------------------------------------------------------------

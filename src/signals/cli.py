@@ -281,7 +281,7 @@ def score(
     ] = None,
     spans: Annotated[bool, typer.Option(help="With --text: include evidence spans")] = True,
 ) -> None:
-    """Score a CSV (all rows and columns kept, plus p_* and flag_*) or one --text (JSON)."""
+    """Score a CSV (all rows and columns kept, plus p_*, flag_*, language, supported) or one --text (JSON)."""
     import dataclasses
     import json
 
@@ -574,6 +574,11 @@ def import_survey(
         f"-> {summary.destination}"
     )
     console.print(f"languages: {langs}; flagged: {flagged}")
+    if summary.unsupported:
+        console.print(
+            f"not scored: {summary.unsupported} answers in a language the model does not score "
+            f"(it scores {', '.join(scorer.languages)}); kept, never flagged"
+        )
     if summary.redactions:
         console.print(
             "personal data replaced: " + ", ".join(f"{k} {v}" for k, v in summary.redactions.items())

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from signals.language import DEFAULT_LANGUAGE
+
 #: The four signals, in the order every model output column uses.
 SIGNALS: tuple[str, ...] = ("hate", "threat", "offensive", "polarization")
 
@@ -133,7 +135,10 @@ class Score:
     ``scores`` are calibrated probabilities per signal; ``review`` marks scores at or above the
     high-recall threshold (triage queue), ``flags`` those at or above the high-precision threshold.
     ``priority`` orders the triage queue; ``targets`` are target-group probabilities (empty when the
-    model has no target head); ``spans`` is the evidence, most relevant first.
+    model has no target head); ``spans`` is the evidence, most relevant first. ``language`` is the
+    text's language (``signals.language``); ``supported`` is false when the model has none for it, and
+    then ``scores``, ``targets`` and ``spans`` are empty and no signal is flagged or sent to review:
+    an English model's guess about another language means nothing.
     """
 
     scores: dict[str, float]
@@ -142,3 +147,5 @@ class Score:
     priority: float = 0.0
     targets: dict[str, float] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
+    language: str = DEFAULT_LANGUAGE
+    supported: bool = True

@@ -10,10 +10,15 @@ than several packed together, keeps one hateful sentence from being averaged awa
 neighbours (the encoder mean-pools over the tokens). A hateful sentence at the end of a long benign
 comment therefore still flags, and the sentence is returned as the first evidence span. A text that
 fits in one window is scored whole; with spans requested, its span is the whole text.
+
+Every text gets a language first (``signals.language.detect``, unless the caller knows it). A text in a
+language the model does not declare (``signals.json`` ``languages``) is not scored at all: its
+``Score`` has ``supported`` false, no scores and no flags.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.abc
 import logging
@@ -29,6 +34,7 @@ from typing import Any, overload
 import numpy as np
 
 from signals.calibration import apply_calibrator
+from signals.language import detect, normalize_code
 from signals.models import ModelInfo, SignalModel, load_model_dir
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
@@ -203,6 +209,18 @@ def priority(probabilities: np.ndarray) -> np.ndarray:
     return 0.75 * risk + 0.25 * uncertainty
 
 
+def unsupported(language: str) -> Score:
+    """The answer for a text in a language without a model: no scores, nothing flagged or reviewed."""
+    return Score(
+        scores={},
+        review=dict.fromkeys(SIGNALS, False),
+        flags=dict.fromkeys(SIGNALS, False),
+        priority=0.0,
+        language=language,
+        supported=False,
+    )
+
+
 class Scorer:
     """Score one text or many with a loaded model directory.
 
@@ -220,6 +238,7 @@ class Scorer:
         missing = set(SIGNALS) - set(info.signals)
         if missing:
             raise ValueError(f"model {info.name} lacks signals {sorted(missing)}")
+        self.languages: tuple[str, ...] = tuple(normalize_code(c) for c in info.languages)
 
     @property
     def name(self) -> str:
@@ -254,17 +273,54 @@ class Scorer:
             return None
         return np.asarray(fn(normalized), dtype=float)
 
-    @overload
-    def score(self, texts: str, spans: bool = ...) -> Score: ...  # type: ignore[overload-overlap]
-    @overload
-    def score(self, texts: Sequence[str], spans: bool = ...) -> list[Score]: ...
+    def supports(self, language: str) -> bool:
+        """Whether the model scores texts in ``language`` (a tag such as ``"en"`` or ``"en-US"``)."""
+        return normalize_code(language) in self.languages
 
-    def score(self, texts: str | Sequence[str], spans: bool = False) -> Score | list[Score]:
-        """Score one text (returns a ``Score``) or many (returns a list in the same order)."""
+    @overload
+    def score(  # type: ignore[overload-overlap]
+        self, texts: str, spans: bool = ..., languages: str | None = ...
+    ) -> Score: ...
+    @overload
+    def score(
+        self, texts: Sequence[str], spans: bool = ..., languages: Sequence[str | None] | None = ...
+    ) -> list[Score]: ...
+
+    def score(
+        self,
+        texts: str | Sequence[str],
+        spans: bool = False,
+        languages: str | Sequence[str | None] | None = None,
+    ) -> Score | list[Score]:
+        """Score one text (returns a ``Score``) or many (returns a list in the same order).
+
+        ``languages`` gives a text's language when the caller knows it (one tag, or one per text;
+        ``None`` entries are detected); otherwise every text's language is detected.
+        """
         single = isinstance(texts, str)
         batch: list[str] = [texts] if isinstance(texts, str) else list(texts)
-        results = self._score_batch(batch, spans)
+        if languages is None or isinstance(languages, str):
+            given: list[str | None] = [languages] * len(batch)
+        else:
+            given = list(languages)
+            if len(given) != len(batch):
+                raise ValueError(f"{len(given)} languages for {len(batch)} texts")
+        langs = [normalize_code(g) if g else detect(t).language for g, t in zip(given, batch, strict=True)]
+        results = self._score_routed(batch, langs, spans)
         return results[0] if single else results
+
+    def _score_routed(self, texts: list[str], langs: list[str], want_spans: bool) -> list[Score]:
+        """Score the texts in a supported language; the others get an unsupported ``Score``."""
+        keep = [i for i, lang in enumerate(langs) if lang in self.languages]
+        scored = iter(self._score_batch([texts[i] for i in keep], want_spans) if keep else [])
+        kept = set(keep)
+        out: list[Score] = []
+        for i, lang in enumerate(langs):
+            if i in kept:
+                out.append(dataclasses.replace(next(scored), language=lang))
+            else:
+                out.append(unsupported(lang))
+        return out
 
     def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:
         """How many model inputs ``score(texts, spans)`` makes: the work a request asks for.

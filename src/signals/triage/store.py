@@ -120,12 +120,18 @@ def _aware(value: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class NewItem:
-    """One text to queue: where it comes from, its id there, the text, and free-form context."""
+    """One text to queue: where it comes from, its id there, the text, and free-form context.
+
+    ``language`` is the text's language when the caller knows it (``None``: detected when scored). The
+    stored context gets ``language`` and ``supported`` (``signals.schema.Score``); an item in a
+    language without a model is queued with no scores, no review signal and priority 0.
+    """
 
     source: str
     external_id: str
     text: str
     context: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -450,11 +456,12 @@ def _prepare(
             texts.append(item.text)
             counts.append({})
         contexts.append(context)
-    scores = scorer.score(texts, spans=True)
+    scores = scorer.score(texts, spans=True, languages=[item.language for item in items])
     review_t = scorer.info.thresholds.get("review", {})
     now = utcnow()
     rows = []
     for item, text, context, count, score in zip(items, texts, contexts, counts, scores, strict=True):
+        context.update(language=score.language, supported=score.supported)
         question = context.get("question_id")
         rows.append(
             TriageItem(
