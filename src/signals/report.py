@@ -368,6 +368,10 @@ def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> Report
     """All report tables for a frame of scored answers; ``date_field`` defaults to the detected one."""
     if frame.empty:
         raise ValueError("no answers to report on")
+    # Shares are over the answers the model scored; the languages table counts every answer.
+    everything, frame = frame, frame[_supported(frame)]
+    if frame.empty:
+        raise ValueError("no answer was scored: the model has no model for their languages")
     date_field = date_field or detect_date_field(frame)
     if date_field is not None and f"meta.{date_field}" not in frame:
         raise ValueError(f"no meta field {date_field!r}; the meta fields are {meta_fields(frame)}")
@@ -385,7 +389,7 @@ def compute_tables(frame: pd.DataFrame, date_field: str | None = None) -> Report
         over_time=time_table,
         by_meta=meta_table,
         review=review_summary(frame),
-        languages=languages(frame),
+        languages=languages(everything),
         quotes=quotes(frame),
         time_unit=unit,
         date_field=date_field,

@@ -37,6 +37,7 @@ def test_analyze_minimal_request(client: TestClient, keys: dict[str, str]) -> No
     assert data == {
         "attributeScores": {"IDENTITY_ATTACK": {"summaryScore": {"value": 0.9, "type": "PROBABILITY"}}},
         "languages": ["en"],
+        "detectedLanguages": ["en"],  # no language requested: detected, and echoed as Perspective does
     }
 
 
