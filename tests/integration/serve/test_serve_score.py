@@ -290,3 +290,26 @@ def test_logs_carry_no_text_unless_configured(
         client = make_client(settings.model_copy(update={"log_text": True}))
         client.post("/v1/score", json={"items": [{"text": secret}]}, headers=auth(keys["score"]))
     assert secret in caplog.text
+
+
+def test_every_result_names_its_language_and_unsupported_ones_are_not_scored(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    body = {
+        "items": [
+            {"id": "en", "text": "These vermin should leave."},
+            {"id": "es", "text": "Los inmigrantes son una plaga, vermin, hay que echarlos."},
+            {"id": "ar", "text": "المهاجرون حشرات يجب طردهم"},
+        ],
+        "spans": True,
+    }
+    r = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert r.status_code == 200, r.text
+    en, es, ar = r.json()["results"]
+    assert (en["language"], en["supported"]) == ("en", True) and en["flags"]["hate"]["flag"] is True
+    for res, lang in ((es, "es"), (ar, "ar")):
+        # The English model says nothing about them: no scores, no flags, no review, never its guess.
+        assert (res["language"], res["supported"]) == (lang, False)
+        assert res["scores"] == {} and res["targets"] == {} and res["spans"] == []
+        assert res["flags"] == {s: {"review": False, "flag": False} for s in SIGNALS}
+        assert res["priority"] == 0.0
