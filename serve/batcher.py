@@ -28,6 +28,7 @@ class _Job:
     scorer: Scorer
     texts: list[str]
     spans: bool
+    language: str | None
     future: asyncio.Future[list[Score]]
     source: str | None = None
 
@@ -54,13 +55,19 @@ class Batcher:
         return self._queue
 
     async def score(
-        self, scorer: Scorer, texts: list[str], spans: bool = False, source: str | None = None
+        self,
+        scorer: Scorer,
+        texts: list[str],
+        spans: bool = False,
+        language: str | None = None,
+        source: str | None = None,
     ) -> list[Score]:
-        """Score ``texts`` with ``scorer`` (``source``'s operating point), batched with what is waiting."""
+        """Score ``texts`` with ``scorer`` (in ``language``, else detected; ``source``'s operating point),
+        batched with what waits."""
         if not texts:
             return []
         future: asyncio.Future[list[Score]] = asyncio.get_running_loop().create_future()
-        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, future, source))
+        self._ensure_worker().put_nowait(_Job(scorer, list(texts), spans, language, future, source))
         return await future
 
     async def _work(self, queue: asyncio.Queue[_Job]) -> None:
@@ -81,8 +88,11 @@ class Batcher:
                     groups[(id(job.scorer), job.spans, job.source)].append(job)
             for (_, spans, source), group in groups.items():
                 texts = [t for job in group for t in job.texts]
+                languages = [job.language for job in group for _ in job.texts]
                 try:
-                    scores = await loop.run_in_executor(executor, group[0].scorer.score, texts, spans, source)
+                    scores = await loop.run_in_executor(
+                        executor, group[0].scorer.score, texts, spans, languages, source
+                    )
                 except Exception as exc:  # every waiting request gets the error, the worker lives on
                     for job in group:
                         if not job.future.done():

@@ -114,14 +114,20 @@ ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 
 
 async def score_texts(
-    request: Request, scorer: Scorer, texts: list[str], spans: bool, source: str | None = None
+    request: Request,
+    scorer: Scorer,
+    texts: list[str],
+    spans: bool,
+    language: str | None = None,
+    source: str | None = None,
 ) -> list[Score]:
     """Score through the app's ``Batcher``: concurrent requests share model calls, one call at a time.
 
+    ``language`` is the texts' language when the caller knows it (else each text's is detected);
     ``source`` selects that source's operating point when the model has one (``signals.sources``).
     """
     batcher: Batcher = request.app.state.batcher
-    return await batcher.score(scorer, texts, spans, source)
+    return await batcher.score(scorer, texts, spans, language, source)
 
 
 # --- keys, scopes, rate limits ---------------------------------------------------------------------

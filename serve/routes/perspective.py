@@ -15,8 +15,11 @@ THREAT              threat
 POLARIZATION        polarization                  -- ours, not Perspective's
 ==================  ======================================================================
 
-Only English is supported (``en``, ``en-US``...); a request without ``languages`` is scored as English.
-Other attributes or languages answer in Perspective's error format (400 ``INVALID_ARGUMENT`` with an
+The languages are the model's (``signals.json`` ``languages``; ``en``, ``en-US``... for the English
+model). A request without ``languages`` has its language detected (``signals.language``), echoed in
+``detectedLanguages`` as Perspective does. A requested or detected language the model does not score
+answers ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`` for the first requested attribute, as Perspective does;
+other attributes answer in Perspective's error format too (400 ``INVALID_ARGUMENT`` with an
 ``errorType`` detail). ``spanAnnotations`` returns per-sentence span scores. ``doNotStore`` is always
 honoured: analyze never stores text. ``suggestscore`` stores the suggestion as training feedback.
 """
@@ -45,7 +48,8 @@ from serve.discovery import API_VERSION, discovery_document
 from serve.errors import APIError, listed, shown
 from serve.routes.score import CleanStr
 from signals.feedback import store_feedback
-from signals.scoring import sentence_spans
+from signals.language import detect, normalize_code
+from signals.scoring import Scorer, sentence_spans
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["perspective"], route_class=CheckedRoute)
@@ -60,7 +64,6 @@ ATTRIBUTES: dict[str, Callable[[Mapping[str, float]], float]] = {
     "THREAT": lambda s: s["threat"],
     "POLARIZATION": lambda s: s["polarization"],
 }
-SUPPORTED_LANGUAGES = ("en",)
 ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
 
 
@@ -136,6 +139,7 @@ class AttributeScores(BaseModel):
 class AnalyzeCommentResponse(BaseModel):
     attributeScores: dict[str, AttributeScores]  # noqa: N815
     languages: list[str]
+    detectedLanguages: list[str] | None = None  # noqa: N815 - only when the request named no language
     clientToken: str | None = None  # noqa: N815
 
 
@@ -156,25 +160,30 @@ class SuggestCommentScoreResponse(BaseModel):
     clientToken: str | None = None  # noqa: N815
 
 
-def _languages(requested: list[str] | None, attributes: list[str]) -> list[str]:
+def _languages(
+    requested: list[str] | None, attributes: list[str], scorer: Scorer, text: str
+) -> tuple[list[str], list[str] | None]:
+    """The request's languages and, when it named none, the detected ones (Perspective's
+    ``detectedLanguages``); a language the model does not score is Perspective's error."""
+    detected = None
     if not requested:
-        return ["en"]
-    bad = [
-        lang for lang in requested if lang.lower().replace("_", "-").split("-")[0] not in SUPPORTED_LANGUAGES
-    ]
+        detected = [detect(text).language]
+    bad = [lang for lang in requested or detected or [] if not scorer.supports(lang)]
     if bad:
         attr = attributes[0] if attributes else "TOXICITY"
         # Echoed shortened and only the first few: an error is never bigger than the request.
+        which = "request" if requested else "detected"
+        error: dict[str, Any] = {"attribute": attr, "supportedLanguages": list(scorer.languages)}
+        if requested:
+            error["requestedLanguages"] = [lang[:40] for lang in requested[:5]]
+        else:
+            error["detectedLanguages"] = detected
         raise perspective_error(
-            f"Attribute {attr} does not support request languages: {listed(bad)}",
+            f"Attribute {attr} does not support {which} languages: {listed(bad)}",
             "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-            languageNotSupportedByAttributeError={
-                "requestedLanguages": [lang[:40] for lang in requested[:5]],
-                "attribute": attr,
-                "supportedLanguages": list(SUPPORTED_LANGUAGES),
-            },
+            languageNotSupportedByAttributeError=error,
         )
-    return list(requested)
+    return list(requested or detected or []), detected
 
 
 def _check_attributes(names: list[str]) -> None:
@@ -228,7 +237,7 @@ async def analyze(
     names = list(body.requestedAttributes)
     _check_attributes(names)
     text = _check_comment(body.comment, settings.max_text_chars)
-    languages = _languages(body.languages, names)
+    languages, detected = _languages(body.languages, names, scorer, text)
     for name, params in body.requestedAttributes.items():
         if params.scoreType not in (None, "PROBABILITY"):
             raise perspective_error(
@@ -240,7 +249,8 @@ async def analyze(
     sentences = await run_in_threadpool(sentence_spans, text) if body.spanAnnotations else []
     texts = [text, *(text[b:e] for b, e in sentences)]
     await charge_segments(request, principal, scorer, texts, False)
-    results = await score_texts(request, scorer, texts, False)
+    # The comment's language, for its sentences too: a short sentence alone would fall to the default.
+    results = await score_texts(request, scorer, texts, False, normalize_code(languages[0]))
     request.app.state.metrics.observe_scores("perspective", results[:1])
     summary = results[0].scores
     attribute_scores: dict[str, Any] = {}
@@ -259,6 +269,8 @@ async def analyze(
             ]
         attribute_scores[name] = entry
     answer: dict[str, Any] = {"attributeScores": attribute_scores, "languages": languages}
+    if detected is not None:
+        answer["detectedLanguages"] = detected
     if body.clientToken is not None:
         answer["clientToken"] = body.clientToken
     return JSONResponse(answer)
@@ -272,13 +284,14 @@ async def analyze(
 async def suggestscore(
     body: SuggestCommentScoreRequest,
     settings: SettingsDep,
+    scorer: ScorerDep,
     principal: ScoreScope,
 ) -> dict[str, Any]:
     """Perspective's ``comments:suggestscore``: store a suggested score as training feedback."""
     names = list(body.attributeScores)
     _check_attributes(names)
     text = _check_comment(body.comment, settings.max_text_chars)
-    languages = _languages(body.languages, names)
+    languages, _ = _languages(body.languages, names, scorer, text)
     scores: dict[str, float] = {}
     for name, attr in body.attributeScores.items():
         if attr.summaryScore is None:

@@ -131,7 +131,12 @@ class SpanOut(BaseModel):
 
 class ScoreResult(BaseModel):
     id: str | None
-    scores: dict[str, float] = Field(description="Calibrated probability per signal.")
+    language: str = Field(description="The text's language (ISO 639-1), detected (see docs/languages.md).")
+    supported: bool = Field(
+        description="Whether the model scores this language. When false, scores, targets and spans are "
+        "empty and nothing is flagged: the text was not scored."
+    )
+    scores: dict[str, float] = Field(description="Calibrated probability per signal (empty if unsupported).")
     flags: dict[str, FlagPair]
     priority: float = Field(description="Triage priority: risk plus a share of model uncertainty.")
     targets: dict[str, float] = Field(description="Target-group probabilities (empty without a target head).")
@@ -150,8 +155,10 @@ def result_dict(item_id: str | None, score: Score) -> dict[str, Any]:
     """The JSON shape of one result (plain dicts: validating our own output would cost latency)."""
     return {
         "id": item_id,
+        "language": score.language,
+        "supported": score.supported,
         "scores": score.scores,
-        "flags": {s: {"review": score.review[s], "flag": score.flags[s]} for s in score.scores},
+        "flags": {s: {"review": score.review[s], "flag": score.flags[s]} for s in score.flags},
         "priority": score.priority,
         "targets": score.targets,
         "spans": [{"begin": sp.begin, "end": sp.end, "scores": sp.scores} for sp in score.spans],
@@ -198,7 +205,7 @@ async def score(
     if settings.log_text:
         for item in body.items:
             log.info("score key=%s id=%s text=%r", principal.name, item.id, item.text)
-    scores = await score_texts(request, scorer, texts, body.spans, body.source)
+    scores = await score_texts(request, scorer, texts, body.spans, source=body.source)
     request.app.state.metrics.observe_scores("score", scores)
     point = scorer.operating_point(body.source)
     # A JSONResponse directly: FastAPI's generic encoder would walk every value again (~0.3 ms).

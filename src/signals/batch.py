@@ -1,7 +1,9 @@
 """Batch scoring of CSV files: the contract forum tools, reports and evaluations depend on.
 
 ``score_csv`` writes every input row and column, in order, plus ``p_<signal>`` (calibrated
-probabilities) and ``flag_<signal>`` (0/1 at the model's ``flag`` thresholds) for each signal.
+probabilities) and ``flag_<signal>`` (0/1 at the model's ``flag`` thresholds) for each signal, then
+``language`` (ISO 639-1, ``signals.language``) and ``supported`` (1 when the model has that language).
+A text in a language without a model has empty ``p_*`` cells, every ``flag_*`` 0 and ``supported`` 0.
 
 Cells that are not scoreable get scores of their own kind instead of being dropped: an empty or
 whitespace-only cell (or a missing value) leaves every ``p_*`` and ``flag_*`` cell of that row **empty**,
@@ -39,32 +41,54 @@ from signals.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS: tuple[str, ...] = (*(f"p_{s}" for s in SIGNALS), *(f"flag_{s}" for s in SIGNALS))
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    *(f"p_{s}" for s in SIGNALS),
+    *(f"flag_{s}" for s in SIGNALS),
+    "language",
+    "supported",
+)
+
+#: Spark DDL of the same columns (``signals.spark``'s pyfunc UDF answers in this shape).
+SPARK_RESULT_TYPE = ", ".join(
+    [
+        *(f"p_{s} double" for s in SIGNALS),
+        *(f"flag_{s} long" for s in SIGNALS),
+        "language string",
+        "supported long",
+    ]
+)
 
 
 def output_columns(
     scores: Sequence[Score | None], index: pd.Index | None = None, as_text: bool = False
 ) -> pd.DataFrame:
-    """The ``p_<signal>`` and ``flag_<signal>`` columns (in ``OUTPUT_COLUMNS`` order), one row per score.
+    """The ``p_<signal>``, ``flag_<signal>``, ``language`` and ``supported`` columns (``OUTPUT_COLUMNS``).
 
     The one builder of the batch contract, shared by ``score_csv`` and the pyfunc/Spark path
     (``signals.tracking.score_frame``) so the two cannot drift apart. ``as_text`` gives CSV cells:
-    probabilities with 6 decimals, flags ``"0"``/``"1"``, and a ``None`` score (no text) empty cells.
-    Otherwise probabilities are floats and flags ints (``None`` gives NaN and a missing nullable int).
+    probabilities with 6 decimals, flags and ``supported`` ``"0"``/``"1"``, and a ``None`` score (no
+    text) empty cells. Otherwise probabilities are floats and flags ints (``None`` gives NaN and a
+    missing nullable int). An unsupported score (a language without a model) has no probabilities
+    (empty / NaN) and every flag 0.
     """
     data: dict[str, object] = {}
     missing = any(s is None for s in scores)
-    for signal in SIGNALS:
+
+    def ints(values: list[int | None]) -> object:
         if as_text:
-            data[f"p_{signal}"] = ["" if s is None else f"{s.scores[signal]:.6f}" for s in scores]
-        else:
-            data[f"p_{signal}"] = [float("nan") if s is None else s.scores[signal] for s in scores]
+            return ["" if v is None else str(v) for v in values]
+        return pd.array(values, dtype="Int64") if missing else values
+
     for signal in SIGNALS:
+        probs = [None if s is None else s.scores.get(signal) for s in scores]
         if as_text:
-            data[f"flag_{signal}"] = ["" if s is None else str(int(s.flags[signal])) for s in scores]
+            data[f"p_{signal}"] = ["" if p is None else f"{p:.6f}" for p in probs]
         else:
-            flags = [None if s is None else int(s.flags[signal]) for s in scores]
-            data[f"flag_{signal}"] = pd.array(flags, dtype="Int64") if missing else flags
+            data[f"p_{signal}"] = [float("nan") if p is None else p for p in probs]
+    for signal in SIGNALS:
+        data[f"flag_{signal}"] = ints([None if s is None else int(s.flags[signal]) for s in scores])
+    data["language"] = [("" if as_text else None) if s is None else s.language for s in scores]
+    data["supported"] = ints([None if s is None else int(s.supported) for s in scores])
     return pd.DataFrame(data, index=index if index is not None else pd.RangeIndex(len(scores)))
 
 

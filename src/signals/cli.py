@@ -402,7 +402,7 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score a CSV (all rows and columns kept, plus p_* and flag_*) or one --text (JSON)."""
+    """Score a CSV (all rows and columns kept, plus p_*, flag_*, language, supported) or one --text (JSON)."""
     import dataclasses
     import json
 
@@ -700,6 +700,11 @@ def import_survey(
     point = scorer.operating_point(summary.survey)
     used = f"{point.label} (fitted {point.fitted_at})" if point is not None else "global"
     console.print(f"languages: {langs}; flagged: {flagged}; operating point: {used}")
+    if summary.unsupported:
+        console.print(
+            f"not scored: {summary.unsupported} answers in a language the model does not score "
+            f"(it scores {', '.join(scorer.languages)}); kept, never flagged"
+        )
     if summary.redactions:
         console.print(
             "personal data replaced: " + ", ".join(f"{k} {v}" for k, v in summary.redactions.items())

@@ -1,7 +1,9 @@
 """Survey briefing: prevalence tables with Wilson intervals, charts, and one self-contained HTML file.
 
 The input is one row per scored answer (the shape of ``signals.surveys.answers_frame``): ``text``,
-``question_id``, ``question_text``, ``lang``, ``meta.<field>`` columns, ``p_<signal>``,
+``question_id``, ``question_text``, ``language`` (files written before it say ``lang``),
+``supported`` (false: a language the model does not score, no probabilities), ``meta.<field>``
+columns, ``p_<signal>``,
 ``flag_<signal>`` (0/1), ``target_<group>`` probabilities (empty when the model has no target head) and,
 for answers an analyst has looked at, ``decision_<signal>`` (1 confirmed, 0 rejected, empty = not
 reviewed).
@@ -442,10 +444,29 @@ def review_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _supported(frame: pd.DataFrame) -> pd.Series:
+    """Whether each answer was scored; files written before ``supported`` existed scored every answer."""
+    if "supported" not in frame:
+        return pd.Series(True, index=frame.index)
+    return ~frame["supported"].astype(str).str.lower().isin(["false", "0", "0.0"])
+
+
 def languages(frame: pd.DataFrame) -> pd.DataFrame:
-    """Answers per detected language (``und``: too short to tell)."""
-    counts = frame["lang"].fillna("und").value_counts()
-    table = counts.rename_axis("lang").reset_index(name="answers")
+    """Answers per detected language, and how many of them the model did not score (no model for it).
+
+    Reads ``language``, or ``lang`` in files written before it (where ``und`` meant too short to tell).
+    """
+    column = "language" if "language" in frame else "lang"
+    langs = frame[column].fillna("und") if column in frame else pd.Series("und", index=frame.index)
+    scored = _supported(frame)
+    table = (
+        pd.DataFrame({"language": langs, "not_scored": ~scored})
+        .groupby("language", sort=False)
+        .agg(answers=("not_scored", "size"), not_scored=("not_scored", "sum"))
+        .sort_values("answers", ascending=False, kind="stable")
+        .reset_index()
+    )
+    table["not_scored"] = table["not_scored"].astype(int)
     table["share"] = table["answers"] / max(len(frame), 1)
     return table
 
@@ -509,6 +530,10 @@ def compute_tables(
     """
     if frame.empty:
         raise ValueError("no answers to report on")
+    # Shares are over the answers the model scored; the languages table counts every answer.
+    everything, frame = frame, frame[_supported(frame)]
+    if frame.empty:
+        raise ValueError("no answer was scored: the model has no model for their languages")
     date_field = date_field or detect_date_field(frame)
     if date_field is not None and f"meta.{date_field}" not in frame:
         raise ValueError(f"no meta field {date_field!r}; the meta fields are {meta_fields(frame)}")
@@ -528,7 +553,7 @@ def compute_tables(
         over_time=time_table,
         by_meta=meta_table,
         review=review_summary(frame),
-        languages=languages(frame),
+        languages=languages(everything),
         quotes=quotes(frame),
         time_unit=unit,
         date_field=date_field,
@@ -884,11 +909,6 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
             name: dot_chart(part, "value") for name, part in tables.by_meta.groupby("field", sort=False)
         },
     }
-    non_english = (
-        int(frame["non_english"].astype(str).str.lower().isin(["true", "1"]).sum())
-        if "non_english" in frame
-        else 0
-    )
     dates = None
     if tables.date_field:
         parsed = pd.to_datetime(frame[f"meta.{tables.date_field}"], errors="coerce", format="mixed").dropna()
@@ -905,7 +925,7 @@ def render_html(frame: pd.DataFrame, tables: ReportTables, context: ReportContex
         questions=questions,
         n_answers=len(frame),
         n_respondents=frame["respondent_id"].nunique() if "respondent_id" in frame else None,
-        non_english=non_english,
+        not_scored=int(tables.languages["not_scored"].sum()),
         dates=dates,
         findings=_findings(tables, len(frame), context),
         meta_fields=[m for m in meta_fields(frame) if m != tables.date_field],
@@ -1053,8 +1073,8 @@ def store_frame(survey: str, url: str | None = None) -> pd.DataFrame:
             "respondent_id": ctx.get("respondent_id"),
             "question_id": it.question_id or ctx.get("question_id") or "(none)",
             "question_text": ctx.get("question_text") or it.question_id or "",
-            "lang": ctx.get("lang", "und"),
-            "non_english": bool(ctx.get("non_english", False)),
+            "language": ctx.get("language", ctx.get("lang", "und")),
+            "supported": bool(ctx.get("supported", True)),
             "text": it.text,
             "model": f"{it.model_name} (version {it.model_version})",
             "operating_point": it.operating_point,

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from signals.language import DEFAULT_LANGUAGE
+
 #: The four signals, in the order every model output column uses.
 SIGNALS: tuple[str, ...] = ("hate", "threat", "offensive", "polarization")
 
@@ -133,8 +135,11 @@ class Score:
     ``scores`` are calibrated probabilities per signal; ``review`` marks scores at or above the
     high-recall threshold (triage queue), ``flags`` those at or above the high-precision threshold.
     ``priority`` orders the triage queue; ``targets`` are target-group probabilities (empty when the
-    model has no target head); ``spans`` is the evidence, most relevant first. ``operating_point`` says
-    which thresholds decided ``review``/``flags``: ``global`` or a source's own (``source:NAME``).
+    model has no target head); ``spans`` is the evidence, most relevant first. ``language`` is the
+    text's language (``signals.language``); ``supported`` is false when the model has none for it, and
+    then ``scores``, ``targets`` and ``spans`` are empty and no signal is flagged or sent to review:
+    an English model's guess about another language means nothing. ``operating_point`` says which
+    thresholds decided ``review``/``flags``: ``global`` or a source's own (``source:NAME``).
     """
 
     scores: dict[str, float]
@@ -144,3 +149,5 @@ class Score:
     targets: dict[str, float] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
     operating_point: str = "global"
+    language: str = DEFAULT_LANGUAGE
+    supported: bool = True

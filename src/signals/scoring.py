@@ -16,10 +16,15 @@ the model directory holds one (``sources.json``, see ``signals.sources``): its o
 calibrated scores (spans included; order kept) and its ``review``/``flag`` thresholds apply. Each
 ``Score`` says which point decided it: ``operating_point`` is ``source:NAME`` or ``global`` (a source
 without a point of its own is scored with the global thresholds).
+
+Every text gets a language first (``signals.language.detect``, unless the caller knows it). A text in a
+language the model does not declare (``signals.json`` ``languages``) is not scored at all: its
+``Score`` has ``supported`` false, no scores and no flags.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.abc
 import logging
@@ -35,6 +40,7 @@ from typing import Any, overload
 import numpy as np
 
 from signals.calibration import apply_calibrator, apply_offset
+from signals.language import detect, normalize_code
 from signals.models import ModelInfo, SignalModel, load_model_dir
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
@@ -210,6 +216,18 @@ def priority(probabilities: np.ndarray) -> np.ndarray:
     return 0.75 * risk + 0.25 * uncertainty
 
 
+def unsupported(language: str) -> Score:
+    """The answer for a text in a language without a model: no scores, nothing flagged or reviewed."""
+    return Score(
+        scores={},
+        review=dict.fromkeys(SIGNALS, False),
+        flags=dict.fromkeys(SIGNALS, False),
+        priority=0.0,
+        language=language,
+        supported=False,
+    )
+
+
 class Scorer:
     """Score one text or many with a loaded model directory.
 
@@ -235,6 +253,7 @@ class Scorer:
         missing = set(SIGNALS) - set(info.signals)
         if missing:
             raise ValueError(f"model {info.name} lacks signals {sorted(missing)}")
+        self.languages: tuple[str, ...] = tuple(normalize_code(c) for c in info.languages)
 
     @property
     def name(self) -> str:
@@ -273,25 +292,63 @@ class Scorer:
             return None
         return np.asarray(fn(normalized), dtype=float)
 
+    def supports(self, language: str) -> bool:
+        """Whether the model scores texts in ``language`` (a tag such as ``"en"`` or ``"en-US"``)."""
+        return normalize_code(language) in self.languages
+
     @overload
     def score(  # type: ignore[overload-overlap]
-        self, texts: str, spans: bool = ..., source: str | None = ...
+        self, texts: str, spans: bool = ..., languages: str | None = ..., source: str | None = ...
     ) -> Score: ...
     @overload
-    def score(self, texts: Sequence[str], spans: bool = ..., source: str | None = ...) -> list[Score]: ...
+    def score(
+        self,
+        texts: Sequence[str],
+        spans: bool = ...,
+        languages: Sequence[str | None] | None = ...,
+        source: str | None = ...,
+    ) -> list[Score]: ...
 
     def score(
-        self, texts: str | Sequence[str], spans: bool = False, source: str | None = None
+        self,
+        texts: str | Sequence[str],
+        spans: bool = False,
+        languages: str | Sequence[str | None] | None = None,
+        source: str | None = None,
     ) -> Score | list[Score]:
         """Score one text (returns a ``Score``) or many (returns a list in the same order).
 
-        ``source`` names where the texts come from; its own operating point applies when the model
-        has one (module docstring).
+        ``languages`` gives a text's language when the caller knows it (one tag, or one per text;
+        ``None`` entries are detected); otherwise every text's language is detected. ``source`` names
+        where the texts come from; its own operating point applies when the model has one (module
+        docstring).
         """
         single = isinstance(texts, str)
         batch: list[str] = [texts] if isinstance(texts, str) else list(texts)
-        results = self._score_batch(batch, spans, self.operating_point(source))
+        if languages is None or isinstance(languages, str):
+            given: list[str | None] = [languages] * len(batch)
+        else:
+            given = list(languages)
+            if len(given) != len(batch):
+                raise ValueError(f"{len(given)} languages for {len(batch)} texts")
+        langs = [normalize_code(g) if g else detect(t).language for g, t in zip(given, batch, strict=True)]
+        results = self._score_routed(batch, langs, spans, self.operating_point(source))
         return results[0] if single else results
+
+    def _score_routed(
+        self, texts: list[str], langs: list[str], want_spans: bool, point: SourcePoint | None = None
+    ) -> list[Score]:
+        """Score the texts in a supported language; the others get an unsupported ``Score``."""
+        keep = [i for i, lang in enumerate(langs) if lang in self.languages]
+        scored = iter(self._score_batch([texts[i] for i in keep], want_spans, point) if keep else [])
+        kept = set(keep)
+        out: list[Score] = []
+        for i, lang in enumerate(langs):
+            if i in kept:
+                out.append(dataclasses.replace(next(scored), language=lang))
+            else:
+                out.append(unsupported(lang))
+        return out
 
     def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:
         """How many model inputs ``score(texts, spans)`` makes: the work a request asks for.

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from signals.schema import SIGNALS
+from signals import batch
 
 log = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS: tuple[str, ...] = (*(f"p_{s}" for s in SIGNALS), *(f"flag_{s}" for s in SIGNALS))
-
-#: Spark DDL of the pyfunc's output (the order ``signals.tracking.score_frame`` writes).
-RESULT_TYPE = ", ".join([*(f"p_{s} double" for s in SIGNALS), *(f"flag_{s} long" for s in SIGNALS)])
+#: The pyfunc's output columns and their Spark DDL (the order ``signals.tracking.score_frame`` writes).
+OUTPUT_COLUMNS = batch.OUTPUT_COLUMNS
+RESULT_TYPE = batch.SPARK_RESULT_TYPE
 
 
 class SparkInputError(ValueError):
@@ -147,7 +146,8 @@ def read_frame(spark: Any, path: str, fmt: str) -> Any:
 
 
 def score_dataframe(df: Any, model_uri: str, text_column: str = "text", spark: Any = None) -> Any:
-    """``df`` plus ``p_*``/``flag_*`` columns from the pyfunc model; blank texts get nulls."""
+    """``df`` plus the ``OUTPUT_COLUMNS`` (``p_*``, ``flag_*``, ``language``, ``supported``) from the
+    pyfunc model; blank texts get nulls."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 

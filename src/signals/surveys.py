@@ -10,10 +10,10 @@ Survey tools write one row per respondent and one column per question, with one 
 ``read_table`` recognises the layout and gives every column an id, its question text and aliases
 (SurveyMonkey questions are also ``Q1``, ``Q2``... in survey order, as its web UI numbers them), so
 ``--text-columns "Q3,Q7"`` works on all three. ``extract_answers`` makes one ``SurveyAnswer`` per
-non-empty answer; ``prepare_answers`` redacts personal data (``signals.privacy``) and detects the
-language (langdetect, seeded, so the same file always gives the same tags). Non-English answers are
-kept and marked: the model is English-only, so the report counts them separately instead of
-silently mixing or dropping them.
+non-empty answer; ``prepare_answers`` redacts personal data (``signals.privacy``) and tags the
+language (``signals.language.detect``, on the original text). Answers in a language the model does not
+score are kept and marked ``supported`` false with no scores and no flags, so the report counts them
+separately instead of silently mixing in an English model's guess or dropping them.
 
 Every input problem is a ``SurveyInputError`` whose message names the file and the row (line) or
 column, ready for the CLI to print.
@@ -21,6 +21,7 @@ column, ready for the CLI to print.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -45,18 +46,13 @@ from signals.inputs import (
     replacing,
     sniff_delimiter,
 )
+from signals.language import DEFAULT_LANGUAGE, detect
 from signals.schema import SIGNALS, TARGETS, Score
 
 if TYPE_CHECKING:
     from signals.scoring import Scorer
 
 log = logging.getLogger(__name__)
-
-#: Language tag of answers too short to tell (and so treated as the survey's language).
-UNDETERMINED = "und"
-
-#: Answers with fewer letters than this are not language-tagged (langdetect guesses wildly on "No.").
-MIN_LETTERS_FOR_LANGUAGE = 12
 
 #: Meta columns that are personal data by name; importing them would undo the redaction.
 PERSONAL_COLUMNS = {
@@ -162,7 +158,7 @@ class SurveyAnswer:
     question_id: str
     question_text: str
     text: str
-    lang: str = UNDETERMINED
+    language: str = DEFAULT_LANGUAGE
     meta: dict[str, str] = field(default_factory=dict)
     row: str = ""  # "line 7": where the answer came from, for messages
 
@@ -172,18 +168,21 @@ class SurveyAnswer:
         return answer_id(self.respondent_id, self.question_id)
 
     @property
-    def non_english(self) -> bool:
-        return self.lang not in ("en", UNDETERMINED)
+    def lang(self) -> str:
+        """The former name of ``language``."""
+        return self.language
 
     def context(self) -> dict[str, Any]:
-        """What the triage store keeps beside the text (question, language, meta fields)."""
+        """What the triage store keeps beside the text (question, language, meta fields).
+
+        The store adds ``supported`` (whether the model scores the language) when it scores the text.
+        """
         return {
             "survey": self.survey,
             "respondent_id": self.respondent_id,
             "question_id": self.question_id,
             "question_text": self.question_text,
-            "lang": self.lang,
-            "non_english": self.non_english,
+            "language": self.language,
             "meta": dict(self.meta),
         }
 
@@ -544,31 +543,14 @@ def extract_answers(
     return answers
 
 
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of ``text``, or ``"und"`` when it is too short or langdetect is unsure.
-
-    langdetect is randomised; seeding its factory makes every run tag the same text the same way.
-    """
-    from langdetect import DetectorFactory, detect_langs
-    from langdetect.lang_detect_exception import LangDetectException
-
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS_FOR_LANGUAGE or len(text.split()) < 3:
-        return UNDETERMINED
-    DetectorFactory.seed = 0
-    try:
-        best = detect_langs(text)[0]
-    except LangDetectException:
-        return UNDETERMINED
-    return str(best.lang) if best.prob >= 0.8 else UNDETERMINED
-
-
 def prepare_answers(
     answers: Iterable[SurveyAnswer], redact: Callable[[str], str] | None = None
 ) -> tuple[list[SurveyAnswer], Counter[str]]:
     """Redact personal data and tag the language of every answer; also count redactions by kind.
 
-    The language is detected on the original text (placeholders would skew it); only the redacted
-    text leaves this function. ``redact`` replaces ``signals.privacy.redact`` (tests).
+    The language (``signals.language.detect``) is detected on the original text (placeholders would
+    skew it); only the redacted text leaves this function. ``redact`` replaces
+    ``signals.privacy.redact`` (tests).
     """
     counts: Counter[str] = Counter()
     if redact is None:
@@ -582,7 +564,7 @@ def prepare_answers(
         redact = redact_text
     out = []
     for a in answers:
-        lang = detect_language(a.text)
+        lang = detect(a.text).language
         out.append(
             SurveyAnswer(
                 a.survey, a.respondent_id, a.question_id, a.question_text, redact(a.text), lang, a.meta, a.row
@@ -596,10 +578,12 @@ def answers_frame(
 ) -> pd.DataFrame:
     """The scored-file shape (and the report's input): one row per answer.
 
-    Columns: ``survey, respondent_id, question_id, question_text, lang, non_english, text``, then
-    ``meta.<field>`` per meta field, then ``p_<signal>``, ``review_<signal>``, ``flag_<signal>``,
-    ``target_<group>``, ``priority`` and ``operating_point`` (``global`` or ``source:NAME``) when ``scores``
-    are given, and ``model`` ("name version").
+    Columns: ``survey, respondent_id, question_id, question_text, language, text``, then
+    ``meta.<field>`` per meta field, then ``supported``, ``p_<signal>``, ``review_<signal>``,
+    ``flag_<signal>``, ``target_<group>``, ``priority`` and ``operating_point`` (``global`` or
+    ``source:NAME``) when ``scores`` are given, and ``model`` ("name version"). An answer in a language
+    the model does not score has ``supported`` false, empty ``p_*`` and ``target_*`` cells and every
+    ``review_*``/``flag_*`` 0.
     """
     rows: list[dict[str, Any]] = []
     for i, a in enumerate(answers):
@@ -608,14 +592,14 @@ def answers_frame(
             "respondent_id": a.respondent_id,
             "question_id": a.question_id,
             "question_text": a.question_text,
-            "lang": a.lang,
-            "non_english": a.non_english,
+            "language": a.language,
             "text": a.text,
         }
         row.update({f"meta.{k}": v for k, v in a.meta.items()})
         if scores is not None:
             s = scores[i]
-            row.update({f"p_{n}": s.scores[n] for n in SIGNALS})
+            row["supported"] = s.supported
+            row.update({f"p_{n}": s.scores.get(n) for n in SIGNALS})
             row.update({f"review_{n}": int(s.review[n]) for n in SIGNALS})
             row.update({f"flag_{n}": int(s.flags[n]) for n in SIGNALS})
             row.update({f"target_{t}": s.targets.get(t) for t in TARGETS})
@@ -638,6 +622,8 @@ class ImportSummary:
     new: int
     existing: int
     languages: dict[str, int]
+    #: Answers in a language the model does not score (kept, not scored, never flagged).
+    unsupported: int
     redactions: dict[str, int]
     flagged: dict[str, int]
     destination: str
@@ -680,7 +666,9 @@ def import_survey(
         with raising(SurveyInputError):
             check_output(output, [table.path])
         prepared, redactions = prepare_answers(answers)
-        scores = scorer.score([a.text for a in prepared], source=survey.strip())
+        scores = scorer.score(
+            [a.text for a in prepared], languages=[a.language for a in prepared], source=survey.strip()
+        )
         for sc in scores:
             flagged.update(s for s in SIGNALS if sc.flags[s])
         frame = answers_frame(prepared, scores, model=f"{scorer.name} (version {scorer.version})")
@@ -689,7 +677,7 @@ def import_survey(
                 frame.to_parquet(tmp, index=False)
             else:
                 frame.to_csv(tmp, index=False)
-        langs = Counter(a.lang for a in prepared)
+        langs = Counter(a.language for a in prepared)
         return ImportSummary(
             survey,
             table.layout,
@@ -698,6 +686,7 @@ def import_survey(
             len(prepared),
             0,
             dict(langs),
+            sum(not sc.supported for sc in scores),
             dict(redactions),
             dict(flagged),
             str(output),
@@ -709,25 +698,16 @@ def import_survey(
 
     # The store redacts text and context itself (and records what it replaced); the language is
     # detected here on the original text, which never leaves this function unredacted.
-    tagged = [
-        SurveyAnswer(
-            a.survey,
-            a.respondent_id,
-            a.question_id,
-            a.question_text,
-            a.text,
-            detect_language(a.text),
-            a.meta,
-            a.row,
-        )
-        for a in answers
-    ]
-    items = [NewItem(a.survey, a.external_id, a.text, a.context()) for a in tagged]
+    tagged = [dataclasses.replace(a, language=detect(a.text).language) for a in answers]
+    items = [NewItem(a.survey, a.external_id, a.text, a.context(), language=a.language) for a in tagged]
     results = add_items(items, scorer, url=url)
     stored = items_by_id([r.id for r in results], url=url)
     redactions_total: Counter[str] = Counter()
+    unsupported = 0
     for r in results:
         item = stored.get(r.id)
+        if item is not None and item.context.get("supported") is False:
+            unsupported += 1
         if item is not None and r.status == "queued":
             redactions_total.update(item.redactions)
         if item is not None:
@@ -741,7 +721,8 @@ def import_survey(
         len(results),
         new,
         len(results) - new,
-        dict(Counter(a.lang for a in tagged)),
+        dict(Counter(a.language for a in tagged)),
+        unsupported,
         dict(redactions_total),
         dict(flagged),
         database_url(url),

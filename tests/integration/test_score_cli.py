@@ -10,6 +10,7 @@ from typer.testing import CliRunner, Result
 
 from signals.batch import OUTPUT_COLUMNS
 from signals.cli import app
+from signals.schema import SIGNALS
 
 runner = CliRunner()
 
@@ -225,3 +226,25 @@ def test_workbook_with_a_csv_name(tmp_path: Path, keyword_model_dir: Path) -> No
 
 def _one_line(result: Result) -> str:
     return " ".join(result.output.split())
+
+
+def test_language_columns_and_unsupported_rows(tmp_path: Path, keyword_model_dir: Path) -> None:
+    src = _write(
+        tmp_path / "in.csv",
+        'id,text\n1,"These vermin should leave, all of them."\n'
+        '2,"Los inmigrantes son una plaga, vermin, hay que echarlos."\n3,\n',
+    )
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["score", str(src), "--output", str(out), "--model", str(keyword_model_dir)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame.columns[-2:]) == ["language", "supported"]
+    english, spanish, empty = frame.to_dict("records")
+    assert (english["language"], english["supported"], english["flag_hate"]) == ("en", "1", "1")
+    # Spanish: no model for it, so no probabilities and no flags (never the English model's guess).
+    assert (spanish["language"], spanish["supported"]) == ("es", "0")
+    assert all(spanish[f"p_{s}"] == "" and spanish[f"flag_{s}"] == "0" for s in SIGNALS)
+    assert all(empty[c] == "" for c in OUTPUT_COLUMNS)
+    one = runner.invoke(app, ["score", "--text", "Hay que echarlos", "--model", str(keyword_model_dir)])
+    payload = json.loads(one.stdout)
+    assert payload["language"] == "es" and payload["supported"] is False and payload["scores"] == {}

@@ -49,7 +49,11 @@ def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: 
     texts = " ".join(i.text for i in items)
     assert "maria.lopez@example.org" not in texts and "[EMAIL]" in texts  # redacted before storing
     spanish = next(i for i in items if i.text.startswith("Hay mucha"))
-    assert spanish.context["lang"] == "es" and spanish.context["non_english"] is True
+    assert spanish.context["language"] == "es" and spanish.context["supported"] is False
+    # Not scored: no probabilities, nothing flagged or sent to review, at the bottom of the queue.
+    assert spanish.scores == {} and not any(spanish.flags.values()) and not any(spanish.review.values())
+    assert spanish.priority == 0.0
+    assert "not scored: 4 answers" in " ".join(result.output.split())
     assert spanish.context["meta"] == {"ward": "Ward 1", "date": "2025-05-12"}
     assert spanish.question_id == "Q3"
 
@@ -70,7 +74,10 @@ def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: 
     review = {r["signal"]: r for r in payload["tables"]["review"]}["hate"]
     assert (review["flagged"], review["flagged_reviewed"], review["confirmed"]) == (3, 2, 1)
     overall = {r["signal"]: r for r in payload["tables"]["overall"]}
-    assert (overall["hate"]["k"], overall["hate"]["n"]) == (3, 74)
+    assert (overall["hate"]["k"], overall["hate"]["n"]) == (3, 74 - 4)  # shares: scored answers only
+    langs = {r["language"]: (r["answers"], r["not_scored"]) for r in payload["tables"]["languages"]}
+    assert langs["en"] == (70, 0) and sum(n for _, n in langs.values()) == 4
+    assert "not scored: no model for their language" in html
     assert payload["time_unit"] == "month" and payload["date_field"] == "date"
     wards = {r["value"] for r in payload["tables"]["by_meta"]}
     assert wards == {"Ward 1", "Ward 2", "Ward 3", "Ward 4"}
@@ -90,6 +97,9 @@ def test_import_to_scored_file_then_report(keyword_model_dir: Path, tmp_path: Pa
     html = out.read_text()
     assert "None of the" in html and "has been reviewed" in html  # no analyst decisions in a file
     assert "No confirmed example yet." in html
+    foreign = frame[frame["language"] != "en"]
+    assert len(foreign) == 4 and set(foreign["supported"]) == {"False"} and foreign["p_hate"].isna().all()
+    assert "es: 2 (2 not scored)" in html and "fr: 2 (2 not scored)" in html
 
 
 @pytest.mark.parametrize(
@@ -207,7 +217,9 @@ def test_report_corrects_with_random_sample_labels_only(
     assert result.exit_code == 0, result.output
     payload = json.loads(out.with_suffix(".json").read_text())
     overall = {r["signal"]: r for r in payload["tables"]["overall"]}
-    assert overall["threat"]["labels"] == 40 and overall["threat"]["correction"] == "corrected"
+    # 3 of the 40 sampled answers are in a language the model does not score: their labels cannot
+    # correct it, and the shares leave them out.
+    assert overall["threat"]["labels"] == 37 and overall["threat"]["correction"] == "corrected"
     assert (
         overall["threat"]["corrected_low"]
         <= overall["threat"]["corrected"]
@@ -215,9 +227,9 @@ def test_report_corrects_with_random_sample_labels_only(
     )
     assert overall["hate"]["correction"] == "no labels"
     per_question = {r["question_id"]: r for r in payload["tables"]["by_question"] if r["signal"] == "threat"}
-    assert sum(r["labels"] for r in per_question.values()) == 40
+    assert sum(r["labels"] for r in per_question.values()) == 37
     assert {r["correction"] for r in per_question.values()} == {"not enough labels"}  # < 30 in each
-    assert "corrected for model errors with 40 analyst labels" in out.read_text()
+    assert "corrected for model errors with 37 analyst labels" in out.read_text()
 
 
 def test_sample_labels_from_a_spreadsheet_correct_the_report(
@@ -253,7 +265,8 @@ def test_sample_labels_from_a_spreadsheet_correct_the_report(
     result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
     assert result.exit_code == 0, result.output
     overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
-    assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
+    # labels on answers the model did not score (a language without a model) do not count
+    assert overall.loc["hate", "labels"] == 33 and overall.loc["hate", "correction"] == "corrected"
     assert overall.loc["threat", "correction"] == "no labels"
 
 
@@ -284,7 +297,8 @@ def test_triage_sample_draws_answers_whose_decisions_correct_the_report(
     result = runner.invoke(app, ["report", "--survey", SURVEY, "--output", str(out), "--database-url", db])
     assert result.exit_code == 0, result.output
     overall = pd.read_csv(out.with_name("report-overall.csv")).set_index("signal")
-    assert overall.loc["hate", "labels"] == 35 and overall.loc["hate", "correction"] == "corrected"
+    unscored = sum(it.context.get("supported") is False for it in sample)
+    assert overall.loc["hate", "labels"] == 35 - unscored and overall.loc["hate", "correction"] == "corrected"
 
 
 def test_answers_decided_before_they_were_drawn_count_as_sample_labels(

@@ -55,7 +55,11 @@ def test_submit_redacts_scores_and_is_idempotent(db: str, keyword_model_dir: Pat
     assert [i.external_id for i in items] == ["s-1", "s-4", "s-2"]  # by priority, ties by arrival
     by_id = {i.external_id: i for i in items}
     assert "[EMAIL]" in by_id["s-1"].text and "[PHONE]" in by_id["s-4"].text
-    assert by_id["s-1"].question_id == "Q3" and by_id["s-1"].context == {"question_id": "Q3"}
+    assert by_id["s-1"].question_id == "Q3" and by_id["s-1"].context == {
+        "question_id": "Q3",
+        "language": "en",
+        "supported": True,
+    }
     again = _submit(db, keyword_model_dir)
     assert "0 queued, 3 already stored" in again.output
 

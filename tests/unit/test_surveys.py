@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from signals.language import detect
+from signals.schema import SIGNALS
 from signals.surveys import (
     SurveyAnswer,
     SurveyInputError,
     answers_frame,
-    detect_language,
     extract_answers,
     prepare_answers,
     read_table,
@@ -174,17 +175,17 @@ def test_header_rows_override(tmp_path: Path) -> None:
     assert len(table.rows) == 40 and table.resolve("Q7").question.startswith("What could the city")
 
 
-def test_language_detection_is_deterministic_and_marks_non_english() -> None:
-    assert detect_language("Hay mucha tensión entre vecinos desde las elecciones.") == "es"
-    assert detect_language("Je me sens en sécurité dans mon quartier, mais pas le soir.") == "fr"
-    assert detect_language("People on my street look out for each other, every single day.") == "en"
-    assert detect_language("No.") == "und"  # too short to tell: not marked as foreign
-    assert detect_language("More trees.") == "und"
-    texts = ["Tôi không gặp vấn đề gì ở khu phố này, hàng xóm của tôi đều rất thân thiện."] * 3
-    assert {detect_language(t) for t in texts} == {"vi"}
+def test_language_tags_come_from_the_one_identifier() -> None:
+    answers = _answers(GENERIC, "Q3,Q7", "RespondentID", "ward,date")
+    prepared, _ = prepare_answers(answers, redact=lambda t: t)
+    assert [a.language for a in prepared] == [detect(a.text).language for a in answers]
+    # Spanish and French are told apart; Vietnamese is outside the identifier's set and, uncertain,
+    # falls to the default language (docs/languages.md).
+    assert {a.language for a in prepared} == {"en", "es", "fr"}
+    assert all(a.lang == a.language for a in prepared)  # the former name still reads
 
 
-def test_prepare_answers_redacts_and_keeps_non_english() -> None:
+def test_prepare_answers_redacts() -> None:
     answers = _answers(GENERIC, "Q3,Q7", "RespondentID", "ward,date")
     prepared, counts = prepare_answers(answers)
     assert len(prepared) == len(answers)
@@ -192,21 +193,24 @@ def test_prepare_answers_redacts_and_keeps_non_english() -> None:
     assert "maria.lopez@example.org" not in texts and "[EMAIL]" in texts
     assert "07700 900123" not in texts and "[PHONE]" in texts
     assert counts["email"] == 1 and counts["phone"] == 1
-    marked = {a.lang for a in prepared if a.non_english}
-    assert marked == {"es", "fr", "vi"}
-    assert sum(a.non_english for a in prepared) == 6
 
 
 def test_answers_frame_shape(fake_scorer: object) -> None:
-    answers, _ = prepare_answers(_answers(GENERIC, "Q3", "RespondentID", "ward"), redact=lambda t: t)
+    answers, _ = prepare_answers(_answers(GENERIC, "Q3,Q7", "RespondentID", "ward"), redact=lambda t: t)
     scores = fake_scorer.score([a.text for a in answers])  # type: ignore[attr-defined]
     frame = answers_frame(answers, scores, model="keyword-test 1")
     assert list(frame.columns[:8]) == [
-        "survey", "respondent_id", "question_id", "question_text", "lang", "non_english", "text", "meta.ward",
+        "survey", "respondent_id", "question_id", "question_text", "language", "text", "meta.ward",
+        "supported",
     ]  # fmt: skip
-    hate = frame[frame["flag_hate"] == 1]["respondent_id"].tolist()
+    hate = frame[(frame["flag_hate"] == 1) & (frame["question_id"] == "Q3")]["respondent_id"].tolist()
     assert hate == ["1007", "1030"]  # "vermin", "subhuman"
     assert (frame["model"] == "keyword-test 1").all()
+    # The English model does not score Spanish or French: no probabilities, no flags.
+    foreign = frame[frame["language"] != "en"]
+    assert len(foreign) and not foreign["supported"].any()
+    assert foreign["p_hate"].isna().all() and (foreign[[f"flag_{s}" for s in SIGNALS]] == 0).all().all()
+    assert frame[frame["language"] == "en"]["supported"].all()
 
 
 def test_unclosed_quote_names_the_line_where_it_opened(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_items_are_redacted_before_anything_is_stored(
     )
     item = store.query_items(url=db)[0]
     assert item.text == "Those people are traitors. Mail me at [EMAIL]"
-    assert item.context == {"author_email": "[EMAIL]", "thread": "t1"}
+    assert item.context == {"author_email": "[EMAIL]", "thread": "t1", "language": "en", "supported": True}
     assert item.redactions == {"email": 2}
     # the address appears nowhere in the database file or its write-ahead log
     for path in tmp_path.glob("triage.db*"):

@@ -36,6 +36,8 @@ class ModelInfo:
     ``thresholds`` has two operating points, ``review`` (high recall) and ``flag`` (high precision),
     each mapping signal -> probability threshold on the *calibrated* scale. ``calibration`` maps a
     signal to a JSON-able calibrator description (see ``signals.calibration``); empty means identity.
+    ``languages`` are the languages (ISO 639-1) the model scores; texts in others are not scored
+    (``Score.supported`` false). A manifest without the field is an English model.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ModelInfo:
         default_factory=lambda: {"review": {s: 0.3 for s in SIGNALS}, "flag": {s: 0.5 for s in SIGNALS}}
     )
     calibration: dict[str, Any] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=lambda: ["en"])
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

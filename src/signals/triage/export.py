@@ -73,7 +73,7 @@ def label_records(*, sources: Sequence[str] | None = None, url: str | None = Non
             for d in decisions.values()
             if d.decision == "confirm" and d.target in TARGETS and d.target is not None
         }
-        lang = str(item.context.get("lang") or "en")
+        lang = str(item.context.get("language") or item.context.get("lang") or "en")
         records.append(
             Record(
                 id=f"analyst-{item.id}",

@@ -122,12 +122,18 @@ def _aware(value: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class NewItem:
-    """One text to queue: where it comes from, its id there, the text, and free-form context."""
+    """One text to queue: where it comes from, its id there, the text, and free-form context.
+
+    ``language`` is the text's language when the caller knows it (``None``: detected when scored). The
+    stored context gets ``language`` and ``supported`` (``signals.schema.Score``); an item in a
+    language without a model is queued with no scores, no review signal and priority 0.
+    """
 
     source: str
     external_id: str
     text: str
     context: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -462,7 +468,14 @@ def _prepare(
     review_of: dict[str, Mapping[str, float]] = {}
     for source, index in by_source.items():
         for i, sc in zip(
-            index, scorer.score([texts[i] for i in index], spans=True, source=source), strict=True
+            index,
+            scorer.score(
+                [texts[i] for i in index],
+                spans=True,
+                languages=[items[i].language for i in index],
+                source=source,
+            ),
+            strict=True,
         ):
             scores[i] = sc
         point = scorer.operating_point(source)
@@ -470,6 +483,7 @@ def _prepare(
     now = utcnow()
     rows = []
     for item, text, context, count, score in zip(items, texts, contexts, counts, scores, strict=True):
+        context.update(language=score.language, supported=score.supported)
         question = context.get("question_id")
         rows.append(
             TriageItem(

@@ -37,6 +37,7 @@ def test_analyze_minimal_request(client: TestClient, keys: dict[str, str]) -> No
     assert data == {
         "attributeScores": {"IDENTITY_ATTACK": {"summaryScore": {"value": 0.9, "type": "PROBABILITY"}}},
         "languages": ["en"],
+        "detectedLanguages": ["en"],  # no language requested: detected, and echoed as Perspective does
     }
 
 
@@ -63,6 +64,51 @@ def test_unsupported_language_in_perspective_format(client: TestClient, keys: di
     r = client.post(f"{ANALYZE}?key={keys['score']}", json=body)
     assert r.status_code == 400
     assert r.json() == fixture("analyze_error_language.json")
+
+
+def test_detected_language_without_a_model_answers_per_attribute(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    body = {
+        "comment": {"text": "Los inmigrantes son una plaga y hay que echarlos."},
+        "requestedAttributes": {"IDENTITY_ATTACK": {}, "TOXICITY": {}},
+    }
+    r = client.post(f"{ANALYZE}?key={keys['score']}", json=body)
+    assert r.status_code == 400
+    detail = r.json()["error"]["details"][0]
+    assert detail["errorType"] == "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+    assert detail["languageNotSupportedByAttributeError"] == {
+        "attribute": "IDENTITY_ATTACK",
+        "detectedLanguages": ["es"],
+        "supportedLanguages": ["en"],
+    }
+    assert "does not support detected languages: es" in r.json()["error"]["message"]
+
+
+def test_the_models_languages_are_accepted_and_detected(
+    make_client: Any, settings: Settings, keys: dict[str, str]
+) -> None:
+    from keyword_model import KeywordModel
+    from signals.models import ModelInfo
+    from signals.scoring import Scorer
+
+    def bilingual(uri: str | None) -> Scorer:
+        info = ModelInfo(name="fake", version="1", format="fake", languages=["en", "es"])
+        return Scorer(KeywordModel(), info)
+
+    client = make_client(settings, loader=bilingual)
+    text = "Esos inmigrantes son vermin y hay que echarlos del barrio."
+    body: dict[str, Any] = {"comment": {"text": text}, "requestedAttributes": {"IDENTITY_ATTACK": {}}}
+    r = client.post(f"{ANALYZE}?key={keys['score']}", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["languages"] == ["es"] and r.json()["detectedLanguages"] == ["es"]
+    assert r.json()["attributeScores"]["IDENTITY_ATTACK"]["summaryScore"]["value"] == 0.9
+    r = client.post(f"{ANALYZE}?key={keys['score']}", json={**body, "languages": ["es-MX"]})
+    assert r.status_code == 200 and r.json()["languages"] == ["es-MX"] and "detectedLanguages" not in r.json()
+    r = client.post(f"{ANALYZE}?key={keys['score']}", json={**body, "languages": ["de"]})
+    assert r.status_code == 400
+    error = r.json()["error"]["details"][0]["languageNotSupportedByAttributeError"]
+    assert error["supportedLanguages"] == ["en", "es"] and error["requestedLanguages"] == ["de"]
 
 
 @pytest.mark.parametrize("lang", ["en", "EN", "en-US", "en_GB"])

@@ -322,3 +322,26 @@ def test_a_named_source_uses_its_own_operating_point(
     assert other.json()["operating_point"] == "global"
     empty = client.post("/v1/score", json={"items": items, "source": ""}, headers=auth(keys["score"]))
     assert empty.status_code == 422
+
+
+def test_every_result_names_its_language_and_unsupported_ones_are_not_scored(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    body = {
+        "items": [
+            {"id": "en", "text": "These vermin should leave."},
+            {"id": "es", "text": "Los inmigrantes son una plaga, vermin, hay que echarlos."},
+            {"id": "ar", "text": "المهاجرون حشرات يجب طردهم"},
+        ],
+        "spans": True,
+    }
+    r = client.post("/v1/score", json=body, headers=auth(keys["score"]))
+    assert r.status_code == 200, r.text
+    en, es, ar = r.json()["results"]
+    assert (en["language"], en["supported"]) == ("en", True) and en["flags"]["hate"]["flag"] is True
+    for res, lang in ((es, "es"), (ar, "ar")):
+        # The English model says nothing about them: no scores, no flags, no review, never its guess.
+        assert (res["language"], res["supported"]) == (lang, False)
+        assert res["scores"] == {} and res["targets"] == {} and res["spans"] == []
+        assert res["flags"] == {s: {"review": False, "flag": False} for s in SIGNALS}
+        assert res["priority"] == 0.0

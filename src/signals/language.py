@@ -1,0 +1,184 @@
+"""Language identification: ``detect(text)`` names the language of every text the project scores.
+
+The identifier is py3langid (a naive Bayes over byte n-grams; its model ships inside the wheel, nothing
+is downloaded), restricted to ``LANGUAGES``: the languages the shared corpora hold that it tells apart
+on them (docs/languages.md has the figures), plus French. Its answer goes through fixed rules, so an
+English answer is never routed away from English:
+
+* **script**: a text whose letters are mostly in a non-Latin script is never English. Arabic-script
+  text that is short or uncertain is Arabic; other scripts take the identifier's best language.
+* **short**: fewer than ``MIN_LETTERS`` letters ("No.", "More trees.") cannot be told apart: the
+  deployment's default language (``DEFAULT_LANGUAGE``, English).
+* **capitals**: text written mostly in capitals is lower-cased before identification (capitals are
+  rare in the identifier's training text and pull English towards other languages).
+* **mixed**: a mixed-language text gets one language, the one of the majority of the text: the
+  identifier sums the evidence of every n-gram of the whole text, so the language of most of its
+  letters wins; when the parts are balanced the confidence is low and the next rule applies.
+* **uncertain**: the identifier's confidence (its probability over ``LANGUAGES``) under
+  ``MIN_CONFIDENCE`` gives the default language.
+* **identified**: otherwise, the identifier's language.
+
+>>> detect("Los inmigrantes son una plaga y hay que echarlos.").language
+'es'
+>>> detect("THE BUS IS ALWAYS LATE AND NOBODY CARES").language
+'en'
+>>> detect("No.")
+Detection(language='en', confidence=0.0, rule='short')
+
+``python -m signals.language --measure`` measures the identifier on the shared corpora and the Polis
+comments (their language is known) and prints the table of docs/languages.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: The language a text gets when it cannot be told (short, uncertain): the deployment's language.
+DEFAULT_LANGUAGE = "en"
+
+#: Languages the identifier chooses among (ISO 639-1). Left out, though a corpus holds them: Hausa and
+#: Burmese (py3langid does not know them) and Punjabi (the POLAR rows are in Shahmukhi, read as Urdu).
+LANGUAGES: tuple[str, ...] = (
+    "en", "es", "ar", "de", "fr", "it", "pl", "tr", "ru", "zh", "hi", "bn", "fa", "ur", "sw", "te",
+    "ne", "am", "km", "or",
+)  # fmt: skip
+
+#: Fewer letters than this: too short to tell (rule ``short``).
+MIN_LETTERS = 12
+
+#: Below this confidence the identifier is not trusted (rule ``uncertain``).
+MIN_CONFIDENCE = 0.9
+
+#: Rules, in the order they are tried (see the module docstring).
+RULES: tuple[str, ...] = ("script", "short", "uncertain", "identified")
+
+# Letters outside the Latin script (Greek onwards, minus Latin Extended Additional; CJK included).
+_NON_LATIN = re.compile(r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\uD7FF\uF900-\uFAFF\uFB50-\uFEFF]")
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The language of one text (ISO 639-1), the identifier's confidence and the rule that decided."""
+
+    language: str
+    confidence: float
+    rule: str
+
+
+@functools.cache
+def _identifier() -> Any:
+    """py3langid's identifier restricted to ``LANGUAGES``, loaded once (about 30 ms, a few MB)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def normalize_code(code: str) -> str:
+    """A client's language tag as an ISO 639-1 code: ``"en-US"``, ``"EN_gb"`` -> ``"en"``.
+
+    >>> normalize_code(" es-MX ")
+    'es'
+    """
+    return code.strip().lower().replace("_", "-").split("-")[0]
+
+
+def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
+    """The language of ``text`` by the rules of this module (``default`` for short or uncertain text)."""
+    letters = sum(map(str.isalpha, text))
+    non_latin = len(_NON_LATIN.findall(text)) if letters else 0
+    foreign_script = letters > 0 and 2 * non_latin > letters
+    if letters < MIN_LETTERS and not foreign_script:
+        return Detection(default, 0.0, "short")
+    if sum(map(str.isupper, text)) > sum(map(str.islower, text)):
+        text = text.lower()
+    language, confidence = _identifier().classify(text)
+    confidence = round(float(confidence), 4)
+    if foreign_script and (letters < MIN_LETTERS or confidence < MIN_CONFIDENCE):
+        if 2 * len(_ARABIC.findall(text)) > letters:
+            return Detection("ar", confidence, "script")
+        if language != DEFAULT_LANGUAGE:
+            return Detection(str(language), confidence, "script")
+    if confidence < MIN_CONFIDENCE:
+        return Detection(default, confidence, "uncertain")
+    return Detection(str(language), confidence, "identified")
+
+
+def _known_texts(corpora: str) -> dict[tuple[str, str], list[str]]:
+    """Texts whose language is known, by ``(language, source)``: every shared corpus and Polis."""
+    from pathlib import Path
+
+    from signals.corpora import ALL_LANGUAGES, corpora_dir, iter_records
+    from signals.corpora.polis_opendata import NAME, conversation_language, read_comments
+
+    root = Path(corpora_dir(corpora))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for record in iter_records(root, ALL_LANGUAGES):
+        groups.setdefault((record.lang, record.source), []).append(record.text)
+    polis = [p.name for p in (root / NAME).iterdir() if p.is_dir()] if (root / NAME).is_dir() else []
+    polis_languages = sorted({lang for c in polis if (lang := conversation_language(c)) is not None})
+    for record in read_comments(root, polis_languages) if polis_languages else ():
+        groups.setdefault((record.lang, record.source), []).append(record.text)
+    return groups
+
+
+def measure_table(corpora: str = "", sample: int = 0, seed: int = 13) -> str:
+    """Markdown table: per language and source, the share of texts ``detect`` tags with their language.
+
+    English rows are measured twice, as written and in capitals (``text.upper()``). ``sample`` caps
+    the texts per row (a seeded draw; 0 takes all). The reserved evaluation sets are not read: only the
+    shared corpora's training files and the Polis comments.
+    """
+    import random
+    from collections import Counter
+
+    lines = [
+        "| language | source | texts | tagged correctly | rules (short / uncertain / script) | "
+        "most frequent other tags |",
+        "| --- | --- | ---: | ---: | --- | --- |",
+    ]
+    for (lang, source), texts in sorted(_known_texts(corpora).items()):
+        if sample and len(texts) > sample:
+            texts = random.Random(seed).sample(texts, sample)
+        variants = [("", texts)] + ([(" (capitals)", [t.upper() for t in texts])] if lang == "en" else [])
+        for suffix, batch in variants:
+            found = [detect(t) for t in batch]
+            rules = Counter(d.rule for d in found)
+            wrong = Counter(d.language for d in found if d.language != lang).most_common(3)
+            share = sum(d.language == lang for d in found) / max(len(found), 1)
+            note = "" if lang in LANGUAGES else " (not in the identifier's set)"
+            lines.append(
+                f"| {lang}{note} | {source}{suffix} | {len(found):,} | {share:.2%} | "
+                f"{rules['short']} / {rules['uncertain']} / {rules['script']} | "
+                + (", ".join(f"{code} {n}" for code, n in wrong) or "-")
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m signals.language --measure``: the per-language table of docs/languages.md."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m signals.language", description=__doc__.split("\n")[0])
+    parser.add_argument("--measure", action="store_true", help="measure on the shared corpora and Polis")
+    parser.add_argument("--corpora", default="", help="shared corpora folder (default ../shared/data)")
+    parser.add_argument("--sample", type=int, default=0, help="at most this many texts per row (0: all)")
+    parser.add_argument("text", nargs="*", help="texts to identify (one line each)")
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(measure_table(args.corpora, args.sample))
+        return 0
+    for text in args.text:
+        d = detect(text)
+        print(f"{d.language}\t{d.confidence:.3f}\t{d.rule}\t{text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""``signals.language.detect``: the rules, and the Scorer's routing on the language it gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyword_model import KeywordModel
+from signals.language import DEFAULT_LANGUAGE, LANGUAGES, detect, normalize_code
+from signals.models import ModelInfo
+from signals.schema import SIGNALS
+from signals.scoring import Scorer
+
+SPANISH = "Los inmigrantes son una plaga y hay que echarlos."
+ARABIC = "المهاجرون حشرات يجب طردهم"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "rule"),
+    [
+        (SPANISH, "es", "identified"),
+        (ARABIC, "ar", "identified"),
+        ("Die Busse kommen immer zu spät, das ist ein Skandal.", "de", "identified"),
+        ("The bus is always late and nobody at the council cares.", "en", "identified"),
+        ("No.", "en", "short"),  # too few letters to tell: the default language
+        ("Sí, claro", "en", "short"),
+        ("حشرات", "ar", "script"),  # short, but Arabic script is never English
+        ("Tôi không gặp vấn đề gì ở khu phố này, hàng xóm của tôi đều rất thân thiện.", "en", "uncertain"),
+    ],
+)
+def test_rules(text: str, language: str, rule: str) -> None:
+    found = detect(text)
+    assert (found.language, found.rule) == (language, rule)
+    assert found.rule == "short" or 0.0 < found.confidence <= 1.0
+
+
+def test_capitals_stay_english() -> None:
+    for text in [
+        "THE COUNCIL NEVER LISTENS TO US ABOUT THE POTHOLES ON MAIN STREET",
+        "STOP WASTING OUR TAX MONEY ON STUPID PROJECTS!!!",
+        "MORE BIKE LANES PLEASE, AND FIX THE LIGHTS ON ELM AVENUE",
+    ]:
+        assert detect(text).language == "en", text
+    assert detect(SPANISH.upper()).language == "es"
+
+
+def test_mixed_text_takes_the_language_of_most_of_it() -> None:
+    english = "The park is lovely and the staff are kind. We go every weekend with the children. "
+    spanish = "El parque es precioso y el personal es amable. Vamos cada fin de semana con los niños. "
+    assert detect(english * 3 + spanish).language == "en"
+    assert detect(english + spanish * 3).language == "es"
+
+
+def test_default_and_codes() -> None:
+    assert DEFAULT_LANGUAGE == "en" and DEFAULT_LANGUAGE in LANGUAGES
+    assert detect("Ok", default="de").language == "de"
+    assert [normalize_code(c) for c in ("en-US", "EN_gb", " es ")] == ["en", "en", "es"]
+
+
+def test_scorer_scores_only_its_languages() -> None:
+    scorer = Scorer(KeywordModel(), ModelInfo(name="kw", version="1", format="keyword"))
+    english, spanish = scorer.score(["you people are vermin", "esos inmigrantes son una plaga, vermin"])
+    assert english.supported and english.language == "en" and english.flags["hate"]
+    assert not spanish.supported and spanish.language == "es"
+    assert spanish.scores == {} and spanish.targets == {} and spanish.spans == []
+    assert not any(spanish.flags.values()) and not any(spanish.review.values()) and spanish.priority == 0.0
+    # A language the caller knows is not detected again; a model that declares Spanish scores it.
+    assert not scorer.score("vermin everywhere", languages="es-MX").supported
+    bilingual = Scorer(
+        KeywordModel(), ModelInfo(name="kw", version="1", format="keyword", languages=["en", "es"])
+    )
+    both = bilingual.score(["esos inmigrantes son una plaga, vermin"])[0]
+    assert (
+        both.supported and both.language == "es" and set(both.scores) == set(SIGNALS) and both.flags["hate"]
+    )
+    with pytest.raises(ValueError, match="2 languages for 1 texts"):
+        scorer.score(["one"], languages=["en", "es"])
+
+
+def test_manifest_without_languages_is_english(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    ModelInfo(name="kw", version="1", format="keyword").save(tmp_path)
+    data = json.loads((tmp_path / "signals.json").read_text())
+    assert data["languages"] == ["en"]
+    del data["languages"]
+    (tmp_path / "signals.json").write_text(json.dumps(data))
+    assert ModelInfo.load(tmp_path).languages == ["en"]
