@@ -438,10 +438,10 @@ def test_twins_are_labelled_not_hate_and_name_no_target(aug_records: list[Record
         assert r.labels["offensive"] == UNKNOWN and r.labels["polarization"] == UNKNOWN, r.id
         assert all(v == UNKNOWN for v in r.targets.values()), r.id
         assert _functionality(r) in common.FUNCTIONALITIES, r.id
-    # a threat frame's twin keeps its violence: threat left unknown there, and only there
-    threat_frames = [r for r in twins if _functionality(r) == "threat_group"]
-    assert threat_frames and all(r.labels["threat"] == UNKNOWN for r in threat_frames)
-    assert all(r.labels["threat"] == 0 for r in twins if _functionality(r) != "threat_group")
+    # threat left unknown only where an adjective slot still threatens people ("the next {J} guy")
+    unknown = [r for r in twins if r.labels["threat"] == UNKNOWN]
+    assert unknown and all(_functionality(r) == "threat_group" for r in unknown)
+    assert sum(r.labels["threat"] == 0 for r in twins) > 0.95 * len(twins)
     # "{P} breed like rats": one twin per group it is rendered for, the filler in the group's place
     breed = [r.text for r in twins if r.id.startswith("aug-twin-dehumanisation-0-")]
     plurals = {f.plural.lower() for f in augment.TWIN_FILLERS}

@@ -953,10 +953,8 @@ TWIN_FILLERS: tuple[Filler, ...] = (
 )
 #: What a twin says: not hate, not a threat; the other signals stay unknown.
 _TWIN = {"hate": 0, "threat": 0}
-# The twin of a threat frame keeps the frame's violence ("I'm going to stab the next {J} guy" still
-# threatens people; "burn down every {P}" about car parks is still a call to violence): it is labelled
-# not hate only. Labelled not a threat too (minilm3.v3-v5), the twins cost the corpora's threat signal
-# 0.02-0.04 test PR-AUC in every run.
+# A threat frame whose only group slot is an adjective still threatens people ("I'm going to stab the
+# next {J} guy"): its twin is labelled not hate only.
 _TWIN_NOT_HATE = {"hate": 0}
 
 
@@ -1210,7 +1208,9 @@ def _group_renderings() -> Iterator[_GroupRendering]:
 
 def _twin_labels(rendering: _GroupRendering) -> Mapping[str, int]:
     functionality = rendering.rid.split("-")[1]
-    return _TWIN_NOT_HATE if functionality == "threat_group" else _TWIN
+    if functionality == "threat_group" and _template_slots(rendering.template) <= {"J"}:
+        return _TWIN_NOT_HATE
+    return _TWIN
 
 
 @functools.cache
@@ -1243,8 +1243,8 @@ def twin_templates() -> Iterator[Record]:
     "{P} breed like rats" about Sikhs is hate; about potholes it is not. Every frame with a {P}, {A}
     or {J} slot (written templates, obfuscation bases, contrast frames) gets one twin per group it is
     rendered for, the filler rotating through ``TWIN_FILLERS``. Twins are labelled ``hate = 0`` and
-    ``threat = 0`` (only ``hate = 0`` for a threat frame: its violence stays), name no target, and
-    the ones the leak guard matches are dropped. Ids are
+    ``threat = 0`` (only ``hate = 0`` for a threat frame whose sole group slot is an adjective, which
+    still threatens people), name no target, and the ones the leak guard matches are dropped. Ids are
     ``aug-twin-<the group rendering's id, less "aug-" and the group key>-<filler key>``, e.g.
     ``aug-twin-dehumanisation-0-potholes``: the part after ``aug-twin-`` starts with the
     functionality of the frame, not of the twin.
