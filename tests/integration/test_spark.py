@@ -82,8 +82,11 @@ def test_spark_scores_equal_cli_scores(
         "ward",
         *(f"p_{s}" for s in SIGNALS),
         *(f"flag_{s}" for s in SIGNALS),
+        "language",
+        "supported",
     ]
     assert spark.index.tolist() == cli.index.tolist()
+    assert spark["language"].tolist() == cli["language"].tolist()
     assert (spark["text"].fillna("") == cli["text"].fillna("")).all()
     for s in SIGNALS:
         # The CLI writes probabilities with 6 decimals; blank texts are empty (NaN) in both.
