@@ -4,7 +4,8 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.setup-stamp
 SIGNALS := $(VENV)/bin/signals
-DEBIAN_PACKAGES := chromium chromium-driver locales
+# Chromium for the browser tests; PostgreSQL and Redis for the multi-worker store and limits tests.
+DEBIAN_PACKAGES := chromium chromium-driver locales postgresql redis-server
 
 .PHONY: setup run test lint bench train data e5 clean debian
 
@@ -12,7 +13,8 @@ DEBIAN_PACKAGES := chromium chromium-driver locales
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
-	@command -v chromium >/dev/null 2>&1 || $(MAKE) debian
+	@{ command -v chromium && command -v redis-server && ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 \
+	  || $(MAKE) debian
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# torch first, alone and pinned: the local CPU wheel, never the multi-GB CUDA build.

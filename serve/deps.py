@@ -31,6 +31,7 @@ current model once per request, so a reload swapping it mid-request never mixes 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -49,6 +50,7 @@ from serve.batcher import Batcher
 from serve.errors import APIError, bad_request_code
 from serve.ratelimit import RateLimiter, per
 from serve.settings import Settings
+from signals import fleet
 from signals.keys import SCOPES, KeyInfo, verify_key
 from signals.schema import Score
 from signals.scoring import Scorer
@@ -73,16 +75,25 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 class ModelHolder:
-    """The served scorer, swapped atomically on reload.
+    """The served scorer, swapped atomically on reload, and kept in step with the other workers.
 
     Loading happens off the event loop and completes before the swap, so requests keep being answered
     by the old model until the new one is ready; in-flight requests finish on the model they started with.
+
+    ``generation`` is the reload this worker follows (``signals.fleet``): ``start`` loads the announced
+    model (or the default), ``reload`` loads one and announces it to every worker sharing the database,
+    ``follow`` (polled by the app) loads what another worker announced.
     """
 
-    def __init__(self, loader: Callable[[str | None], Scorer]) -> None:
+    def __init__(self, loader: Callable[[str | None], Scorer], database_url: str | None = None) -> None:
         self.loader = loader
+        self.database_url = database_url
         self.scorer: Scorer | None = None
         self.loaded_at: float | None = None
+        self.generation = 0
+        self.error: str | None = None
+        self.worker = fleet.worker_id()
+        self.started_at = time.time()
         self._lock = asyncio.Lock()
 
     async def load(self, uri: str | None = None) -> Scorer:
@@ -93,6 +104,62 @@ class ModelHolder:
             self.scorer = scorer
             self.loaded_at = time.time()
             return scorer
+
+    async def start(self) -> Scorer:
+        """At start-up: the model last announced to the fleet, else (or if it fails) the default."""
+        announced = await run_in_threadpool(fleet.served, self.database_url)
+        scorer = None
+        if announced.generation and announced.target is not None:
+            try:
+                scorer = await self.load(announced.target)
+            except Exception as exc:  # a model folder since removed: serve the default, say why
+                self.error = f"could not load the announced model: {exc}"
+                log.warning("%s; serving the default", self.error)
+        if scorer is None:
+            scorer = await self.load(None)
+        self.generation = announced.generation
+        await self.beat()
+        return scorer
+
+    async def reload(self, uri: str | None, by: str) -> Scorer:
+        """Load ``uri`` here (errors propagate, the old model keeps serving), then announce it."""
+        scorer = await self.load(uri)
+        self.error = None
+        self.generation = await run_in_threadpool(fleet.announce, uri, by, self.database_url)
+        await self.beat()
+        return scorer
+
+    async def follow(self) -> bool:
+        """Load what another worker announced, if the generation moved; True when this one changed."""
+        announced = await run_in_threadpool(fleet.served, self.database_url)
+        changed = announced.generation > self.generation
+        if changed:
+            try:
+                scorer = await self.load(announced.target)
+                self.error = None
+                log.info("followed reload %d: %s %s", announced.generation, scorer.name, scorer.version)
+            except Exception as exc:  # keep serving the old model; do not retry this generation
+                self.error = f"could not load reload {announced.generation}: {exc}"
+                log.warning("%s; still serving the previous model", self.error)
+            self.generation = announced.generation
+        await self.beat()
+        return changed
+
+    async def beat(self) -> None:
+        """Record what this worker serves (``GET /admin/workers``)."""
+        scorer = self.scorer
+        await run_in_threadpool(
+            functools.partial(
+                fleet.heartbeat,
+                self.worker,
+                self.generation,
+                scorer.name if scorer else "",
+                scorer.version if scorer else "",
+                started_at=self.started_at,
+                error=self.error,
+                url=self.database_url,
+            )
+        )
 
 
 def warm_up(scorer: Scorer) -> None:

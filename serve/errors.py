@@ -25,6 +25,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from serve.ratelimit import UNAVAILABLE_RETRY_AFTER, LimitsUnavailable
+
 log = logging.getLogger(__name__)
 
 #: HTTP status -> Google RPC status name.
@@ -187,6 +189,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, exc: APIError) -> JSONResponse:
         return error_response(exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(LimitsUnavailable)
+    async def _limits_down(_request: Request, exc: LimitsUnavailable) -> JSONResponse:
+        log.error("%s", exc)
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+        return error_response(503, "rate limiting is unavailable; retry shortly", headers=headers)
 
     @app.exception_handler(EarlyResponse)
     async def _early(_request: Request, exc: EarlyResponse) -> Response:

@@ -14,6 +14,7 @@ A new feature adds its routes with one ``app.include_router`` line below.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -62,6 +63,18 @@ def default_loader(settings: Settings) -> Loader:
     return load
 
 
+async def _follow_reloads(holder: ModelHolder, poll_seconds: float, metrics: Metrics) -> None:
+    """Every ``poll_seconds``: load a model another worker announced, and report what this one serves."""
+    while True:
+        await asyncio.sleep(poll_seconds)
+        try:
+            if await holder.follow() and holder.scorer is not None and holder.error is None:
+                metrics.reloads.labels("followed").inc()
+                metrics.set_model(holder.scorer.name, holder.scorer.version)
+        except Exception as exc:  # the database is away: keep serving, try again next time
+            log.warning("could not check for reloads: %r", exc)
+
+
 def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
     """Build the app; ``loader(uri)`` returns a ``Scorer`` (default: ``default_loader``)."""
     settings = settings or get_settings()
@@ -72,14 +85,17 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         from signals.db import migrate
 
         await run_in_threadpool(migrate, settings.database_url)
-        scorer = await app.state.models.load()
+        holder: ModelHolder = app.state.models
+        scorer = await holder.start()
         metrics.set_model(scorer.name, scorer.version)
         log.info("serving model %s version %s", scorer.name, scorer.version)
+        follower = asyncio.create_task(_follow_reloads(holder, settings.reload_poll_seconds, metrics))
         # Start-up objects (model, spaCy, FastAPI) live as long as the process: moved out of the
         # collector's view, a collection during a request walks only what requests allocate.
         gc.collect()
         gc.freeze()
         yield
+        follower.cancel()
         await app.state.batcher.close()
 
     app = FastAPI(
@@ -99,8 +115,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.models = ModelHolder(loader or default_loader(settings))
-    app.state.limiter = RateLimiter()
+    app.state.models = ModelHolder(loader or default_loader(settings), settings.database_url)
+    app.state.limiter = RateLimiter(settings.limits_url)
     app.state.keys = KeyGate(settings, app.state.limiter)
     app.state.batcher = Batcher(max_items=settings.batch_items)
     install_error_handlers(app)

@@ -73,6 +73,17 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Most texts that waiting requests may pool into one model call."
     )
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes for `signals serve`.")
+    limits_url: str = Field(
+        default="memory://",
+        description="Where rate limits and login throttles count: `memory://` (this process), or "
+        "`redis://HOST:PORT/DB`, shared by every worker and host (needed with SIGNALS_WORKERS > 1).",
+    )
+    reload_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often each worker checks the database for a model reloaded by another worker.",
+    )
 
     def root_url(self) -> str:
         """The URL the server advertises: ``public_url``, else ``http://host:port/`` (never taken from a

@@ -1,4 +1,4 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (a model is loaded): no key needed."""
+"""``/healthz`` (the process answers) and ``/readyz`` (a model is loaded, limits reachable): no key needed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from serve.deps import CheckedRoute
+from serve.ratelimit import RateLimiter
 
 router = APIRouter(tags=["health"], route_class=CheckedRoute)
 
@@ -20,8 +22,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> Any:
-    """Readiness: 200 with the served model once one is loaded, else 503."""
+    """Readiness: 200 with the served model once one is loaded and the limits store answers, else 503."""
     scorer = request.app.state.models.scorer
     if scorer is None:
         return JSONResponse({"status": "loading"}, status_code=503)
+    limiter: RateLimiter = request.app.state.limiter
+    if limiter.shared and not await run_in_threadpool(limiter.healthy):
+        return JSONResponse({"status": "rate-limit store unreachable"}, status_code=503)
     return {"status": "ready", "model": {"name": scorer.name, "version": scorer.version}}

@@ -631,6 +631,20 @@ def serve(
     shipped = (DEFAULT_MODEL_DIR / "signals.json").is_file()
     if settings.model is None and not shipped and not store_exists():
         fail(f"no model to serve: set SIGNALS_MODEL, promote a champion, or ship {DEFAULT_MODEL_DIR}")
+    from serve.ratelimit import RateLimiter
+
+    try:
+        limiter = RateLimiter(settings.limits_url)
+    except ValueError as exc:
+        fail(str(exc))
+    if limiter.shared and not limiter.healthy():
+        fail(f"the rate-limit store at SIGNALS_LIMITS_URL does not answer ({limiter.url.split('@')[-1]})")
+    if settings.workers > 1 and not limiter.shared:
+        console.print(
+            f"[yellow]warning:[/] SIGNALS_WORKERS={settings.workers} with SIGNALS_LIMITS_URL=memory://: each "
+            "worker counts its own share, so rate limits and login throttles are "
+            f"{settings.workers} times looser; set SIGNALS_LIMITS_URL=redis://... (docs/deploy.md)"
+        )
     _migrate_quietly(settings.database_url)
     if demo_key:
         from signals.keys import create_key, list_keys, revoke_key

@@ -118,3 +118,12 @@ def start_server() -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def live_server(start_server: Callable[..., str], settings: Settings) -> str:
     return start_server(settings)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Redis server for the whole session (each test uses its own key names)."""
+    from redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

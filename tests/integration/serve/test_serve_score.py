@@ -246,10 +246,11 @@ def test_public_metrics_setting(make_client: Callable[..., TestClient], settings
 def test_reload_swaps_model(client: TestClient, keys: dict[str, str]) -> None:
     r = client.post("/admin/reload", json={"model": "fake:2"}, headers=auth(keys["admin"]))
     assert r.status_code == 200
-    assert r.json() == {
-        "previous": {"name": "fake", "version": "1"},
-        "model": {"name": "fake", "version": "2"},
-    }
+    body = r.json()
+    assert body["previous"] == {"name": "fake", "version": "1"}
+    assert body["model"] == {"name": "fake", "version": "2"}
+    assert body["generation"] == 1 and body["all_workers"] is True
+    assert [(w["model_version"], w["generation"]) for w in body["workers"]] == [("2", 1)]
     assert client.get("/readyz").json()["model"]["version"] == "2"
     scored = client.post("/v1/score", json={"items": [{"text": "hi"}]}, headers=auth(keys["score"]))
     assert scored.json()["model"]["version"] == "2"
