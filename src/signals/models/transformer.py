@@ -152,7 +152,8 @@ class TransformerConfig:
     max_steps: int = 0
     #: Stop training after this many minutes of wall time (0 = no cap): keeps CPU retrains bounded.
     max_minutes: float = 0.0
-    #: Use at most this many training rows, sampled per corpus in proportion (0 = all).
+    #: Use at most this many corpus rows, sampled per corpus in proportion (0 = all). The analysts'
+    #: labels (source ``analyst``, merged by ``signals retrain``) are never sampled down: they come on top.
     max_train_rows: int = 0
     #: Use at most this many validation rows for early stopping (0 = all).
     max_eval_rows: int = 0
