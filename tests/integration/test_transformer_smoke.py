@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow
 CONFIGS = Path(__file__).parents[2] / "training" / "configs"
 CONFIG = CONFIGS / "minilm.v1.toml"
 STUDENT_CONFIG = CONFIGS / "minilm3.v2.toml"
+RETRAIN_CONFIG = CONFIGS / "minilm3.retrain.toml"
 TINY = {
     "random_init": True,
     "base_sha256": "",
@@ -269,3 +270,42 @@ def test_teacher_labels_are_cached_per_teacher_and_texts(
     np.testing.assert_array_equal(first[1], again[1])
     with pytest.raises(AssertionError, match="run again"):  # other texts: not in the cache
         teacher_labels(str(teacher_dir), [*texts, "a third text"])
+
+
+def test_retrain_config_starts_from_the_shipped_champion() -> None:
+    import json
+
+    from signals.training import load_config
+
+    config = load_config(RETRAIN_CONFIG)
+    warm = TransformerConfig.from_dict(config.transformer)
+    student = TransformerConfig.from_toml(STUDENT_CONFIG)
+    shipped = json.loads((CONFIGS.parents[1] / warm.init_from / "onnx.json").read_text())
+    # the champion's architecture and lengths, so its weights fit and its tokens mean the same
+    assert warm.keep_layers == shipped["kept_base_layers"] and len(warm.keep_layers) == shipped["layers"]
+    assert (warm.max_length, warm.serve_max_length) == (shipped["train_max_length"], shipped["max_length"])
+    # a short, gentle schedule, the champion's recipe otherwise
+    assert warm.epochs == 1 and warm.max_minutes <= 20 and warm.max_train_rows > 0
+    assert warm.learning_rate < student.learning_rate and warm.head_learning_rate < student.head_learning_rate
+    assert (warm.teacher, warm.augment_templates) == (student.teacher, student.augment_templates)
+    assert config.model == "minilm" and config.civic
+
+
+def test_warm_start_trains_from_an_exported_model(tmp_path: Path) -> None:
+    from signals.models.onnx import export_onnx
+    from signals.models.warm_start import shipped_state_dict
+
+    fresh = TransformerConfig.from_dict(TINY)
+    net, tokenizer, encoder_config = build_network(fresh)
+    export_onnx(TrainedNetwork(net.eval(), tokenizer, encoder_config, fresh, [], 0.0), tmp_path / "shipped")
+
+    config = TransformerConfig.from_dict({**TINY, "init_from": str(tmp_path / "shipped")})
+    warm, _, _ = build_network(config)
+    start = shipped_state_dict(tmp_path / "shipped")
+    assert all(np.array_equal(v.numpy(), start[k]) for k, v in warm.state_dict().items())
+
+    dd = synthetic_dataset()
+    analyst = dd["train"].select(range(2)).map(lambda r: {"source": "analyst"})
+    dd["train"] = datasets.concatenate_datasets([dd["train"], analyst])
+    model = fit_transformer({**TINY, "init_from": str(tmp_path / "shipped")}, dd, tmp_path / "work")
+    assert model.predict_proba(["hello there"]).shape == (1, len(SIGNALS))

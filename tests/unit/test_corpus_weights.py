@@ -27,3 +27,18 @@ def test_negative_factor_refused_absent_corpus_warned(caplog: pytest.LogCaptureF
     w = corpus_weights(sources, 0.5, {"c": 2.0})
     assert w.tolist() == pytest.approx([1.0, 1.0])
     assert "not in the training rows ['c']" in caplog.text
+
+
+def test_sampling_keeps_every_analyst_label() -> None:
+    from signals.models.transformer_data import KEPT_SOURCES, _sample_rows
+    from signals.triage.export import LABEL_SOURCE
+
+    assert frozenset({LABEL_SOURCE}) == KEPT_SOURCES
+    sources = np.array(["big"] * 800 + ["small"] * 200 + ["analyst"] * 10)
+    rows = _sample_rows(sources, 100, np.random.default_rng(0), KEPT_SOURCES)
+    picked = sources[rows]
+    # the corpora shrink in proportion to the limit; the analysts' labels come on top, all of them
+    assert (picked == "big").sum() == 80 and (picked == "small").sum() == 20
+    assert (picked == "analyst").sum() == 10 and len(set(rows)) == len(rows) == 110
+    # without kept sources they would be sampled down like a corpus
+    assert (sources[_sample_rows(sources, 101, np.random.default_rng(0))] == "analyst").sum() == 1

@@ -1,7 +1,9 @@
-"""ONNX export parity with torch, int8 drift bound, and a serving path free of torch/transformers."""
+"""ONNX export parity with torch, int8 drift bound, a serving path free of torch/transformers, and the
+warm start that rebuilds the torch network from an exported graph."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from signals.models.transformer import (  # noqa: E402
     build_network,
     encode,
 )
+from signals.models.warm_start import shipped_state_dict, warm_start_network  # noqa: E402
 from signals.normalize import normalize  # noqa: E402
 from signals.schema import SIGNALS  # noqa: E402
 from signals.scoring import DEFAULT_MODEL_DIR, load_scorer  # noqa: E402
@@ -140,3 +143,92 @@ def test_shipped_champion_artifact() -> None:
     assert threat.scores["threat"] > benign.scores["threat"]
     assert insult.scores["offensive"] > benign.scores["offensive"]
     assert not any(benign.flags.values())
+
+
+# ------------------------------------------------------------------------------------------ warm start
+
+
+def _warm(trained: TrainedNetwork, directory: Path) -> TrainedNetwork:
+    net, tokenizer, encoder_config = warm_start_network(
+        dataclasses.replace(trained.config, init_from=str(directory))
+    )
+    return TrainedNetwork(net.eval(), tokenizer, encoder_config, trained.config, [], 0.0)
+
+
+def test_warm_start_recovers_the_int8_weights_and_outputs(trained: TrainedNetwork, tmp_path: Path) -> None:
+    export_onnx(trained, tmp_path, quantize=True)
+    rebuilt = shipped_state_dict(tmp_path)
+    original = {k: v.numpy() for k, v in trained.net.state_dict().items()}
+    assert set(rebuilt) == set(original)
+    for name, want in original.items():
+        err = np.abs(rebuilt[name] - want).max()
+        if want.ndim == 2:
+            # int8 per output channel (Linear) or uint8 per table (embeddings): at most half a step,
+            # a step being at most max|w| / 127 (symmetric) or range / 255 (asymmetric, 0 in range)
+            assert err <= np.abs(want).max() / 250, name
+        else:
+            assert err == 0, name  # LayerNorm and biases stay fp32
+    # Every Linear weight was named, oriented torch's way ([out, in]) and really dequantised (not zero).
+    query = "encoder.encoder.layer.1.attention.self.query.weight"
+    assert rebuilt["signal_head.weight"].shape == (len(SIGNALS), 64)
+    assert np.corrcoef(rebuilt[query].ravel(), original[query].ravel())[0, 1] > 0.99
+
+    warm = _warm(trained, tmp_path)
+    texts = [normalize(t) for t in TEXTS]
+    want_s, want_t = _torch_probs(trained, texts)
+    got_s, got_t = _torch_probs(warm, texts)
+    served = OnnxModel.load(tmp_path, threads=1).predict_proba(texts)
+    # the rebuilt network carries the weights' quantisation error only, the served graph also the
+    # activations': both within the int8 drift bound above
+    for other in (want_s, served):
+        assert np.abs(got_s - other).mean() < 0.03
+        assert np.abs(got_s - other).max() < 0.15
+    assert np.abs(got_t - want_t).max() < 0.15
+
+
+def test_warm_start_from_an_fp32_export_is_exact(trained: TrainedNetwork, tmp_path: Path) -> None:
+    export_onnx(trained, tmp_path, quantize=False)
+    rebuilt = shipped_state_dict(tmp_path)
+    for name, want in trained.net.state_dict().items():
+        np.testing.assert_allclose(rebuilt[name], want.numpy(), atol=1e-6, err_msg=name)
+
+
+def test_warm_start_refuses_what_does_not_map(trained: TrainedNetwork, tmp_path: Path) -> None:
+    import onnx
+
+    export_onnx(trained, tmp_path, quantize=True)
+    ModelInfo(name="t", version="1", format="baseline").save(tmp_path)
+    with pytest.raises(ValueError, match="format is 'baseline'"):
+        shipped_state_dict(tmp_path)
+    ModelInfo(name="t", version="1", format="onnx").save(tmp_path)
+
+    # a Linear whose bias lost its torch name cannot be named: the error names the weight
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    for tensor in model.graph.initializer:
+        if tensor.name == "net.signal_head.bias":
+            tensor.name = "mystery"
+    for node in model.graph.node:
+        node.input[:] = ["mystery" if i == "net.signal_head.bias" else i for i in node.input]
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    with pytest.raises(ValueError, match=r"tensor 'net\.signal_head\.weight.*'mystery'"):
+        shipped_state_dict(tmp_path)
+
+    # a parameter the graph does not hold
+    export_onnx(trained, tmp_path, quantize=True)
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    kept = [t for t in model.graph.initializer if t.name != "net.encoder.embeddings.LayerNorm.weight"]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    with pytest.raises(ValueError, match="'encoder.embeddings.LayerNorm.weight'"):
+        _warm(trained, tmp_path)
+
+    # another architecture than the one the config builds
+    export_onnx(trained, tmp_path, quantize=True)
+    with pytest.raises(ValueError, match="2 encoder layers and the config builds 3"):
+        warm_start_network(
+            dataclasses.replace(trained.config, init_from=str(tmp_path), keep_layers=[0, 1, 2])
+        )
+    (tmp_path / "model.onnx").unlink()
+    with pytest.raises(ValueError, match="model.onnx is missing"):
+        shipped_state_dict(tmp_path)

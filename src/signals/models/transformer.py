@@ -152,7 +152,8 @@ class TransformerConfig:
     max_steps: int = 0
     #: Stop training after this many minutes of wall time (0 = no cap): keeps CPU retrains bounded.
     max_minutes: float = 0.0
-    #: Use at most this many training rows, sampled per corpus in proportion (0 = all).
+    #: Use at most this many corpus rows, sampled per corpus in proportion (0 = all). The analysts'
+    #: labels (source ``analyst``, merged by ``signals retrain``) are never sampled down: they come on top.
     max_train_rows: int = 0
     #: Use at most this many validation rows for early stopping (0 = all).
     max_eval_rows: int = 0
@@ -223,6 +224,13 @@ class TransformerConfig:
     quantize: bool = True
     #: Seed for sampling, shuffling, augmentation and initialisation.
     seed: int = 13
+    #: Start from a shipped model instead of the base encoder: a model directory (``models/default``,
+    #: the champion) or MLflow URI whose int8 ONNX graph is dequantised back into the network, heads
+    #: included (``signals.models.warm_start``); its tokenizer is used too. The architecture must match:
+    #: ``keep_layers`` as the model's ``kept_base_layers`` (``onnx.json``). Fine-tuning the champion on
+    #: the analysts' labels plus a sample of the corpora is how ``signals retrain`` fits in 30 minutes on
+    #: 2 cores (``training/configs/minilm3.retrain.toml``). Empty = the base encoder and fresh heads.
+    init_from: str = ""
     #: Skip training and export this checkpoint (``save_checkpoint`` output, e.g. trained on a GPU
     #: machine with ``python -m signals.models.transformer``); the pipeline then calibrates and
     #: evaluates it like a fresh fit.

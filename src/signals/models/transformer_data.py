@@ -50,14 +50,23 @@ def _labels(split: Any, names: Sequence[str]) -> np.ndarray:
     ).reshape(n, len(names))
 
 
-def _sample_rows(sources: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
-    """At most ``limit`` row indices, every corpus reduced in the same proportion."""
+#: Sources whose rows ``max_train_rows`` never samples down: the analysts' labels
+#: (``signals.triage.export.LABEL_SOURCE``), the reason a retrain runs at all.
+KEPT_SOURCES = frozenset({"analyst"})
+
+
+def _sample_rows(
+    sources: np.ndarray, limit: int, rng: np.random.Generator, kept: frozenset[str] = frozenset()
+) -> np.ndarray:
+    """At most ``limit`` row indices, every corpus reduced in the same proportion; plus every row of
+    the ``kept`` sources, which are neither sampled nor counted against ``limit``."""
     n = len(sources)
-    if not limit or n <= limit:
+    whole = np.isin(sources, sorted(kept)) if kept else np.zeros(n, dtype=bool)
+    if not limit or n - int(whole.sum()) <= limit:
         return np.arange(n)
-    keep = []
-    share = limit / n
-    for source in np.unique(sources):
+    keep = [np.flatnonzero(whole)]
+    share = limit / (n - int(whole.sum()))
+    for source in np.unique(sources[~whole]):
         idx = np.flatnonzero(sources == source)
         take = max(1, int(round(len(idx) * share)))
         keep.append(rng.choice(idx, size=min(take, len(idx)), replace=False))
@@ -282,15 +291,16 @@ def build_training_rows(
     """The encoded, weighted training rows, and a factor per (row, signal) on the signal loss's row weight.
 
     In order: the rows of ``dataset["train"]`` (at most ``max_train_rows``, every corpus reduced in
-    the same proportion), weighted per corpus, with the teacher's soft labels; an obfuscated copy of
-    ``augment_rate`` of them; the augmentation templates (``augment_templates``, weight
-    ``template_weight``, their signal factors ``template_signal_weights``); the weak civic negatives
-    (``civic_negative_weight``). Neither templates nor civic rows get soft labels. ``rng`` and
-    ``pyrng`` are drawn from in that order, so a seed gives the same rows.
+    the same proportion, plus every analyst label), weighted per corpus, with the teacher's soft
+    labels; an obfuscated copy of ``augment_rate`` of them; the augmentation templates
+    (``augment_templates``, weight ``template_weight``, their signal factors
+    ``template_signal_weights``); the weak civic negatives (``civic_negative_weight``). Neither
+    templates nor civic rows get soft labels. ``rng`` and ``pyrng`` are drawn from in that order, so
+    a seed gives the same rows.
     """
     train = dataset["train"]
     sources = _column(train, "source").astype(str)
-    rows = _sample_rows(sources, config.max_train_rows, rng)
+    rows = _sample_rows(sources, config.max_train_rows, rng, KEPT_SOURCES)
     texts = [str(t) for t in _column(train, "text")[rows]]
     labels = _labels(train, SIGNALS)[rows]
     targets = _labels(train, TARGET_COLUMNS)[rows]

@@ -75,9 +75,15 @@ def _torch() -> Any:
 def build_network(config: TransformerConfig) -> tuple[Any, Tokenizer, dict[str, Any]]:
     """The untrained network, the base tokenizer and the encoder config dict.
 
-    Loads the base weights (checking their sha256) unless ``random_init``.
+    Loads the base weights (checking their sha256) unless ``random_init``; with ``init_from``, the
+    shipped model's network, weights and tokenizer instead (``warm_start.warm_start_network``).
     """
     from tokenizers import Tokenizer
+
+    if config.init_from:
+        from signals.models.warm_start import warm_start_network
+
+        return warm_start_network(config)
 
     base = Path(config.base_model) if config.base_model else base_model_dir()
     encoder_config = json.loads((base / "config.json").read_text())
