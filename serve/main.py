@@ -3,7 +3,9 @@
 The model is loaded once, in the lifespan (never at import), through ``signals.scoring.load_scorer``:
 ``SIGNALS_MODEL`` if set, else the registry champion, else the shipped ``models/default``. The ONNX
 model family needs only onnxruntime and tokenizers, so the server process never imports torch.
-Database migrations (API keys, feedback, and every other feature branch) run at start-up too.
+Database migrations (API keys, feedback, and every other feature branch) run at start-up too. With
+several workers or hosts on one database, a worker serves the model last announced by ``/admin/reload``
+(``signals.fleet``) and checks every ``SIGNALS_RELOAD_POLL_SECONDS`` for a newer one.
 
 Tests build their own app with a fake model::
 

@@ -132,7 +132,9 @@ def promote(
 
 @app.command()
 def retrain(
-    config: Annotated[Path, typer.Option(help="Experiment TOML")] = Path("training/configs/baseline.v1.toml"),
+    config: Annotated[
+        Path, typer.Option(help="Experiment TOML (default: the champion's warm-start retrain)")
+    ] = Path("training/configs/minilm3.retrain.toml"),
     labels: Annotated[
         Path | None, typer.Option(help="A label export to use [export the analysts' decisions now]")
     ] = None,
