@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from signals.db import Base, session_scope
+from signals.db import Base, as_utc, session_scope
 from signals.privacy import redact
 
 
@@ -75,7 +75,7 @@ def load_feedback(url: str | None = None) -> list[dict[str, Any]]:
         return [
             {
                 "id": r.id,
-                "created": r.created,
+                "created": as_utc(r.created),
                 "source": r.source,
                 "key_name": r.key_name,
                 "text": r.text,

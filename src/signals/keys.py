@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from signals.db import Base, session_scope
+from signals.db import Base, as_utc, session_scope
 
 #: Every scope a key can carry.
 SCOPES: tuple[str, ...] = ("score", "triage", "admin")
@@ -71,7 +71,7 @@ class KeyInfo:
             prefix=row.prefix,
             scopes=tuple(s for s in row.scopes.split(",") if s),
             rate_limit=row.rate_limit,
-            created=row.created,
+            created=as_utc(row.created),
             revoked=row.revoked,
         )
 

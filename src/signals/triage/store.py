@@ -70,12 +70,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from signals.db import session_scope
+from signals.db import as_utc, session_scope
 from signals.privacy import redact, redact_values
 from signals.schema import SIGNALS, TARGETS, Score
 from signals.scoring import Scorer
@@ -110,11 +110,6 @@ class TriageError(ValueError):
 
 class StoreBusy(RuntimeError):
     """The database stayed locked (or kept conflicting); nothing was stored, so a retry is safe."""
-
-
-def _aware(value: datetime) -> datetime:
-    """Datetimes come back naive from SQLite; every time in the store is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- value objects -------------------------------------------------------------------------------------
@@ -184,7 +179,7 @@ class Item:
             context=json.loads(row.context),
             question_id=row.question_id,
             redactions=json.loads(row.redactions),
-            created=_aware(row.created),
+            created=as_utc(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores=json.loads(row.scores),
@@ -228,7 +223,7 @@ class Decision:
             target=row.target,
             note=row.note,
             analyst=row.analyst,
-            created=_aware(row.created),
+            created=as_utc(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores_shown=json.loads(row.scores_shown),
@@ -517,7 +512,11 @@ def _prepare(
 
 
 def _day_start(value: date | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.combine(value, time.min)
+    """A bound for ``created`` as an aware UTC datetime (a date is its first instant, in UTC).
+
+    Naive bounds would be read in the database session's time zone by PostgreSQL.
+    """
+    return as_utc(value) if isinstance(value, datetime) else datetime.combine(value, time.min, tzinfo=UTC)
 
 
 def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
@@ -535,9 +534,9 @@ def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
     if filters.since is not None:
         cond.append(TriageItem.created >= _day_start(filters.since))
     if isinstance(filters.until, datetime):
-        cond.append(TriageItem.created < filters.until)
+        cond.append(TriageItem.created < as_utc(filters.until))
     elif filters.until is not None and filters.until < date.max:  # up to date.max: no bound at all
-        cond.append(TriageItem.created < datetime.combine(filters.until + timedelta(days=1), time.min))
+        cond.append(TriageItem.created < _day_start(filters.until + timedelta(days=1)))
     if filters.status == "open":
         if filters.for_analyst:
             mine = exists().where(
@@ -607,20 +606,16 @@ def items_by_id(item_ids: Iterable[int], *, url: str | None = None) -> dict[int,
 
 
 def facets(*, url: str | None = None) -> dict[str, list[str]]:
-    """Distinct sources and question ids, for the filter drop-downs."""
+    """Distinct sources and question ids, for the filter drop-downs (sorted by code point, as SQLite
+    sorts: PostgreSQL would follow its collation, which ignores case and punctuation in most locales)."""
     with session_scope(url) as session:
-        sources = [
-            s for (s,) in session.execute(select(TriageItem.source).distinct().order_by(TriageItem.source))
-        ]
-        questions = [
+        sources = sorted(session.scalars(select(TriageItem.source).distinct()))
+        questions = sorted(
             str(q)
-            for (q,) in session.execute(
-                select(TriageItem.question_id)
-                .where(TriageItem.question_id.is_not(None))
-                .distinct()
-                .order_by(TriageItem.question_id)
+            for q in session.scalars(
+                select(TriageItem.question_id).where(TriageItem.question_id.is_not(None)).distinct()
             )
-        ]
+        )
     return {"sources": sources, "questions": questions}
 
 
@@ -698,8 +693,17 @@ def _recompute(session: Session, item: TriageItem) -> None:
 
 
 def _lock_item(session: Session, item_id: int) -> TriageItem:
-    # FOR UPDATE serialises decisions on one item on PostgreSQL (SQLite ignores it: its single
-    # writer lock, taken by the insert that follows, serialises them there).
+    """The item, locked until the transaction ends: decisions on one item are serialised, and what
+    the transaction reads after this (earlier decisions, the audit sample) is what it builds on.
+
+    PostgreSQL locks the row (FOR UPDATE). SQLite ignores FOR UPDATE, and its reads before a write
+    take no lock at all; a no-op UPDATE takes its single writer lock now instead of at the insert.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(TriageItem).where(TriageItem.id == item_id).values(status=TriageItem.status),
+            execution_options={"synchronize_session": False},
+        )
     row = session.scalars(select(TriageItem).where(TriageItem.id == item_id).with_for_update()).first()
     if row is None:
         raise TriageError(f"no item with id {item_id}")
@@ -827,10 +831,19 @@ def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = Non
         )
         if item_id is not None:
             query = query.where(TriageDecision.item_id == item_id)
-        target = session.scalars(query.order_by(TriageDecision.id.desc()).limit(1)).first()
-        if target is None:
+        query = query.order_by(TriageDecision.id.desc()).limit(1)
+        target = session.scalars(query).first()
+        item: TriageItem | None = None
+        while target is not None:
+            # Two undos may pick the same decision before either holds the item's lock; the one that
+            # gets the lock second looks again (now it sees the other's undo) and takes the next one.
+            item = _lock_item(session, target.item_id)
+            latest = session.scalars(query).first()
+            if latest is not None and latest.id == target.id:
+                break
+            target = latest
+        if target is None or item is None:
             return None
-        item = _lock_item(session, target.item_id)
         before = session.scalars(
             select(TriageDecision)
             .where(
@@ -930,7 +943,7 @@ def progress(analyst: str, filters: ItemFilter | None = None, *, url: str | None
     open_filter = ItemFilter(**{**base.__dict__, "status": "open", "for_analyst": analyst})
     all_filter = ItemFilter(**{**base.__dict__, "status": None, "for_analyst": None})
     done_filter = ItemFilter(**{**base.__dict__, "status": DONE, "for_analyst": None})
-    today = datetime.combine(utcnow().date(), time.min)
+    today = _day_start(utcnow().date())
     with session_scope(url) as session:
         decided = session.scalar(
             select(func.count(func.distinct(TriageDecision.item_id))).where(
