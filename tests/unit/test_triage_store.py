@@ -161,6 +161,31 @@ def test_concurrent_decisions_are_all_kept(db: str, add: Callable[..., list]) ->
     assert all(i.status == "done" for i in store.query_items(url=db))
 
 
+def test_concurrent_undos_never_undo_one_decision_twice(db: str, add: Callable[..., list]) -> None:
+    ids = [r.id for r in add(*[NewItem("f", str(i), f"text {i}") for i in range(3)])]
+    decided = [store.record_decision(i, s, "reject", "ana", url=db).id for i in ids for s in SIGNALS[:2]]
+    barrier = threading.Barrier(len(decided))
+    undone: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def press_undo() -> None:
+        try:
+            barrier.wait()
+            row = store.undo_last("ana", url=db)
+            undone.append(row.undoes_id if row else None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=press_undo) for _ in decided]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(undone) == sorted(decided)  # every decision undone, none twice  # type: ignore[type-var]
+    assert store.latest_decisions(url=db) == {}
+
+
 def test_latest_decision_wins_and_nothing_is_overwritten(db: str, add: Callable[..., list]) -> None:
     (r,) = add(NewItem("f", "1", "you idiot"))
     first = store.record_decision(r.id, "offensive", "confirm", "ana", url=db)
