@@ -91,6 +91,16 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def without_nul(text: str) -> str:
+    r"""``text`` with each NUL character (U+0000) as U+FFFD: PostgreSQL's text columns cannot hold
+    U+0000, and a stored text must read back the same on every database.
+
+    >>> without_nul("a\x00b") == "a\ufffdb"
+    True
+    """
+    return text.replace("\x00", "\ufffd")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

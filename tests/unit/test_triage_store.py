@@ -294,6 +294,34 @@ def test_times_are_utc_whatever_the_session_time_zone(db: str, add: Callable[...
     assert decision.created.utcoffset() == timedelta(0)
 
 
+def test_ids_past_a_database_integer_match_nothing(db: str, add: Callable[..., list]) -> None:
+    # PostgreSQL's INTEGER is 32 bits and refuses a bigger parameter outright: the store never asks.
+    (r,) = add(NewItem("f", "1", "text"))
+    huge = store.MAX_ITEM_ID + 1
+    assert store.get_item(huge, url=db) is None and store.get_item(-(2**40), url=db) is None
+    assert set(store.items_by_id([r.id, huge, 2**70], url=db)) == {r.id}
+    assert store.latest_decisions([huge], url=db) == {} and store.in_sample([huge], url=db) == set()
+    assert store.decision_history(huge, url=db) == []
+    assert store.neighbours(huge, ItemFilter(), url=db) == (None, None)
+    assert store.undo_last("ana", item_id=huge, url=db) is None
+    with pytest.raises(TriageError, match=f"no item with id {huge}"):
+        store.record_decision(huge, "hate", "reject", "ana", url=db)
+    assert store.query_items(offset=store.MAX_ITEM_ID, url=db) == []
+
+
+def test_nul_characters_read_back_the_same_on_every_database(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "you idiot\x00!", {"question_id": "Q\x001"}))
+    item = store.get_item(r.id, url=db)
+    assert item is not None and item.text == "you idiot\ufffd!" and item.question_id == "Q\ufffd1"
+    assert item.context["question_id"] == "Q\x001"  # inside JSON a NUL is an escape, kept as given
+    with pytest.raises(TriageError, match="item 0: external_id contains a NUL character"):
+        add(NewItem("f", "2\x00", "text"))
+    with pytest.raises(TriageError, match="item 0: source contains a NUL character"):
+        add(NewItem("f\x00", "2", "text"))
+    decision = store.record_decision(r.id, "hate", "reject", "ana", note="see\x00this", url=db)
+    assert decision.note == "see\ufffdthis"
+
+
 def test_bad_decisions_are_refused(db: str, add: Callable[..., list]) -> None:
     (r,) = add(NewItem("f", "1", "text"))
     with pytest.raises(TriageError, match="no item"):

@@ -75,7 +75,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from signals.db import as_utc, session_scope
+from signals.db import as_utc, session_scope, without_nul
 from signals.privacy import redact, redact_values
 from signals.schema import SIGNALS, TARGETS, Score
 from signals.scoring import Scorer
@@ -96,8 +96,10 @@ log = logging.getLogger(__name__)
 
 MAX_SOURCE_CHARS = 100
 MAX_EXTERNAL_ID_CHARS = 200
-#: Largest item id (and queue offset) a database integer holds; bigger ones are never stored.
-MAX_ITEM_ID = 2**63 - 1
+#: Largest item id (and queue offset) every database's INTEGER holds (32 bits on PostgreSQL): bigger ids
+#: are never stored, and the store answers "no such item" for them without asking the database (which
+#: PostgreSQL would refuse as out of range).
+MAX_ITEM_ID = 2**31 - 1
 #: Seeds of audit-sample draws are stored as database integers: 0 <= seed < MAX_SEED.
 MAX_SEED = 2**31
 #: Model target probability from which an item counts as aimed at a target group (for filters).
@@ -274,6 +276,15 @@ class Disagreement:
 # --- helpers -------------------------------------------------------------------------------------------
 
 
+def _storable(item_id: int) -> bool:
+    return -MAX_ITEM_ID - 1 <= item_id <= MAX_ITEM_ID
+
+
+def _storable_ids(item_ids: Iterable[int]) -> list[int]:
+    """The distinct ids that can name a stored item, sorted (the others match nothing)."""
+    return sorted({i for i in item_ids if _storable(i)})
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -291,6 +302,9 @@ def _validate_new(item: NewItem, index: int) -> None:
         raise TriageError(f"{where}: source longer than {MAX_SOURCE_CHARS} characters")
     if not isinstance(item.external_id, str) or not item.external_id.strip():
         raise TriageError(f"{where}: external_id is empty")
+    for name, value in (("source", item.source), ("external_id", item.external_id)):
+        if "\x00" in value:
+            raise TriageError(f"{where}: {name} contains a NUL character (U+0000)")
     if len(item.external_id) > MAX_EXTERNAL_ID_CHARS:
         raise TriageError(f"{where}: external_id longer than {MAX_EXTERNAL_ID_CHARS} characters")
     if not isinstance(item.text, str) or not item.text.strip():
@@ -443,8 +457,9 @@ def _prepare(
     counts: list[dict[str, int]] = []
     for item in items:
         context = dict(item.context)
+        text = without_nul(item.text)
         if redact_pii:
-            red = redact(item.text)
+            red = redact(text)
             context, ctx_counts = redact_values(context)
             merged = dict(red.counts)
             for kind, n in ctx_counts.items():
@@ -452,7 +467,7 @@ def _prepare(
             texts.append(red.text)
             counts.append(merged)
         else:
-            texts.append(item.text)
+            texts.append(text)
             counts.append({})
         contexts.append(context)
     # Scored per source: a source with its own operating point (signals.sources) gets its thresholds.
@@ -486,7 +501,7 @@ def _prepare(
                 external_id=item.external_id,
                 text=text,
                 context=_dumps(context),
-                question_id=str(question)[:200] if question not in (None, "") else None,
+                question_id=without_nul(str(question))[:200] if question not in (None, "") else None,
                 redactions=_dumps(count),
                 created=now,
                 model_name=scorer.name,
@@ -590,13 +605,13 @@ def count_items(filters: ItemFilter | None = None, *, url: str | None = None) ->
 def get_item(item_id: int, *, url: str | None = None) -> Item | None:
     """One item by store id, or ``None``."""
     with session_scope(url) as session:
-        row = session.get(TriageItem, item_id)
+        row = session.get(TriageItem, item_id) if _storable(item_id) else None
         return Item.of(row) if row else None
 
 
 def items_by_id(item_ids: Iterable[int], *, url: str | None = None) -> dict[int, Item]:
     """Several items by store id (unknown ids are left out)."""
-    ids = sorted(set(item_ids))
+    ids = _storable_ids(item_ids)
     out: dict[int, Item] = {}
     with session_scope(url) as session:
         for start in range(0, len(ids), 500):
@@ -626,6 +641,8 @@ def neighbours(item_id: int, filters: ItemFilter, *, url: str | None = None) -> 
     an analyst can keep pressing "next" until the queue is empty. *Previous* is the item just above in
     queue order whatever its status, so an analyst can go back to what they just decided.
     """
+    if not _storable(item_id):
+        return None, None
     with session_scope(url) as session:
         current = session.get(TriageItem, item_id)
         if current is None:
@@ -699,6 +716,8 @@ def _lock_item(session: Session, item_id: int) -> TriageItem:
     PostgreSQL locks the row (FOR UPDATE). SQLite ignores FOR UPDATE, and its reads before a write
     take no lock at all; a no-op UPDATE takes its single writer lock now instead of at the insert.
     """
+    if not _storable(item_id):
+        raise TriageError(f"no item with id {item_id}")
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
             update(TriageItem).where(TriageItem.id == item_id).values(status=TriageItem.status),
@@ -732,7 +751,7 @@ def check_decision(d: NewDecision, analyst: str) -> NewDecision:
         raise TriageError(f"unknown target group {d.target!r}; expected one of {', '.join(TARGETS)}")
     if not analyst:
         raise TriageError("a decision needs an analyst")
-    note = (d.note or "").strip() or None
+    note = without_nul(d.note or "").strip() or None
     if note and len(note) > 2000:
         raise TriageError("note longer than 2000 characters")
     return NewDecision(d.item_id, d.signal, d.decision, d.target, note, d.sampled)
@@ -830,6 +849,8 @@ def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = Non
             TriageDecision.id.not_in(undone_ids),
         )
         if item_id is not None:
+            if not _storable(item_id):
+                return None
             query = query.where(TriageDecision.item_id == item_id)
         query = query.order_by(TriageDecision.id.desc()).limit(1)
         target = session.scalars(query).first()
@@ -890,7 +911,7 @@ def latest_decisions(
     """
     out: dict[tuple[int, str], Decision] = {}
     with session_scope(url) as session:
-        ids = list(item_ids) if item_ids is not None else None
+        ids = _storable_ids(item_ids) if item_ids is not None else None
         chunks: list[list[int] | None] = (
             [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids is not None else [None]
         )
@@ -906,6 +927,8 @@ def latest_decisions(
 
 def decision_history(item_id: int, *, url: str | None = None) -> list[Decision]:
     """Every decision row of an item, oldest first: the audit trail."""
+    if not _storable(item_id):
+        return []
     with session_scope(url) as session:
         query = select(TriageDecision).where(TriageDecision.item_id == item_id).order_by(TriageDecision.id)
         return [Decision.of(row) for row in session.scalars(query)]
@@ -1014,7 +1037,7 @@ def _draw(source: str, n: int, used: int, url: str | None) -> SampleDraw:
 
 def in_sample(item_ids: Iterable[int], *, url: str | None = None) -> set[int]:
     """Which of these items are in the audit sample (for the "random sample" marker)."""
-    ids = sorted(set(item_ids))
+    ids = _storable_ids(item_ids)
     out: set[int] = set()
     with session_scope(url) as session:
         for start in range(0, len(ids), 500):
