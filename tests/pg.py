@@ -27,11 +27,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 RUN_AS = "postgres"
-INSTALL_HINT = "run `make setup` (it installs the Debian package `postgresql`) or `apt-get install postgresql`"
+INSTALL_HINT = "`make setup` installs them (the Debian package `postgresql`)"
 #: Not UTC on purpose: a naive datetime sent to PostgreSQL is read in the session's time zone, so a
 #: store that forgot to say "UTC" shows up as an error of many hours in the tests.
 TEST_TIMEZONE = "Pacific/Chatham"
+
+
+#: For modules that pin ``database_backend`` to SQLite (slow flows): run this test on both databases.
+BOTH_DATABASES = pytest.mark.parametrize("database_backend", ["sqlite", "postgresql"])
 
 
 class PostgresUnavailable(RuntimeError):
@@ -93,7 +99,7 @@ class PostgresServer:
     def _run(self, *args: str, timeout: float = 120) -> None:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         if self.as_root:
-            runuser = shutil.which("runuser") or ("/usr/sbin/runuser" if Path("/usr/sbin/runuser").exists() else None)
+            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
             if runuser:
                 cmd = [runuser, "-u", RUN_AS, "--", *cmd]
             else:
@@ -101,9 +107,8 @@ class PostgresServer:
         done = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-            raise PostgresUnavailable(
-                f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}{log}"
-            )
+            output = done.stdout[-2000:] + done.stderr[-2000:]
+            raise PostgresUnavailable(f"{' '.join(cmd)} failed ({done.returncode}):\n{output}{log}")
 
     def start(self) -> PostgresServer:
         """initdb on first start, then start the server (on a new free port) and wait until it answers."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from signals.privacy import KINDS, find_personal_data, redact, redact_values
