@@ -4,7 +4,10 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.setup-stamp
 SIGNALS := $(VENV)/bin/signals
-DEBIAN_PACKAGES := chromium chromium-driver locales
+# chromium: browser tests; postgresql: the store's tests start a throw-away server from its binaries.
+DEBIAN_PACKAGES := chromium chromium-driver locales postgresql
+# Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
+HAVE_POSTGRES := { command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1
 
 .PHONY: setup run test lint bench train data e5 clean debian
 
@@ -12,7 +15,7 @@ DEBIAN_PACKAGES := chromium chromium-driver locales
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
-	@command -v chromium >/dev/null 2>&1 || $(MAKE) debian
+	@command -v chromium >/dev/null 2>&1 && $(HAVE_POSTGRES) || $(MAKE) debian
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# torch first, alone and pinned: the local CPU wheel, never the multi-GB CUDA build.
