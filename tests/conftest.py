@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from keyword_model import KeywordModel
-from pg import PostgresServer, PostgresUnavailable
+from pg import PostgresServer, forget_engine, start_postgres
 from signals.models import ModelInfo
 from signals.schema import SIGNALS
 from signals.scoring import Scorer
@@ -80,28 +80,12 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 # --- databases: the store's tests run on SQLite and on a throw-away PostgreSQL ----------------------
 
 
-def start_postgres(*, durable: bool = False) -> PostgresServer:
-    """A started throw-away PostgreSQL (``tests/pg.py``); fails the test, never skips it, when there is
-    none: ``make test`` runs the PostgreSQL half of the suite on every machine."""
-    try:
-        return PostgresServer(durable=durable).start()
-    except PostgresUnavailable as exc:
-        pytest.fail(f"cannot start PostgreSQL for the tests: {exc}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL for the whole session (started on first use, fsync off); tests get databases."""
     server = start_postgres()
     yield server
     server.stop()
-
-
-def forget_engine(url: str) -> None:
-    """Close the pooled connections ``signals.db`` holds to ``url`` (before its database is dropped)."""
-    from signals import db
-
-    db.get_engine(url).dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

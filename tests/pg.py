@@ -71,6 +71,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_postgres(*, durable: bool = False) -> PostgresServer:
+    """A started throw-away PostgreSQL; fails the test, never skips it, when there is none: ``make
+    test`` runs the PostgreSQL half of the suite on every machine."""
+    server = None
+    try:
+        server = PostgresServer(durable=durable)
+        return server.start()
+    except PostgresUnavailable as exc:
+        if server is not None:
+            server.stop()
+        pytest.fail(f"cannot start PostgreSQL for the tests: {exc}", pytrace=False)
+
+
+def forget_engine(url: str) -> None:
+    """Close the pooled connections ``signals.db`` holds to ``url`` (before its database is dropped)."""
+    from signals import db
+
+    db.get_engine(url).dispose()
+
+
 class PostgresServer:
     """One PostgreSQL cluster in a temporary folder, reachable as ``postgres`` (trust) on loopback."""
 
