@@ -4,8 +4,11 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
 STAMP   := $(VENV)/.setup-stamp
 SIGNALS := $(VENV)/bin/signals
-# Chromium for the browser tests; PostgreSQL and Redis for the multi-worker store and limits tests.
+# chromium: browser tests; postgresql and redis-server: the store's and the shared limits' tests start
+# throw-away servers from their binaries.
 DEBIAN_PACKAGES := chromium chromium-driver locales postgresql redis-server
+# Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
+HAVE_POSTGRES := { command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1
 
 .PHONY: setup run test lint bench train data e5 clean debian
 
@@ -13,7 +16,7 @@ DEBIAN_PACKAGES := chromium chromium-driver locales postgresql redis-server
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
-	@{ command -v chromium && command -v redis-server && ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 \
+	@command -v chromium >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 && $(HAVE_POSTGRES) \
 	  || $(MAKE) debian
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip

@@ -8,11 +8,13 @@ for tests only through ``signals.models`` dispatch monkeypatching in ``keyword_m
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from keyword_model import KeywordModel
+from pg import PostgresServer, forget_engine, start_postgres
 from signals.models import ModelInfo
 from signals.schema import SIGNALS
 from signals.scoring import Scorer
@@ -73,3 +75,49 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SIGNALS_MLFLOW_URI", uri)
     monkeypatch.setenv("SIGNALS_MLFLOW_ARTIFACTS", str(tmp_path / "mlruns"))
     return uri
+
+
+# --- databases: the store's tests run on SQLite and on a throw-away PostgreSQL ----------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL for the whole session (started on first use, fsync off); tests get databases."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """Which database the store's tests run on; parametrise it directly to pin one backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_database_url(
+    database_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], str]]:
+    """Makes URLs of fresh, empty (not migrated) databases on the test's backend: a SQLite file
+    ``<name>.db`` under ``tmp_path``, or a new PostgreSQL database, dropped after the test."""
+    made: list[tuple[PostgresServer, str, str]] = []
+
+    def make(name: str = "signals") -> str:
+        if database_backend == "sqlite":
+            return f"sqlite:///{tmp_path / name}.db"
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database = server.create_database()
+        url = server.url(database)
+        made.append((server, database, url))
+        return url
+
+    yield make
+    for server, database, url in made:
+        forget_engine(url)
+        server.drop_database(database)
+
+
+@pytest.fixture
+def database_url(make_database_url: Callable[[str], str]) -> str:
+    """A fresh, empty database on each backend (``[sqlite]``, ``[postgresql]``); tests migrate it."""
+    return make_database_url("signals")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from signals.db import Base, session_scope
+from signals.db import Base, as_utc, session_scope, without_nul
 from signals.privacy import redact
 
 
@@ -58,7 +58,7 @@ def store_feedback(
             created=_now(),
             source=source,
             key_name=key_name,
-            text=redact(text).text,
+            text=redact(without_nul(text)).text,
             scores=json.dumps(dict(scores), sort_keys=True),
             languages=",".join(languages),
             community_id=community_id,
@@ -75,7 +75,7 @@ def load_feedback(url: str | None = None) -> list[dict[str, Any]]:
         return [
             {
                 "id": r.id,
-                "created": r.created,
+                "created": as_utc(r.created),
                 "source": r.source,
                 "key_name": r.key_name,
                 "text": r.text,

@@ -24,11 +24,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from signals.db import Base, session_scope
+from signals.db import Base, as_utc, session_scope
 
 #: Every scope a key can carry.
 SCOPES: tuple[str, ...] = ("score", "triage", "admin")
 KEY_PREFIX = "sig_"
+#: The largest id and rate limit the table holds: a 32-bit INTEGER on PostgreSQL.
+MAX_INT = 2**31 - 1
 
 
 def _now() -> datetime:
@@ -71,7 +73,7 @@ class KeyInfo:
             prefix=row.prefix,
             scopes=tuple(s for s in row.scopes.split(",") if s),
             rate_limit=row.rate_limit,
-            created=row.created,
+            created=as_utc(row.created),
             revoked=row.revoked,
         )
 
@@ -102,6 +104,8 @@ def create_key(
         raise ValueError("a key needs a non-empty --name")
     if rate_limit is not None and rate_limit < 0:
         raise ValueError("--rate-limit must be >= 0 units per minute (0 = unlimited)")
+    if rate_limit is not None and rate_limit > MAX_INT:
+        raise ValueError(f"--rate-limit must be at most {MAX_INT} units per minute (0 = unlimited)")
     parsed = parse_scopes(scopes)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     with session_scope(url) as session:
@@ -136,7 +140,7 @@ def revoke_key(ident: str, url: str | None = None) -> list[KeyInfo]:
     """
     with session_scope(url) as session:
         rows: list[ApiKey] = []
-        if ident.isdigit():
+        if ident.isascii() and ident.isdigit() and int(ident) <= MAX_INT:
             row = session.get(ApiKey, int(ident))
             rows = [row] if row else []
         if not rows:

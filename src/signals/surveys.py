@@ -693,7 +693,7 @@ def import_survey(
             table.header_rows,
         )
 
-    from signals.db import database_url
+    from signals.db import display_url
     from signals.triage.store import NewItem, add_items, items_by_id
 
     # The store redacts text and context itself (and records what it replaced); the language is
@@ -725,6 +725,6 @@ def import_survey(
         unsupported,
         dict(redactions_total),
         dict(flagged),
-        database_url(url),
+        display_url(url),  # printed by the CLI: never the password
         table.header_rows,
     )

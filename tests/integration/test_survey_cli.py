@@ -1,4 +1,7 @@
-"""`signals import` then `signals report`, through the triage store and through a scored file."""
+"""`signals import` then `signals report`, through the triage store and through a scored file.
+
+On SQLite; the import -> store -> decisions -> report flow also on PostgreSQL (``@BOTH_DATABASES``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from pg import BOTH_DATABASES
 from signals.cli import app
 
 runner = CliRunner()
@@ -29,10 +33,16 @@ def _import(model_dir: Path, db: str, *extra: str, export: Path = EXPORT) -> obj
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'signals.db'}"
+def database_backend() -> str:
+    return "sqlite"
 
 
+@pytest.fixture
+def db(database_url: str) -> str:
+    return database_url
+
+
+@BOTH_DATABASES
 def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: Path) -> None:
     result = _import(keyword_model_dir, db)
     assert result.exit_code == 0, result.output
@@ -67,7 +77,7 @@ def test_import_store_review_report(keyword_model_dir: Path, db: str, tmp_path: 
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert "keyword-test (version 1)" in html and "74 open-ended answers" in html
-    assert "triage store (signals.db)" in html
+    assert f"triage store ({'signals.db' if db.startswith('sqlite') else db})" in html  # never a password
     assert hate[0].text in html  # the confirmed answer is quoted ...
     assert hate[1].text not in html and hate[2].text not in html  # ... rejected and unreviewed are not
     payload = json.loads(out.with_suffix(".json").read_text())

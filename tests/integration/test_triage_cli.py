@@ -1,4 +1,7 @@
-"""`signals submit`, `signals users`, `signals labels export`, `signals triage demo` end to end."""
+"""`signals submit`, `signals users`, `signals labels export`, `signals triage demo` end to end.
+
+On SQLite; submit, users, the label export and decision import also on PostgreSQL (``@BOTH_DATABASES``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from pg import BOTH_DATABASES
 from signals.cli import app
 from signals.triage import store
 from signals.triage.demo import demo_items
@@ -19,8 +23,13 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+def database_backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def db(database_url: str) -> str:
+    return database_url
 
 
 def _submit(db: str, model: Path, *extra: str) -> object:
@@ -46,6 +55,7 @@ def _submit(db: str, model: Path, *extra: str) -> object:
     )
 
 
+@BOTH_DATABASES
 def test_submit_redacts_scores_and_is_idempotent(db: str, keyword_model_dir: Path) -> None:
     result = _submit(db, keyword_model_dir)
     assert result.exit_code == 0, result.output
@@ -77,6 +87,7 @@ def test_submit_bad_input_is_one_line(db: str, keyword_model_dir: Path, tmp_path
     assert enc.exit_code == 2 and "not valid utf-8" in enc.output
 
 
+@BOTH_DATABASES
 def test_users_create_list_and_errors(db: str) -> None:
     ok = runner.invoke(
         app, ["users", "create", "Ana", "--password-stdin", "--database-url", db], input="long-password-1\n"
@@ -98,6 +109,7 @@ def test_users_create_list_and_errors(db: str) -> None:
     assert off.exit_code == 0 and authenticate("ana", "long-password-1", url=db) is None
 
 
+@BOTH_DATABASES
 def test_labels_export_command(db: str, keyword_model_dir: Path, tmp_path: Path) -> None:
     _submit(db, keyword_model_dir)
     first = store.query_items(url=db)[0]
@@ -185,6 +197,7 @@ def _import_decisions(db: str, path: Path, *extra: str) -> object:
     )  # fmt: skip
 
 
+@BOTH_DATABASES
 def test_import_decisions_records_them_like_the_page(
     db: str, keyword_model_dir: Path, tmp_path: Path
 ) -> None:

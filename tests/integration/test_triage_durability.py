@@ -1,9 +1,12 @@
 """Durability: kill -9 the server during a burst of submissions and decisions; after a restart every
 acknowledged submission (200) and decision (303 after commit) is in the database.
 
-SQLite runs in WAL mode with synchronous=NORMAL: a commit is in the WAL before the answer is sent, so
-it survives the process dying (not a power cut, which would need synchronous=FULL). The result is
-written to test-artifacts/durability.json.
+On SQLite (WAL mode, synchronous=NORMAL) a commit is in the WAL before the answer is sent, so it
+survives the process dying (not a power cut, which would need synchronous=FULL). On PostgreSQL the test
+runs its own server with the production defaults (fsync, synchronous commit, full-page writes on) and
+crashes it too, right after the kill -9 (an immediate shutdown: no checkpoint, recovery from the WAL on
+restart): an acknowledged commit must be in the flushed WAL. The result is written to
+test-artifacts/durability-<database>.json.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from pg import PostgresServer, forget_engine, start_postgres
 from signals.db import migrate, session_scope
 from signals.keys import create_key
 from signals.schema import SIGNALS
@@ -76,8 +80,21 @@ def _login(base: str) -> tuple[httpx.Client, str]:
     return client, re.search(r'name="csrf_token" value="([^"]+)"', r.text)[1]  # type: ignore[index]
 
 
-def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'durable.db'}"
+def test_acknowledged_writes_survive_kill_9(database_backend: str, tmp_path: Path) -> None:
+    if database_backend == "sqlite":
+        _burst_kill_and_check(f"sqlite:///{tmp_path / 'durable.db'}", None)
+        return
+    server = start_postgres(durable=True)
+    try:
+        url = server.url(server.create_database())
+        _burst_kill_and_check(url, server)
+        forget_engine(url)
+    finally:
+        server.stop()
+
+
+def _burst_kill_and_check(url: str, postgres: PostgresServer | None) -> None:
+    backend = "postgresql" if postgres else "sqlite"
     migrate(url)
     key = create_key("burst", "triage", url=url)[0]
     create_user("ana", PASSWORD, url=url)
@@ -140,6 +157,8 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     while time.monotonic() < deadline and (len(acked_items) < 150 or len(acked_decisions) < 60):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
+    if postgres is not None:
+        postgres.crash()
     proc.wait(timeout=10)
     stop.set()
     for t in threads:
@@ -147,6 +166,9 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     client.close()
     assert acked_items and acked_decisions, "the burst acknowledged nothing before the kill"
 
+    if postgres is not None:
+        postgres.start()  # recovers from the WAL, on the same port
+        assert "automatic recovery in progress" in postgres.log.read_text(errors="replace")
     proc, base = _start(url)  # restart on the same database
     try:
         with session_scope(url) as session:
@@ -168,6 +190,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=10)
     result = {
+        "database": backend,
         "acknowledged_submissions": len(acked_items),
         "acknowledged_decisions": len(acked_decisions),
         "stored_items": len(stored),
@@ -176,5 +199,5 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         "missing_decisions": len(missing_decisions),
     }
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    (ROOT / "test-artifacts" / "durability.json").write_text(json.dumps(result, indent=2) + "\n")
+    (ROOT / "test-artifacts" / f"durability-{backend}.json").write_text(json.dumps(result, indent=2) + "\n")
     assert not missing_items and not missing_decisions, result

@@ -1,8 +1,11 @@
-"""API keys: hashed storage, scopes, revoke by id/prefix/name, and the `signals keys` commands."""
+"""API keys: hashed storage, scopes, revoke by id/prefix/name, and the `signals keys` commands.
+
+The tests that take ``url`` run on SQLite and on PostgreSQL (``database_url``, tests/conftest.py).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,10 +19,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    db = f"sqlite:///{tmp_path / 'keys.db'}"
-    migrate(db)
-    return db
+def url(database_url: str) -> str:
+    migrate(database_url)
+    return database_url
 
 
 def test_only_the_hash_is_stored(url: str) -> None:
@@ -55,6 +57,18 @@ def test_revoke(url: str, by: str) -> None:
     assert verify_key(other, url) is not None
     with pytest.raises(LookupError, match="no key"):
         revoke_key("nobody", url)
+    # an id no database integer holds is just not found (SQLite cannot even bind it)
+    with pytest.raises(LookupError, match="no key"):
+        revoke_key("9" * 30, url)
+
+
+def test_created_is_utc_and_limits_fit_a_database_integer(url: str) -> None:
+    _, info = create_key("bot", "score", rate_limit=2**31 - 1, url=url)
+    (listed,) = list_keys(url)
+    assert listed.created == info.created and listed.created.utcoffset() == timedelta(0)
+    assert listed.rate_limit == 2**31 - 1
+    with pytest.raises(ValueError, match="at most 2147483647"):
+        create_key("big", "score", rate_limit=2**31, url=url)
 
 
 def test_cli_create_list_revoke(url: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from signals.privacy import KINDS, find_personal_data, redact, redact_values
@@ -129,17 +127,21 @@ def test_redact_values_redacts_keys_and_loses_nothing() -> None:
     assert counts == {"email": 2, "phone": 1}
 
 
-def test_feedback_is_stored_redacted(tmp_path: Path) -> None:
-    from signals.db import migrate
-    from signals.feedback import load_feedback, store_feedback
+def test_feedback_is_stored_redacted(database_url: str) -> None:
+    from datetime import timedelta
 
-    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    from signals.db import migrate
+    from signals.feedback import count_feedback, load_feedback, store_feedback
+
+    url = database_url
     migrate(url)
     store_feedback(
-        "Mail jo@example.org or call 555-201-3344, idiot", {"TOXICITY": 1.0}, source="test", url=url
+        "Mail jo@example.org or call 555-201-3344, idiot\x00", {"TOXICITY": 1.0}, source="test", url=url
     )
     [row] = load_feedback(url)
-    assert row["text"] == "Mail [EMAIL] or call [PHONE], idiot"
+    assert row["text"] == "Mail [EMAIL] or call [PHONE], idiot\ufffd"  # no NUL: PostgreSQL refuses it
+    assert row["scores"] == {"TOXICITY": 1.0} and row["created"].utcoffset() == timedelta(0)
+    assert count_feedback(url) == 1
 
 
 def test_record_identifiers_keep_their_digits_but_not_their_emails() -> None:

@@ -1,11 +1,15 @@
-"""The triage store: redaction before storage, idempotency, transactions, concurrency, the decision log."""
+"""The triage store: redaction before storage, idempotency, transactions, concurrency, the decision log.
+
+Every test that takes ``db`` runs twice: on a SQLite file and on a throw-away PostgreSQL
+(``database_url`` in tests/conftest.py).
+"""
 
 from __future__ import annotations
 
 import random
 import threading
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,9 @@ from signals.triage.store import ItemFilter, NewItem, TriageError
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'triage.db'}"
-    migrate(url)
-    return url
+def db(database_url: str) -> str:
+    migrate(database_url)
+    return database_url
 
 
 @pytest.fixture
@@ -57,8 +60,9 @@ def test_items_are_redacted_before_anything_is_stored(
     assert item.text == "Those people are traitors. Mail me at [EMAIL]"
     assert item.context == {"author_email": "[EMAIL]", "thread": "t1", "language": "en", "supported": True}
     assert item.redactions == {"email": 2}
-    # the address appears nowhere in the database file or its write-ahead log
-    for path in tmp_path.glob("triage.db*"):
+    # the address appears nowhere in the database file or its write-ahead log (on SQLite: PostgreSQL
+    # keeps its files elsewhere, and what it stores is what the columns above hold)
+    for path in tmp_path.glob("signals.db*"):
         assert b"jo.lee@example.org" not in path.read_bytes()
     # evidence offsets point into the stored (redacted) text
     marked = [s for s in item.spans if s["signals"]]
@@ -106,7 +110,7 @@ def test_failed_transaction_rolls_back(db: str, fake_scorer: Scorer, monkeypatch
         return rows
 
     monkeypatch.setattr(store, "_prepare", broken)
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(Exception, match="(?i)not[ -]null"):  # SQLite: NOT NULL, PostgreSQL: not-null
         store.add_items([NewItem("f", "a", "one"), NewItem("f", "b", "two")], fake_scorer, url=db)
     assert _rows(db, TriageItem) == 0
 
@@ -155,6 +159,31 @@ def test_concurrent_decisions_are_all_kept(db: str, add: Callable[..., list]) ->
     assert not errors
     assert _rows(db, TriageDecision) == 4 * 5 * len(SIGNALS)
     assert all(i.status == "done" for i in store.query_items(url=db))
+
+
+def test_concurrent_undos_never_undo_one_decision_twice(db: str, add: Callable[..., list]) -> None:
+    ids = [r.id for r in add(*[NewItem("f", str(i), f"text {i}") for i in range(3)])]
+    decided = [store.record_decision(i, s, "reject", "ana", url=db).id for i in ids for s in SIGNALS[:2]]
+    barrier = threading.Barrier(len(decided))
+    undone: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def press_undo() -> None:
+        try:
+            barrier.wait()
+            row = store.undo_last("ana", url=db)
+            undone.append(row.undoes_id if row else None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=press_undo) for _ in decided]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(undone) == sorted(decided)  # every decision undone, none twice  # type: ignore[type-var]
+    assert store.latest_decisions(url=db) == {}
 
 
 def test_latest_decision_wins_and_nothing_is_overwritten(db: str, add: Callable[..., list]) -> None:
@@ -239,6 +268,60 @@ def test_filters(db: str, add: Callable[..., list]) -> None:
         ItemFilter(signal="spam")
 
 
+def test_times_are_utc_whatever_the_session_time_zone(db: str, add: Callable[..., list]) -> None:
+    # The test PostgreSQL runs in Pacific/Chatham (UTC+13:45 in March): a naive bound would be read
+    # there and move every day boundary by 13 hours 45 minutes.
+    (r,) = add(NewItem("f", "late", "text"))
+    stored = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    with session_scope(db) as session:
+        session.get(TriageItem, r.id).created = stored  # type: ignore[union-attr]
+    created = store.get_item(r.id, url=db).created  # type: ignore[union-attr]
+    assert created == stored and created.utcoffset() == timedelta(0)
+
+    def ext(**bounds: Any) -> list[str]:
+        return [i.external_id for i in store.query_items(ItemFilter(**bounds), url=db)]
+
+    assert ext(since=date(2026, 3, 1)) == ["late"] and ext(since=date(2026, 3, 2)) == []
+    assert ext(until=date(2026, 3, 1)) == ["late"] and ext(until=date(2026, 2, 28)) == []
+    assert ext(until=datetime(2026, 3, 1, 23, 0, tzinfo=UTC)) == []
+    assert ext(until=datetime(2026, 3, 2, 0, 0)) == ["late"]  # naive: UTC
+    chatham = timezone(timedelta(hours=13, minutes=45))
+    assert ext(since=datetime(2026, 3, 2, 13, 15, tzinfo=chatham)) == ["late"]  # 23:30 UTC, inclusive
+    assert ext(since=datetime(2026, 3, 2, 13, 16, tzinfo=chatham)) == []
+    store.record_decision(r.id, "hate", "reject", "ana", url=db)
+    assert store.progress("ana", url=db).decided_today == 1
+    (decision,) = store.decision_history(r.id, url=db)
+    assert decision.created.utcoffset() == timedelta(0)
+
+
+def test_ids_past_a_database_integer_match_nothing(db: str, add: Callable[..., list]) -> None:
+    # PostgreSQL's INTEGER is 32 bits and refuses a bigger parameter outright: the store never asks.
+    (r,) = add(NewItem("f", "1", "text"))
+    huge = store.MAX_ITEM_ID + 1
+    assert store.get_item(huge, url=db) is None and store.get_item(-(2**40), url=db) is None
+    assert set(store.items_by_id([r.id, huge, 2**70], url=db)) == {r.id}
+    assert store.latest_decisions([huge], url=db) == {} and store.in_sample([huge], url=db) == set()
+    assert store.decision_history(huge, url=db) == []
+    assert store.neighbours(huge, ItemFilter(), url=db) == (None, None)
+    assert store.undo_last("ana", item_id=huge, url=db) is None
+    with pytest.raises(TriageError, match=f"no item with id {huge}"):
+        store.record_decision(huge, "hate", "reject", "ana", url=db)
+    assert store.query_items(offset=store.MAX_ITEM_ID, url=db) == []
+
+
+def test_nul_characters_read_back_the_same_on_every_database(db: str, add: Callable[..., list]) -> None:
+    (r,) = add(NewItem("f", "1", "you idiot\x00!", {"question_id": "Q\x001"}))
+    item = store.get_item(r.id, url=db)
+    assert item is not None and item.text == "you idiot\ufffd!" and item.question_id == "Q\ufffd1"
+    assert item.context["question_id"] == "Q\x001"  # inside JSON a NUL is an escape, kept as given
+    with pytest.raises(TriageError, match="item 0: external_id contains a NUL character"):
+        add(NewItem("f", "2\x00", "text"))
+    with pytest.raises(TriageError, match="item 0: source contains a NUL character"):
+        add(NewItem("f\x00", "2", "text"))
+    decision = store.record_decision(r.id, "hate", "reject", "ana", note="see\x00this", url=db)
+    assert decision.note == "see\ufffdthis"
+
+
 def test_bad_decisions_are_refused(db: str, add: Callable[..., list]) -> None:
     (r,) = add(NewItem("f", "1", "text"))
     with pytest.raises(TriageError, match="no item"):
@@ -310,24 +393,24 @@ def test_record_decisions_is_all_or_nothing(db: str, add: Callable[..., list]) -
     assert [d.decision for d in done] == ["reject", "unsure"] and done[0].sampled and not done[1].sampled
 
 
-def test_decisions_stored_before_the_sampled_column_are_not_sampled(tmp_path: Path) -> None:
+def test_decisions_stored_before_the_sampled_column_are_not_sampled(database_url: str) -> None:
     from sqlalchemy import text
 
-    from signals.db import database_url, get_engine
+    from signals.db import get_engine
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = database_url
     migrate(url, "triage@triage_0002")
     item = {
         "source": "f", "external_id": "1", "text": "t", "context": "{}", "redactions": "{}",
         "created": "2026-01-01", "model_name": "m", "model_version": "1", "scores": '{"hate": 0.9}',
         "review": "{}", "flags": "{}", "targets": "{}", "spans": "[]", "priority": 0.5,
-        "review_signals": ",", "target_groups": ",", "second_review": 0, "status": "queued",
+        "review_signals": ",", "target_groups": ",", "second_review": False, "status": "queued",
     }  # fmt: skip
     decision = {
         "item_id": 1, "signal": "hate", "decision": "confirm", "analyst": "ana", "created": "2026-01-02",
         "model_name": "m", "model_version": "1", "scores_shown": "{}",
     }  # fmt: skip
-    with get_engine(database_url(url)).begin() as conn:
+    with get_engine(url).begin() as conn:
         for table, row in (("triage_items", item), ("triage_decisions", decision)):
             names = ", ".join(row)
             conn.execute(
@@ -339,7 +422,7 @@ def test_decisions_stored_before_the_sampled_column_are_not_sampled(tmp_path: Pa
 
 
 def test_draw_sample_is_uniform_over_the_whole_source_and_never_repeats(
-    db: str, fake_scorer: Scorer, tmp_path: Path
+    db: str, fake_scorer: Scorer, make_database_url: Callable[[str], str]
 ) -> None:
     answers = [NewItem("survey", str(k), "you idiot" if k % 3 else f"answer {k}") for k in range(30)]
     ids = {r.id for r in store.add_items(answers, fake_scorer, url=db)}
@@ -362,7 +445,7 @@ def test_draw_sample_is_uniform_over_the_whole_source_and_never_repeats(
     assert store.draw_sample("survey", 1, url=db).drawn == 0
     assert store.count_items(ItemFilter(sample=True), url=db) == 30  # the forum item was never drawn
     # the same seed on the same items draws the same items, in the same order
-    other = f"sqlite:///{tmp_path / 'again.db'}"
+    other = make_database_url("again")
     migrate(other)
     store.add_items(answers, fake_scorer, url=other)
     store.draw_sample("survey", 10, seed=7, url=other)

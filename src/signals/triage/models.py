@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -95,7 +96,7 @@ class TriageDecision(Base):
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("triage_decisions.id"), nullable=True)
     # True for a label on an answer drawn into a uniform random sample (not ranked by risk): only those
     # may correct a prevalence estimate (``signals.prevalence``). Later decisions on the pair inherit it.
-    sampled: Mapped[bool] = mapped_column(Boolean, default=False)
+    sampled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditSample(Base):
@@ -126,7 +127,7 @@ class Analyst(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Sessions carry the epoch they were issued under; raising it (log-out, new password, disabling)
     # ends every session of the analyst at once, however old the cookie.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TriageSecret(Base):

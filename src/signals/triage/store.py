@@ -70,12 +70,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from signals.db import session_scope
+from signals.db import as_utc, session_scope, without_nul
 from signals.privacy import redact, redact_values
 from signals.schema import SIGNALS, TARGETS, Score
 from signals.scoring import Scorer
@@ -96,8 +96,10 @@ log = logging.getLogger(__name__)
 
 MAX_SOURCE_CHARS = 100
 MAX_EXTERNAL_ID_CHARS = 200
-#: Largest item id (and queue offset) a database integer holds; bigger ones are never stored.
-MAX_ITEM_ID = 2**63 - 1
+#: Largest item id (and queue offset) every database's INTEGER holds (32 bits on PostgreSQL): bigger ids
+#: are never stored, and the store answers "no such item" for them without asking the database (which
+#: PostgreSQL would refuse as out of range).
+MAX_ITEM_ID = 2**31 - 1
 #: Seeds of audit-sample draws are stored as database integers: 0 <= seed < MAX_SEED.
 MAX_SEED = 2**31
 #: Model target probability from which an item counts as aimed at a target group (for filters).
@@ -110,11 +112,6 @@ class TriageError(ValueError):
 
 class StoreBusy(RuntimeError):
     """The database stayed locked (or kept conflicting); nothing was stored, so a retry is safe."""
-
-
-def _aware(value: datetime) -> datetime:
-    """Datetimes come back naive from SQLite; every time in the store is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- value objects -------------------------------------------------------------------------------------
@@ -184,7 +181,7 @@ class Item:
             context=json.loads(row.context),
             question_id=row.question_id,
             redactions=json.loads(row.redactions),
-            created=_aware(row.created),
+            created=as_utc(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores=json.loads(row.scores),
@@ -228,7 +225,7 @@ class Decision:
             target=row.target,
             note=row.note,
             analyst=row.analyst,
-            created=_aware(row.created),
+            created=as_utc(row.created),
             model_name=row.model_name,
             model_version=row.model_version,
             scores_shown=json.loads(row.scores_shown),
@@ -279,6 +276,15 @@ class Disagreement:
 # --- helpers -------------------------------------------------------------------------------------------
 
 
+def _storable(item_id: int) -> bool:
+    return -MAX_ITEM_ID - 1 <= item_id <= MAX_ITEM_ID
+
+
+def _storable_ids(item_ids: Iterable[int]) -> list[int]:
+    """The distinct ids that can name a stored item, sorted (the others match nothing)."""
+    return sorted({i for i in item_ids if _storable(i)})
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -296,6 +302,9 @@ def _validate_new(item: NewItem, index: int) -> None:
         raise TriageError(f"{where}: source longer than {MAX_SOURCE_CHARS} characters")
     if not isinstance(item.external_id, str) or not item.external_id.strip():
         raise TriageError(f"{where}: external_id is empty")
+    for name, value in (("source", item.source), ("external_id", item.external_id)):
+        if "\x00" in value:
+            raise TriageError(f"{where}: {name} contains a NUL character (U+0000)")
     if len(item.external_id) > MAX_EXTERNAL_ID_CHARS:
         raise TriageError(f"{where}: external_id longer than {MAX_EXTERNAL_ID_CHARS} characters")
     if not isinstance(item.text, str) or not item.text.strip():
@@ -448,8 +457,9 @@ def _prepare(
     counts: list[dict[str, int]] = []
     for item in items:
         context = dict(item.context)
+        text = without_nul(item.text)
         if redact_pii:
-            red = redact(item.text)
+            red = redact(text)
             context, ctx_counts = redact_values(context)
             merged = dict(red.counts)
             for kind, n in ctx_counts.items():
@@ -457,7 +467,7 @@ def _prepare(
             texts.append(red.text)
             counts.append(merged)
         else:
-            texts.append(item.text)
+            texts.append(text)
             counts.append({})
         contexts.append(context)
     # Scored per source: a source with its own operating point (signals.sources) gets its thresholds.
@@ -491,7 +501,7 @@ def _prepare(
                 external_id=item.external_id,
                 text=text,
                 context=_dumps(context),
-                question_id=str(question)[:200] if question not in (None, "") else None,
+                question_id=without_nul(str(question))[:200] if question not in (None, "") else None,
                 redactions=_dumps(count),
                 created=now,
                 model_name=scorer.name,
@@ -517,7 +527,11 @@ def _prepare(
 
 
 def _day_start(value: date | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.combine(value, time.min)
+    """A bound for ``created`` as an aware UTC datetime (a date is its first instant, in UTC).
+
+    Naive bounds would be read in the database session's time zone by PostgreSQL.
+    """
+    return as_utc(value) if isinstance(value, datetime) else datetime.combine(value, time.min, tzinfo=UTC)
 
 
 def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
@@ -535,9 +549,9 @@ def _where(filters: ItemFilter) -> list[ColumnElement[bool]]:
     if filters.since is not None:
         cond.append(TriageItem.created >= _day_start(filters.since))
     if isinstance(filters.until, datetime):
-        cond.append(TriageItem.created < filters.until)
+        cond.append(TriageItem.created < as_utc(filters.until))
     elif filters.until is not None and filters.until < date.max:  # up to date.max: no bound at all
-        cond.append(TriageItem.created < datetime.combine(filters.until + timedelta(days=1), time.min))
+        cond.append(TriageItem.created < _day_start(filters.until + timedelta(days=1)))
     if filters.status == "open":
         if filters.for_analyst:
             mine = exists().where(
@@ -591,13 +605,13 @@ def count_items(filters: ItemFilter | None = None, *, url: str | None = None) ->
 def get_item(item_id: int, *, url: str | None = None) -> Item | None:
     """One item by store id, or ``None``."""
     with session_scope(url) as session:
-        row = session.get(TriageItem, item_id)
+        row = session.get(TriageItem, item_id) if _storable(item_id) else None
         return Item.of(row) if row else None
 
 
 def items_by_id(item_ids: Iterable[int], *, url: str | None = None) -> dict[int, Item]:
     """Several items by store id (unknown ids are left out)."""
-    ids = sorted(set(item_ids))
+    ids = _storable_ids(item_ids)
     out: dict[int, Item] = {}
     with session_scope(url) as session:
         for start in range(0, len(ids), 500):
@@ -607,20 +621,16 @@ def items_by_id(item_ids: Iterable[int], *, url: str | None = None) -> dict[int,
 
 
 def facets(*, url: str | None = None) -> dict[str, list[str]]:
-    """Distinct sources and question ids, for the filter drop-downs."""
+    """Distinct sources and question ids, for the filter drop-downs (sorted by code point, as SQLite
+    sorts: PostgreSQL would follow its collation, which ignores case and punctuation in most locales)."""
     with session_scope(url) as session:
-        sources = [
-            s for (s,) in session.execute(select(TriageItem.source).distinct().order_by(TriageItem.source))
-        ]
-        questions = [
+        sources = sorted(session.scalars(select(TriageItem.source).distinct()))
+        questions = sorted(
             str(q)
-            for (q,) in session.execute(
-                select(TriageItem.question_id)
-                .where(TriageItem.question_id.is_not(None))
-                .distinct()
-                .order_by(TriageItem.question_id)
+            for q in session.scalars(
+                select(TriageItem.question_id).where(TriageItem.question_id.is_not(None)).distinct()
             )
-        ]
+        )
     return {"sources": sources, "questions": questions}
 
 
@@ -631,6 +641,8 @@ def neighbours(item_id: int, filters: ItemFilter, *, url: str | None = None) -> 
     an analyst can keep pressing "next" until the queue is empty. *Previous* is the item just above in
     queue order whatever its status, so an analyst can go back to what they just decided.
     """
+    if not _storable(item_id):
+        return None, None
     with session_scope(url) as session:
         current = session.get(TriageItem, item_id)
         if current is None:
@@ -698,8 +710,19 @@ def _recompute(session: Session, item: TriageItem) -> None:
 
 
 def _lock_item(session: Session, item_id: int) -> TriageItem:
-    # FOR UPDATE serialises decisions on one item on PostgreSQL (SQLite ignores it: its single
-    # writer lock, taken by the insert that follows, serialises them there).
+    """The item, locked until the transaction ends: decisions on one item are serialised, and what
+    the transaction reads after this (earlier decisions, the audit sample) is what it builds on.
+
+    PostgreSQL locks the row (FOR UPDATE). SQLite ignores FOR UPDATE, and its reads before a write
+    take no lock at all; a no-op UPDATE takes its single writer lock now instead of at the insert.
+    """
+    if not _storable(item_id):
+        raise TriageError(f"no item with id {item_id}")
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(TriageItem).where(TriageItem.id == item_id).values(status=TriageItem.status),
+            execution_options={"synchronize_session": False},
+        )
     row = session.scalars(select(TriageItem).where(TriageItem.id == item_id).with_for_update()).first()
     if row is None:
         raise TriageError(f"no item with id {item_id}")
@@ -728,7 +751,7 @@ def check_decision(d: NewDecision, analyst: str) -> NewDecision:
         raise TriageError(f"unknown target group {d.target!r}; expected one of {', '.join(TARGETS)}")
     if not analyst:
         raise TriageError("a decision needs an analyst")
-    note = (d.note or "").strip() or None
+    note = without_nul(d.note or "").strip() or None
     if note and len(note) > 2000:
         raise TriageError("note longer than 2000 characters")
     return NewDecision(d.item_id, d.signal, d.decision, d.target, note, d.sampled)
@@ -826,11 +849,22 @@ def undo_last(analyst: str, *, item_id: int | None = None, url: str | None = Non
             TriageDecision.id.not_in(undone_ids),
         )
         if item_id is not None:
+            if not _storable(item_id):
+                return None
             query = query.where(TriageDecision.item_id == item_id)
-        target = session.scalars(query.order_by(TriageDecision.id.desc()).limit(1)).first()
-        if target is None:
+        query = query.order_by(TriageDecision.id.desc()).limit(1)
+        target = session.scalars(query).first()
+        item: TriageItem | None = None
+        while target is not None:
+            # Two undos may pick the same decision before either holds the item's lock; the one that
+            # gets the lock second looks again (now it sees the other's undo) and takes the next one.
+            item = _lock_item(session, target.item_id)
+            latest = session.scalars(query).first()
+            if latest is not None and latest.id == target.id:
+                break
+            target = latest
+        if target is None or item is None:
             return None
-        item = _lock_item(session, target.item_id)
         before = session.scalars(
             select(TriageDecision)
             .where(
@@ -877,7 +911,7 @@ def latest_decisions(
     """
     out: dict[tuple[int, str], Decision] = {}
     with session_scope(url) as session:
-        ids = list(item_ids) if item_ids is not None else None
+        ids = _storable_ids(item_ids) if item_ids is not None else None
         chunks: list[list[int] | None] = (
             [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids is not None else [None]
         )
@@ -893,6 +927,8 @@ def latest_decisions(
 
 def decision_history(item_id: int, *, url: str | None = None) -> list[Decision]:
     """Every decision row of an item, oldest first: the audit trail."""
+    if not _storable(item_id):
+        return []
     with session_scope(url) as session:
         query = select(TriageDecision).where(TriageDecision.item_id == item_id).order_by(TriageDecision.id)
         return [Decision.of(row) for row in session.scalars(query)]
@@ -930,7 +966,7 @@ def progress(analyst: str, filters: ItemFilter | None = None, *, url: str | None
     open_filter = ItemFilter(**{**base.__dict__, "status": "open", "for_analyst": analyst})
     all_filter = ItemFilter(**{**base.__dict__, "status": None, "for_analyst": None})
     done_filter = ItemFilter(**{**base.__dict__, "status": DONE, "for_analyst": None})
-    today = datetime.combine(utcnow().date(), time.min)
+    today = _day_start(utcnow().date())
     with session_scope(url) as session:
         decided = session.scalar(
             select(func.count(func.distinct(TriageDecision.item_id))).where(
@@ -1001,7 +1037,7 @@ def _draw(source: str, n: int, used: int, url: str | None) -> SampleDraw:
 
 def in_sample(item_ids: Iterable[int], *, url: str | None = None) -> set[int]:
     """Which of these items are in the audit sample (for the "random sample" marker)."""
-    ids = sorted(set(item_ids))
+    ids = _storable_ids(item_ids)
     out: set[int] = set()
     with session_scope(url) as session:
         for start in range(0, len(ids), 500):

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signals.db import session_scope
+from signals.db import as_utc, session_scope
 from signals.triage.models import Analyst, TriageSecret, utcnow
 
 MIN_PASSWORD_CHARS = 10
@@ -49,7 +49,7 @@ class User:
 
     @classmethod
     def of(cls, row: Analyst) -> User:
-        return cls(row.id, row.username, row.active, row.created, row.session_epoch or 0)
+        return cls(row.id, row.username, row.active, as_utc(row.created), row.session_epoch or 0)
 
 
 def hash_password(password: str) -> str:
@@ -155,9 +155,11 @@ def end_sessions(username: str, *, url: str | None = None) -> None:
 
 
 def list_users(*, url: str | None = None) -> list[User]:
+    """Every analyst, by username (sorted here: a database's collation may order "a.b", "a-c" and
+    "ab" differently from Python)."""
     with session_scope(url) as session:
-        rows = session.scalars(select(Analyst).order_by(Analyst.username))
-        return [User.of(r) for r in rows]
+        rows = session.scalars(select(Analyst))
+        return sorted((User.of(r) for r in rows), key=lambda u: u.username)
 
 
 def get_user(username: str, *, url: str | None = None) -> User | None:

@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -37,10 +36,16 @@ def fake_loader(uri: str | None) -> Scorer:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    migrate(url)
-    return url
+def database_backend() -> str:
+    """The serving tests run on SQLite; those that exercise the store opt into PostgreSQL as well
+    with ``@BOTH_DATABASES`` (tests/pg.py), so the suite does not run every route test twice."""
+    return "sqlite"
+
+
+@pytest.fixture
+def db_url(database_url: str) -> str:
+    migrate(database_url)
+    return database_url
 
 
 @pytest.fixture

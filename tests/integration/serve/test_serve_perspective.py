@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from serve.settings import Settings
 
 from conftest import auth
+from pg import BOTH_DATABASES
 from signals.feedback import load_feedback
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "serve"
@@ -170,6 +171,7 @@ def test_malformed_perspective_request_is_400(client: TestClient, keys: dict[str
     assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
+@BOTH_DATABASES
 def test_suggestscore_stores_feedback(client: TestClient, keys: dict[str, str], settings: Settings) -> None:
     r = client.post(
         f"/v1alpha1/comments:suggestscore?key={keys['score']}", json=fixture("suggestscore_request.json")

@@ -1,4 +1,8 @@
-"""POST /v1/submissions and the /triage pages through the real app (fake model, temporary database)."""
+"""POST /v1/submissions and the /triage pages through the real app (fake model, temporary database).
+
+The flows that write to the store (submissions, decisions, undo, second review, the audit sample) run
+on SQLite and on PostgreSQL (``@BOTH_DATABASES``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from fastapi.testclient import TestClient
 from serve.settings import Settings
 from serve.triage_settings import TriageSettings
 
+from pg import BOTH_DATABASES
 from signals.schema import SIGNALS
 from signals.triage import store
 from signals.triage.users import create_user
@@ -27,6 +32,7 @@ def _body(*items: tuple[str, str, str]) -> dict[str, object]:
     return {"items": [{"source": s, "external_id": e, "text": t} for s, e, t in items]}
 
 
+@BOTH_DATABASES
 def test_submissions_contract(client: TestClient, keys: dict[str, str], db_url: str) -> None:
     body = _body(("forum", "1", "Those traitors! Mail me: jo@example.org"), ("forum", "2", "Nice park."))
     body["items"][0]["context"] = {"thread": "t-1", "question_id": "Q1"}  # type: ignore[index]
@@ -222,6 +228,7 @@ def test_csrf_and_origin_checks(client: TestClient, keys: dict[str, str], analys
     assert store.decision_history(ids[0], url=client.app.state.settings.database_url) == []  # type: ignore[attr-defined]
 
 
+@BOTH_DATABASES
 def test_triage_flow(client: TestClient, keys: dict[str, str], analyst: str, db_url: str) -> None:
     ids = _seed(client, keys)
     token = _login(client)
@@ -288,6 +295,7 @@ def test_filters_on_the_queue_page(client: TestClient, keys: dict[str, str], ana
     assert bad.status_code == 200 and "not a date" in bad.text
 
 
+@BOTH_DATABASES
 def test_second_review_and_disagreements_page(
     make_client: Callable[..., TestClient],
     settings: Settings,
@@ -358,6 +366,7 @@ def test_repeated_failed_logins_are_throttled(client: TestClient, analyst: str) 
     assert r.status_code == 303
 
 
+@BOTH_DATABASES
 def test_random_sample_on_the_queue_page(
     client: TestClient, keys: dict[str, str], analyst: str, db_url: str
 ) -> None:
