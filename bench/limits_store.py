@@ -103,7 +103,6 @@ def _postgres_spend(dsn: str, unlogged: bool) -> Callable[[], Callable[[int], No
 def run() -> list[tuple[str, int, tuple[float, float, float]]]:
     sys.path.insert(0, str(ROOT / "tests"))
     from pg import PostgresServer  # type: ignore[import-not-found]
-
     from redis_server import redis_server  # type: ignore[import-not-found]
 
     rows = []

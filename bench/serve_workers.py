@@ -13,8 +13,9 @@ then ``signals serve --workers 2`` with ``SIGNALS_DATABASE_URL=postgresql://…`
    acknowledged submission exactly once and every acknowledged decision; no request may fail between
    the reload and the kill; both workers (the replacement included) must serve the reloaded model.
 3. **One key's limit across both workers**: 8 clients spend a key limited to ``LIMIT`` units a minute as
-   fast as they can for ``$BENCH_SECONDS`` (default 15): the number of 200 answers must be within 10 %
-   of ``LIMIT``. The same run with ``SIGNALS_LIMITS_URL=memory://`` shows what the shared store fixes.
+   fast as they can, until each has been refused and ``$BENCH_SECONDS`` (default 15) more, within the
+   key's first minute: the number of 200 answers must be within 10 % of ``LIMIT``. The same run with
+   ``SIGNALS_LIMITS_URL=memory://`` shows what the shared store fixes.
 4. **Log-out**: a session cookie works on both workers, and after log-out on neither.
 
 ``run(seconds)`` returns the figures (the slow test ``tests/integration/serve/test_serve_workers.py``
@@ -123,15 +124,19 @@ def _workers(base: str, admin: str) -> list[dict[str, Any]]:
 
 
 def _wait_for_workers(
-    base: str, admin: str, n: int, generation: int = 0, seconds: float = 180
+    base: str, admin: str, n: int, generation: int = 0, gone: str = "", seconds: float = 180
 ) -> list[dict[str, Any]]:
+    """Wait until exactly ``n`` live workers serve ``generation`` or later, ``gone`` not among them."""
     deadline = time.monotonic() + seconds
     while True:
         found = _workers(base, admin)
-        if len(found) == n and all(w["generation"] >= generation for w in found):
+        names = {w["worker"] for w in found}
+        if len(found) == n and gone not in names and all(w["generation"] >= generation for w in found):
             return found
         if time.monotonic() > deadline:
-            raise RuntimeError(f"expected {n} workers at generation {generation}, got {found}")
+            raise RuntimeError(
+                f"expected {n} workers at generation {generation} without {gone!r}, got {found}"
+            )
         time.sleep(0.5)
 
 
@@ -167,7 +172,9 @@ def _routes(base: str, keys: dict[str, str]) -> dict[str, int]:
         out["POST /v1alpha1/comments:suggestscore"] = c.post(
             f"/v1alpha1/comments:suggestscore?key={keys['score']}", json=suggest
         ).status_code
-        out["GET /$discovery/rest"] = c.get("/$discovery/rest", params={"version": "v1alpha1"}).status_code
+        out["GET /$discovery/rest"] = c.get(
+            "/$discovery/rest", params={"version": "v1alpha1", "key": keys["score"]}
+        ).status_code
         sub = {"items": [{"source": "routes", "external_id": "r1", "text": "those traitors again"}]}
         r = c.post("/v1/submissions", json=sub, headers=h["triage"])
         out["POST /v1/submissions"] = r.status_code
@@ -176,7 +183,7 @@ def _routes(base: str, keys: dict[str, str]) -> dict[str, int]:
         out["GET /metrics"] = c.get("/metrics", headers=h["admin"]).status_code
         out["GET /openapi.json"] = c.get("/openapi.json").status_code
     analyst = _login(base)
-    with analyst:
+    try:
         queue = analyst.get("/triage")
         out["GET /triage"] = queue.status_code
         out["GET /triage/items/{id}"] = analyst.get(f"/triage/items/{item}").status_code
@@ -193,6 +200,8 @@ def _routes(base: str, keys: dict[str, str]) -> dict[str, int]:
         out["POST /triage/logout"] = analyst.post(
             "/triage/logout", data={"csrf_token": _token(analyst.get("/triage").text)}
         ).status_code
+    finally:
+        analyst.close()
     return out
 
 
@@ -302,14 +311,17 @@ def _load(
 
 
 def _spend(base: str, key: str, seconds: float) -> int:
-    """Phase 3: 8 clients spend ``key`` as fast as they can; how many requests were allowed."""
+    """Phase 3: 8 clients spend ``key`` until every one of them is refused, then ``seconds`` more (all
+    within the key's first minute, so the sliding window allows exactly ``LIMIT``); how many got 200."""
     ok = [0]
+    refused: set[int] = set()
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    stop_at = [start + 50.0]
 
-    def client() -> None:
+    def client(n: int) -> None:
         # A new connection per request, so the kernel spreads them over both workers.
-        while time.monotonic() < deadline:
+        while time.monotonic() < stop_at[0]:
             try:
                 r = httpx.post(
                     base + "/v1/score",
@@ -319,11 +331,15 @@ def _spend(base: str, key: str, seconds: float) -> int:
                 )
             except httpx.HTTPError:
                 continue
-            if r.status_code == 200:
-                with lock:
+            with lock:
+                if r.status_code == 200:
                     ok[0] += 1
+                elif r.status_code == 429:
+                    refused.add(n)
+                if len(refused) == 8 and stop_at[0] == start + 50.0:
+                    stop_at[0] = min(stop_at[0], time.monotonic() + seconds)
 
-    threads = [threading.Thread(target=client) for _ in range(8)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -373,7 +389,6 @@ def run(seconds: float = 15.0, model: Path | None = None, compare_memory: bool =
     ``compare_memory`` repeats phase 3 with ``memory://`` limits (a second server start)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from pg import PostgresServer  # type: ignore[import-not-found]
-
     from redis_server import free_port, redis_server  # type: ignore[import-not-found]
     from signals.db import migrate
     from signals.keys import create_key
@@ -414,7 +429,9 @@ def run(seconds: float = 15.0, model: Path | None = None, compare_memory: bool =
             figures.routes = _routes(base, keys)
             acked, decided = _load(base, keys, models, seconds, figures)
             generation = int(figures.reload.get("generation") or 0)
-            figures.workers_after = _wait_for_workers(base, keys["admin"], 2, generation)
+            figures.workers_after = _wait_for_workers(
+                base, keys["admin"], 2, generation, figures.killed_worker
+            )
             _count_stored(url, acked, decided, figures)
             figures.limit_ok_shared = _spend(base, keys["limited"], seconds)
             figures.logout_before, figures.logout_after = _logout(base)
