@@ -103,23 +103,26 @@ def served(url: str | None = None) -> Served:
 def announce(target: str | None, by: str, url: str | None = None) -> int:
     """Record ``target`` as the model every worker must serve; returns the new generation.
 
-    The bump is one ``UPDATE ... SET generation = generation + 1`` (writers take the lock before they
-    read), so two reloads at once get two distinct generations and the later one wins everywhere.
+    The bump is one ``UPDATE ... SET generation = generation + 1 RETURNING generation`` (writers take
+    the lock before they read), so two reloads at once get two distinct generations and the later one
+    wins everywhere.
     """
     now = time.time()
     for _ in range(3):
         try:
             with session_scope(url) as session:
                 values = dict(target=target, changed_by=by, changed_at=now)
-                bumped = session.execute(
+                generation = session.execute(
                     update(ServedModel)
                     .where(ServedModel.id == 1)
                     .values(generation=ServedModel.generation + 1, **values)
-                )
-                if not bumped.rowcount:  # type: ignore[attr-defined]
+                    .returning(ServedModel.generation)
+                ).scalar()
+                if generation is None:  # the first announce ever
                     session.add(ServedModel(id=1, generation=1, **values))
+                    generation = 1
                 session.execute(delete(ServingWorker).where(ServingWorker.seen_at < now - FORGET_SECONDS))
-            return served(url).generation
+            return int(generation)
         except IntegrityError:  # two first announces inserted row 1 at once: bump the winner's row
             continue
     raise RuntimeError("could not record the reload (the served_model row kept changing)")

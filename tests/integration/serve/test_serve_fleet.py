@@ -17,6 +17,7 @@ from serve.main import create_app
 from serve.settings import Settings
 
 from conftest import auth, fake_loader
+from pg import BOTH_DATABASES
 from signals import fleet
 from signals.triage.users import create_user
 
@@ -56,6 +57,7 @@ def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
     return True
 
 
+@BOTH_DATABASES
 def test_a_reload_reaches_every_worker_and_later_ones(
     worker: Callable[..., TestClient], keys: dict[str, str], db_url: str
 ) -> None:
@@ -109,7 +111,9 @@ def test_a_worker_that_cannot_load_the_announced_model_keeps_serving_and_says_so
     assert _version(b) == "1"
 
 
+@BOTH_DATABASES
 def test_two_announces_at_once_get_distinct_generations(db_url: str) -> None:
+    """Concurrent reloads get distinct generations, and each worker's row is its own."""
     import threading
 
     got: list[int] = []
@@ -122,6 +126,15 @@ def test_two_announces_at_once_get_distinct_generations(db_url: str) -> None:
     for t in threads:
         t.join()
     assert sorted(got) == [1, 2, 3, 4, 5, 6]
+    assert fleet.served(db_url).generation == 6
+    fleet.heartbeat("h:1", 6, "m", "v1", started_at=0.0, url=db_url)
+    fleet.heartbeat("h:1", 6, "m", "v2", started_at=0.0, url=db_url)
+    fleet.heartbeat("h:2", 5, "m", "v1", started_at=0.0, error="boom", url=db_url)
+    live = fleet.live_workers(1.0, url=db_url)
+    assert [(w.worker, w.generation, w.model_version, w.error) for w in live] == [
+        ("h:1", 6, "v2", None),
+        ("h:2", 5, "v1", "boom"),
+    ]
 
 
 # --- limits shared through Redis ---------------------------------------------------------------------
