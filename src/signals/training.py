@@ -74,6 +74,13 @@ class TrainConfig:
     #: A civic label file in the same format ("" = the committed Polis labels).
     civic_labels: str = ""
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
+    #: Languages (ISO 639-1) this model serves: only the dataset rows in them are used (training,
+    #: calibration, evaluation) and the manifest declares them. Empty: every row, declared English.
+    languages: list[str] = field(default_factory=list)
+    #: With ``languages``: a language scores a signal only when its training rows hold at least this
+    #: many labels of it, this many positives among them (``ModelInfo.signals_by_language``).
+    min_signal_labels: int = 300
+    min_signal_positives: int = 50
     #: Parameters of ``signals.models.baseline.BaselineModel``.
     baseline: dict[str, Any] = field(default_factory=dict)
     #: Parameters of the transformer trainer (``signals.models.transformer``).
@@ -144,6 +151,11 @@ def _load_splits(config: TrainConfig) -> Any:
     from signals.dataset import load_dataset_dict
 
     dd = load_dataset_dict(config.dataset)
+    if config.languages:
+        wanted = set(config.languages)
+        for split in list(dd):
+            langs = dd[split]["lang"]
+            dd[split] = dd[split].select([i for i, lang in enumerate(langs) if lang in wanted])
     extra_eval = None
     rows = [r.to_row() for path in config.labels for r in load_label_export(path)]
     if rows:
@@ -167,6 +179,28 @@ def load_label_export(path: str | Path) -> list[Any]:
         hint = "run signals labels export"
         raise FileNotFoundError(f"{path} is not a label export (no labels.parquet): {hint}")
     return load_labels(path)
+
+
+def signals_by_language(config: TrainConfig, train: Any) -> dict[str, list[str]]:
+    """Per served language, the signals its training rows label well enough to score (empty: all).
+
+    A signal whose corpus rows in a language are missing (POLAR German says nothing about hate) is
+    not scored for that language: the network still outputs it, but the scorer leaves it out.
+    """
+    if not config.languages:
+        return {}
+    y = label_matrix(train)
+    langs = np.asarray(train["lang"])
+    out: dict[str, list[str]] = {}
+    for lang in config.languages:
+        rows = y[langs == lang]
+        out[lang] = [
+            s
+            for j, s in enumerate(SIGNALS)
+            if (rows[:, j] >= 0).sum() >= config.min_signal_labels
+            and (rows[:, j] == 1).sum() >= config.min_signal_positives
+        ]
+    return out
 
 
 def _fit(config: TrainConfig, dd: Any, workdir: Path) -> tuple[Any, str]:
@@ -399,6 +433,8 @@ def _calibrate_and_log(
         format=fmt,
         thresholds=thresholds,
         calibration=calibration,
+        languages=list(config.languages) or ["en"],
+        signals_by_language=signals_by_language(config, dd["train"]),
         extra=extra,
     )
     info.save(model_dir)
@@ -492,6 +528,14 @@ def evaluate(
             report["test_by_source"] = by_source
             for source, source_metrics in by_source.items():
                 metrics.update(evaluation.flat_metrics(source_metrics, f"test.{source}"))
+            langs = [str(lang) for lang in rows["lang"]] if "lang" in rows.column_names else []
+            if len(set(langs)) > 1:
+                # A multilingual corpus's rows per language: test.<source>.<lang>_*.
+                keys = [f"{s}.{lang}" for s, lang in zip(rows["source"], langs, strict=True)]
+                by_lang = evaluation.per_source_metrics(keys, y, probs, thresholds)
+                report["test_by_source_language"] = by_lang
+                for key, key_metrics in by_lang.items():
+                    metrics.update(evaluation.flat_metrics(key_metrics, f"test.{key}"))
     if civic is not None:
         civic_report = evaluation.civic_metrics(
             civic.labels, scorer.predict_proba(civic.texts), thresholds, civic.sample

@@ -50,6 +50,13 @@ class ModelInfo:
     )
     calibration: dict[str, Any] = field(default_factory=dict)
     languages: list[str] = field(default_factory=lambda: ["en"])
+    #: Per language, the signals the model scores for it; a language missing here (or an empty map)
+    #: scores every signal. A signal left out is absent from that text's scores and never flagged.
+    signals_by_language: dict[str, list[str]] = field(default_factory=dict)
+    #: Other models in sub-folders of this directory, each for languages this one does not score:
+    #: ``[{"path": "multilingual", "languages": ["es", "ar"], "sha256": "<model.onnx sha256>"}]``. The
+    #: scorer routes a text in one of those languages to that model (``signals.scoring``).
+    routes: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
