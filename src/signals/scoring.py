@@ -25,7 +25,9 @@ language the model does not declare (``signals.json`` ``languages``) is not scor
 (``[{"path": "multilingual", "languages": ["es", "ar", "de"], "sha256": ...}]``): a text in one of
 those languages is scored by that model, with its own calibration and thresholds (a source's operating
 point belongs to the main model and does not apply there). The routed model loads on the first text
-that needs it, after its ``model.onnx`` sha256 is checked. A model may score only some signals in a
+that needs it, after its ``model.onnx`` sha256 is checked. A model for several languages may hold a
+calibration and operating points per language (``calibration_by_language``,
+``thresholds_by_language``): a text in such a language uses its own. A model may score only some signals in a
 language (``signals_by_language``): the others are absent from that text's ``scores`` and spans, never
 reviewed or flagged, and do not count in its priority. Callers see one ``Scorer``.
 """
@@ -335,24 +337,39 @@ class Scorer:
         """The source's own operating point, or ``None`` (the global thresholds apply)."""
         return self.sources.get(source) if source else None
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows)."""
-        return self._calibrated([normalize(t) for t in texts])
+    def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows).
+
+        With ``languages`` (one per text), a language with its own calibration
+        (``calibration_by_language``) is calibrated with it; otherwise the global calibration applies.
+        """
+        return self._calibrated([normalize(t) for t in texts], languages)
 
     def predict_targets(self, texts: Sequence[str]) -> np.ndarray | None:
         """Target-group probabilities ``(n, len(TARGETS))`` when the model has a target head."""
         return self._targets([normalize(t) for t in texts])
 
-    def _calibrated(self, normalized: list[str]) -> np.ndarray:
+    def _calibrated(self, normalized: list[str], langs: Sequence[str] | None = None) -> np.ndarray:
         if not normalized:
             return np.zeros((0, len(SIGNALS)))
         raw = np.asarray(self.model.predict_proba(normalized), dtype=float)
         order = [self.info.signals.index(s) for s in SIGNALS]
         raw = raw[:, order]
-        return np.stack(
+        out = np.stack(
             [apply_calibrator(self.info.calibration.get(s), raw[:, j]) for j, s in enumerate(SIGNALS)],
             axis=1,
         )
+        own = self.info.calibration_by_language
+        if langs is not None and own:
+            codes = np.asarray([normalize_code(c) for c in langs])
+            for lang, calibration in own.items():
+                rows = codes == lang
+                if rows.any():
+                    out[rows] = np.stack(
+                        [apply_calibrator(calibration.get(s), raw[rows, j]) for j, s in enumerate(SIGNALS)],
+                        axis=1,
+                    )
+        return out
 
     def _targets(self, normalized: list[str]) -> np.ndarray | None:
         fn = getattr(self.model, "predict_targets", None)
@@ -474,7 +491,8 @@ class Scorer:
         # Normalised once: the target head reads the same strings (and the ONNX model answers it
         # from the pass it just made).
         normalized = [normalize(t) for t in segments]
-        probs = self._calibrated(normalized)
+        seg_langs = None if langs is None else [*langs, *(langs[i] for i, _, _ in owners)]
+        probs = self._calibrated(normalized, seg_langs)
         if point is not None:
             for j, s in enumerate(SIGNALS):
                 probs[:, j] = apply_offset(probs[:, j], point.offset[s])
@@ -497,8 +515,13 @@ class Scorer:
         review_t = point.review if point is not None else self.info.thresholds["review"]
         flag_t = point.flag if point is not None else self.info.thresholds["flag"]
         used = point.label if point is not None else GLOBAL
+        by_lang = self.info.thresholds_by_language if point is None else {}
         out = []
         for i in range(len(texts)):
+            review_i, flag_i = review_t, flag_t
+            if by_lang and langs is not None and langs[i] in by_lang:
+                # The language's own operating points (module docstring).
+                review_i, flag_i = by_lang[langs[i]]["review"], by_lang[langs[i]]["flag"]
             mask = scored_sig[i]
             names = SIGNALS if mask is None else [s for j, s in enumerate(SIGNALS) if mask[j]]
             scores = {s: float(whole[i, SIGNALS.index(s)]) for s in names}
@@ -511,8 +534,8 @@ class Scorer:
             out.append(
                 Score(
                     scores=scores,
-                    review={s: s in scores and scores[s] >= review_t[s] for s in SIGNALS},
-                    flags={s: s in scores and scores[s] >= flag_t[s] for s in SIGNALS},
+                    review={s: s in scores and scores[s] >= review_i[s] for s in SIGNALS},
+                    flags={s: s in scores and scores[s] >= flag_i[s] for s in SIGNALS},
                     priority=float(prio[i]),
                     targets=(
                         {t: float(target_probs[i, j]) for j, t in enumerate(self.info.targets)}

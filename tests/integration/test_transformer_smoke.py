@@ -269,3 +269,16 @@ def test_teacher_labels_are_cached_per_teacher_and_texts(
     np.testing.assert_array_equal(first[1], again[1])
     with pytest.raises(AssertionError, match="run again"):  # other texts: not in the cache
         teacher_labels(str(teacher_dir), [*texts, "a third text"])
+
+
+def test_frozen_word_embeddings_stay_as_the_base_has_them() -> None:
+    from signals.models.transformer_loop import _optimizer
+
+    config = TransformerConfig(**{**TINY, "freeze_word_embeddings": True})
+    net, _, _ = build_network(config)
+    optimizer = _optimizer(net, config)
+    word = net.encoder.embeddings.word_embeddings.weight
+    assert not word.requires_grad
+    assert all(p is not word for group in optimizer.param_groups for p in group["params"])
+    trained = train_network(config, synthetic_dataset())
+    assert trained.config.freeze_word_embeddings

@@ -123,3 +123,58 @@ def test_load_scorer_builds_routes_from_the_manifest(tmp_path: Path) -> None:
     assert scorer.languages == ("en", "es", "ar", "de") and not scorer.routes[0].loaded
     assert set(scorer.score(GERMAN, languages="de").scores) == {"polarization"}
     assert scorer.routes[0].loaded
+
+
+def test_perspective_attributes_follow_the_signals_of_a_language(tmp_path: Path) -> None:
+    from serve.errors import APIError
+    from serve.routes.perspective import ATTRIBUTES, _languages
+
+    scorer, loads = routed_scorer(tmp_path)
+    second_info().save(tmp_path)
+    assert _languages(["es"], ["IDENTITY_ATTACK", "TOXICITY"], scorer, "x") == (["es"], None)
+    assert _languages(["de"], ["POLARIZATION"], scorer, "x") == (["de"], None)
+    with pytest.raises(APIError) as raised:
+        _languages(["de"], ["POLARIZATION", "INSULT"], scorer, "x")
+    detail = raised.value.details[0]
+    assert detail["errorType"] == "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE" and "INSULT" in str(raised.value)
+    assert loads == []  # deciding never loads the second model
+    # TOXICITY of an Arabic text: the maximum of the signals scored there (no threat).
+    assert ATTRIBUTES["TOXICITY"]({"hate": 0.2, "offensive": 0.6, "polarization": 0.9}) == 0.6
+    assert ATTRIBUTES["TOXICITY"]({"hate": 0.2, "threat": 0.7, "offensive": 0.6}) == 0.7
+
+
+def test_language_suites_score_through_the_routes(tmp_path: Path) -> None:
+    from signals.functional import languages
+
+    scorer, _ = routed_scorer(tmp_path)
+    second_info().save(tmp_path)
+    result = languages.run(scorer)
+    assert set(result) == {"es", "ar"}
+    # es scores hate and polarization only; every case scores 0.7 >= flag 0.65, so flagged.
+    assert all(c["signal"] in {"hate", "polarization"} for c in result["es"]["cases"])
+    positives = sum(c["expected"] for c in result["es"]["cases"])
+    assert result["es"]["accuracy"] == positives / result["es"]["n"]
+    assert languages.to_metrics(result)["func_ar_acc"] == result["ar"]["accuracy"]
+    english = Scorer(KeywordModel(), ModelInfo(name="kw", version="1", format="keyword"))
+    assert languages.run(english) == {}
+    assert languages.training_leaks(["Hoy hace un día precioso para pasear por el parque!", "otra cosa"]) == [
+        0
+    ]
+
+
+def test_a_language_uses_its_own_calibration_and_thresholds() -> None:
+    info = second_info()
+    # Arabic: its own flag point above the constant 0.7; German: calibration c=+2 on the logit.
+    info.thresholds_by_language = {
+        "ar": {"review": dict.fromkeys(SIGNALS, 0.5), "flag": dict.fromkeys(SIGNALS, 0.9)},
+    }
+    info.calibration_by_language = {"de": {"polarization": {"kind": "beta", "a": 1.0, "b": 1.0, "c": 2.0}}}
+    scorer = Scorer(ConstantModel(), info)
+    es, ar, de = scorer.score(["uno", "اثنان", "drei"], languages=["es", "ar", "de"])
+    assert es.flags["hate"] and es.scores["hate"] == pytest.approx(0.7)
+    assert ar.review["hate"] and not ar.flags["hate"] and ar.scores["hate"] == pytest.approx(0.7)
+    expected = 1 / (1 + np.exp(-(np.log(0.7 / 0.3) + 2.0)))
+    assert de.scores["polarization"] == pytest.approx(expected) and de.flags["polarization"]
+    # Without languages, predict_proba calibrates globally; with them, per language.
+    assert scorer.predict_proba(["drei"])[0, SIGNALS.index("polarization")] == pytest.approx(0.7)
+    assert scorer.predict_proba(["drei"], ["de"])[0, SIGNALS.index("polarization")] == pytest.approx(expected)

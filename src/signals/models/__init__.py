@@ -57,6 +57,11 @@ class ModelInfo:
     #: ``[{"path": "multilingual", "languages": ["es", "ar"], "sha256": "<model.onnx sha256>"}]``. The
     #: scorer routes a text in one of those languages to that model (``signals.scoring``).
     routes: list[dict[str, Any]] = field(default_factory=list)
+    #: Per language, its own calibration (signal -> calibrator) and operating points (``review``/``flag``
+    #: -> signal -> threshold), for a model of several languages whose base rates differ; a language
+    #: missing here uses ``calibration`` and ``thresholds``.
+    calibration_by_language: dict[str, dict[str, Any]] = field(default_factory=dict)
+    thresholds_by_language: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
