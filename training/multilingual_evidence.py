@@ -69,7 +69,18 @@ def figures(args: argparse.Namespace) -> dict[str, Any]:
     texts = list(test["text"])
     y_all, langs = label_matrix(test), np.asarray(test["lang"])
     y_train, train_langs = label_matrix(train), np.asarray(train["lang"])
-    p_model, p_base = multi.predict_proba(texts), base.predict_proba(texts)
+    # Through Scorer.score with the known language: each language's own calibration and thresholds, as
+    # served (language detection is measured in docs/languages.md, "Measured").
+    lang_list = [str(g) for g in langs]
+    scored = {
+        "model": multi.score(texts, languages=lang_list),
+        "tfidf": base.score(texts, languages=lang_list),
+    }
+
+    def matrix(scores: list[Any], key: str) -> np.ndarray:
+        return np.array([[float(getattr(sc, key).get(s, 0.0)) for s in SIGNALS] for sc in scores])
+
+    p_model = matrix(scored["model"], "scores")
     rows: list[dict[str, Any]] = []
     for lang in languages:
         for signal in multi.info.signals_by_language.get(lang, []):
@@ -83,9 +94,9 @@ def figures(args: argparse.Namespace) -> dict[str, Any]:
                 "n": int(known.sum()),
                 "positives": int(y.sum()),
             }
-            for name, scorer, p in (("model", multi, p_model), ("tfidf", base, p_base)):
-                flag = scorer.info.thresholds["flag"][signal]
-                f1, macro = _f1(y, (p[known, j] >= flag).astype(int))
+            for name, results in scored.items():
+                p, flags = matrix(results, "scores"), matrix(results, "flags")
+                f1, macro = _f1(y, flags[known, j].astype(int))
                 row[name] = {
                     "f1": f1,
                     "macro_f1": macro,
@@ -121,7 +132,21 @@ def figures(args: argparse.Namespace) -> dict[str, Any]:
             "unknown": sum(r["label"] == -1 for r in labelled),
         }
         (out / f"surest_{lang}.json").write_text(json.dumps(labelled, ensure_ascii=False, indent=1))
-    report = {"rows": rows, "sentences": sentences, "english_neighbours": english, "surest20": surest}
+    from signals.functional import languages as language_suites
+
+    suites = language_suites.run(routed)
+    suite_summary = {
+        k: {"n": v["n"], "accuracy": v["accuracy"], **v["by_functionality"]} for k, v in suites.items()
+    }
+    leaks = language_suites.training_leaks(list(train["text"]))
+    report = {
+        "rows": rows,
+        "sentences": sentences,
+        "english_neighbours": english,
+        "surest20": surest,
+        "suites": suites,
+        "suite_leaks_in_training": len(leaks),
+    }
     (out / "figures.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
     print(
         "| language | signal | test rows (pos) | model F1@flag | TF-IDF F1@flag | majority F1 "
@@ -137,7 +162,13 @@ def figures(args: argparse.Namespace) -> dict[str, Any]:
         )
     print(
         json.dumps(
-            {"sentences": sentences, "english_neighbours": english, "surest20": surest},
+            {
+                "sentences": sentences,
+                "english_neighbours": english,
+                "surest20": surest,
+                "suites": suite_summary,
+                "suite_leaks_in_training": len(leaks),
+            },
             ensure_ascii=False,
             indent=1,
         )

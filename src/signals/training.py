@@ -541,8 +541,13 @@ def evaluate(
     if extra_eval is not None and len(extra_eval):
         splits.append(("analyst_holdout", "analyst", extra_eval))
     test_probs = None
+    by_language = getattr(getattr(scorer, "info", None), "calibration_by_language", None)
     for split, prefix, rows in splits:
-        probs = scorer.predict_proba(list(rows["text"]))
+        if by_language and "lang" in rows.column_names:
+            # Each language calibrated with its own map, as served.
+            probs = scorer.predict_proba(list(rows["text"]), [str(g) for g in rows["lang"]])
+        else:
+            probs = scorer.predict_proba(list(rows["text"]))
         y = label_matrix(rows)
         split_metrics = evaluation.signal_metrics(y, probs, thresholds)
         report[split] = split_metrics
@@ -561,10 +566,18 @@ def evaluate(
             langs = [str(lang) for lang in rows["lang"]] if "lang" in rows.column_names else []
             if len(set(langs)) > 1:
                 # A multilingual corpus's rows per language: test.<source>.<lang>_*.
-                keys = [f"{s}.{lang}" for s, lang in zip(rows["source"], langs, strict=True)]
-                by_lang = evaluation.per_source_metrics(keys, y, probs, thresholds)
-                report["test_by_source_language"] = by_lang
-                for key, key_metrics in by_lang.items():
+                # At the language's own operating points when the model has them.
+                own = getattr(scorer.info, "thresholds_by_language", {}) or {}
+                keys = np.asarray([f"{s}.{lang}" for s, lang in zip(rows["source"], langs, strict=True)])
+                lang_of = np.asarray(langs)
+                report["test_by_source_language"] = {}
+                for key in sorted(set(keys)):
+                    rows_k = keys == key
+                    lang = str(lang_of[rows_k][0])
+                    key_metrics = evaluation.signal_metrics(
+                        y[rows_k], probs[rows_k], own.get(lang, thresholds)
+                    )
+                    report["test_by_source_language"][key] = key_metrics
                     metrics.update(evaluation.flat_metrics(key_metrics, f"test.{key}"))
     if civic is not None:
         civic_report = evaluation.civic_metrics(
@@ -576,10 +589,10 @@ def evaluate(
         # The Spanish and Arabic suites (signals.functional.languages), for the languages it scores.
         from signals.functional import languages as language_suites
 
-        by_language = language_suites.run(scorer)
-        if by_language:
-            report["functional_languages"] = by_language
-            metrics.update(language_suites.to_metrics(by_language))
+        suites = language_suites.run(scorer)
+        if suites:
+            report["functional_languages"] = suites
+            metrics.update(language_suites.to_metrics(suites))
     if functional:
         from signals import bias
         from signals.functional import suite as suite_module
