@@ -177,18 +177,24 @@ def figures(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def speed(args: argparse.Namespace) -> None:
+    import subprocess
     import sys
 
     from signals.scoring import keep_torch_out, load_scorer
 
+    # The test texts come from a child process: the datasets library would import torch and pandas here.
+    dumped = subprocess.run(
+        [sys.executable, __file__, "dump", "--model", args.model, "--dataset", args.dataset],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    pairs = json.loads(dumped)
     keep_torch_out()
-    from signals.dataset import load_dataset_dict
-
     scorer = load_scorer(args.model)
-    test = load_dataset_dict(args.dataset)["test"]
     langs = set(scorer.languages) - set(scorer.own_languages)
-    texts = [t for t, g in zip(test["text"], test["lang"], strict=True) if g in langs][: args.texts]
-    english = [t for t, g in zip(test["text"], test["lang"], strict=True) if g == "en"][: args.texts]
+    texts = [t for t, g in pairs if g in langs][: args.texts]
+    english = [t for t, g in pairs if g == "en"][: args.texts]
     rss_before = _rss_mb()
     scorer.score(english[:64])
     rss_english = _rss_mb()
@@ -222,7 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["figures", "speed"])
+    parser.add_argument("mode", choices=["figures", "speed", "dump"])
     parser.add_argument("--model", required=True)
     parser.add_argument("--baseline", default="")
     parser.add_argument("--dataset", default="data/processed-all")
@@ -230,7 +236,12 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if args.mode == "figures":
+    if args.mode == "dump":
+        from signals.dataset import load_dataset_dict
+
+        test = load_dataset_dict(args.dataset)["test"]
+        print(json.dumps(list(zip(test["text"], test["lang"], strict=True))))
+    elif args.mode == "figures":
         figures(args)
     else:
         speed(args)

@@ -240,6 +240,22 @@ def unsupported(language: str) -> Score:
     )
 
 
+def _load_routed(directory: Path) -> tuple[SignalModel, ModelInfo]:
+    """``load_model_dir``, but an ONNX model gets one session shared by its worker threads.
+
+    A second ONNX session (``OnnxModel``'s one for lone texts) holds another copy of the weights: about
+    45 MB for the multilingual model. Batches keep their thread pool; a lone text runs single-threaded.
+    """
+    info = ModelInfo.load(directory)
+    if info.format != "onnx":
+        return load_model_dir(directory)
+    from signals.models.onnx import OnnxModel
+
+    model = OnnxModel.load(directory, threads=1)
+    model.threads = int(os.environ.get("SIGNALS_ONNX_THREADS", "0")) or os.cpu_count() or 1
+    return model, info
+
+
 class Route:
     """A second model for some languages, in a sub-folder of the model directory; loaded on first use.
 
@@ -252,13 +268,13 @@ class Route:
         languages: Sequence[str],
         sha256: str = "",
         window_chars: int = 1000,
-        loader: Any = load_model_dir,
+        loader: Any = None,
     ) -> None:
         self.directory = Path(directory)
         self.languages: tuple[str, ...] = tuple(normalize_code(c) for c in languages)
         self.sha256 = sha256
         self.window_chars = window_chars
-        #: ``directory -> (model, ModelInfo)``; ``load_model_dir`` unless a test fakes it.
+        #: ``directory -> (model, ModelInfo)``; ``None``: ``_load_routed`` (tests pass a fake).
         self.loader = loader
         self._scorer: Scorer | None = None
         self._lock = threading.Lock()
@@ -281,7 +297,7 @@ class Route:
             digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
             if digest != self.sha256:
                 raise ValueError(f"{onnx_file}: sha256 {digest} is not the manifest's {self.sha256}")
-        model, info = self.loader(self.directory)
+        model, info = self.loader(self.directory) if self.loader is not None else _load_routed(self.directory)
         log.info("loaded the %s model %s for %s", info.name, info.version, ", ".join(self.languages))
         return Scorer(model, info, window_chars=self.window_chars)
 
