@@ -54,15 +54,27 @@ from signals.scoring import Scorer, sentence_spans
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["perspective"], route_class=CheckedRoute)
 
-#: Perspective attribute -> how it is computed from our signal probabilities.
+#: Perspective attribute -> the signals it is the maximum of.
+ATTRIBUTE_SIGNALS: dict[str, tuple[str, ...]] = {
+    "TOXICITY": ("hate", "threat", "offensive"),
+    "SEVERE_TOXICITY": ("hate", "threat"),
+    "IDENTITY_ATTACK": ("hate",),
+    "INSULT": ("offensive",),
+    "PROFANITY": ("offensive",),
+    "THREAT": ("threat",),
+    "POLARIZATION": ("polarization",),
+}
+
+
+def _max_of(names: tuple[str, ...]) -> Callable[[Mapping[str, float]], float]:
+    # A language's model may score only some signals (signals.scoring): the maximum of those scored.
+    return lambda s: max(s[n] for n in names if n in s)
+
+
+#: Perspective attribute -> how it is computed from our signal probabilities. An attribute is
+#: supported in a language when the model scores at least one of its signals there.
 ATTRIBUTES: dict[str, Callable[[Mapping[str, float]], float]] = {
-    "TOXICITY": lambda s: max(s["hate"], s["threat"], s["offensive"]),
-    "SEVERE_TOXICITY": lambda s: max(s["hate"], s["threat"]),
-    "IDENTITY_ATTACK": lambda s: s["hate"],
-    "INSULT": lambda s: s["offensive"],
-    "PROFANITY": lambda s: s["offensive"],
-    "THREAT": lambda s: s["threat"],
-    "POLARIZATION": lambda s: s["polarization"],
+    name: _max_of(names) for name, names in ATTRIBUTE_SIGNALS.items()
 }
 ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
 
@@ -169,8 +181,19 @@ def _languages(
     if not requested:
         detected = [detect(text).language]
     bad = [lang for lang in requested or detected or [] if not scorer.supports(lang)]
+    attr = attributes[0] if attributes else "TOXICITY"
+    if not bad:
+        # A supported language whose model scores none of an attribute's signals (German: only
+        # polarization) does not support that attribute.
+        for lang in requested or detected or []:
+            scored = set(scorer.signals_for(lang))
+            missing = [
+                a for a in attributes if a in ATTRIBUTE_SIGNALS and not scored & set(ATTRIBUTE_SIGNALS[a])
+            ]
+            if missing:
+                bad, attr = [lang], missing[0]
+                break
     if bad:
-        attr = attributes[0] if attributes else "TOXICITY"
         # Echoed shortened and only the first few: an error is never bigger than the request.
         which = "request" if requested else "detected"
         error: dict[str, Any] = {"attribute": attr, "supportedLanguages": list(scorer.languages)}

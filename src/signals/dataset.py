@@ -165,13 +165,19 @@ def merge_duplicates(records: Sequence[Record], stats: BuildStats | None = None)
 
 
 def stratum(record: Record) -> str:
-    """Stratum of a row: ``source|<strongest positive signal>`` or ``source|negative``/``source|unknown``."""
+    """Stratum of a row: ``source|<strongest positive signal>`` or ``source|negative``/``source|unknown``.
+
+    A row in another language than English adds ``|lang``: each language of a multilingual corpus is
+    split on its own, so building more or fewer languages reshuffles neither the English rows (their
+    strata are those of an English-only build) nor the other languages'.
+    """
+    suffix = "" if record.lang == "en" else f"|{record.lang}"
     for name in STRATUM_PRIORITY:
         if record.labels[name] == 1:
-            return f"{record.source}|{name}"
+            return f"{record.source}|{name}{suffix}"
     if any(record.labels[name] == 0 for name in SIGNALS):
-        return f"{record.source}|negative"
-    return f"{record.source}|unknown"
+        return f"{record.source}|negative{suffix}"
+    return f"{record.source}|unknown{suffix}"
 
 
 def _stable_int(text: str) -> int:
@@ -420,6 +426,11 @@ def data_card(dataset: DatasetDict, stats: BuildStats, config: Mapping[str, Any]
             }
             for col in LABEL_COLUMNS
         }
+        langs = sorted(frame["lang"].unique()) if len(frame) else []
+        entry["labels_by_lang"] = {
+            sig: {lang: _counts(frame.loc[frame["lang"] == lang, sig].tolist()) for lang in langs}
+            for sig in SIGNALS
+        }
         entry["mask_rate"] = {
             col: round(float((frame[col] == UNKNOWN).mean()), 4) if len(frame) else None
             for col in LABEL_COLUMNS
@@ -528,6 +539,17 @@ def render_card_markdown(card: Mapping[str, Any]) -> str:
             + " | ".join(str(entry["rows_per_lang"].get(lang, 0)) for lang in cfg["languages"])
             + " |"
         )
+    lines += ["", "## Per language and signal (all splits; positive / negative / unknown)", ""]
+    lines += ["| language | rows | " + " | ".join(SIGNALS) + " |", "| --- | ---: |" + " --- |" * len(SIGNALS)]
+    for lang in sorted({lang for e in card["splits"].values() for lang in e["rows_per_lang"]}):
+        rows = sum(e["rows_per_lang"].get(lang, 0) for e in card["splits"].values())
+        cells = []
+        for sig in SIGNALS:
+            total = Counter[str]()
+            for e in card["splits"].values():
+                total.update(e.get("labels_by_lang", {}).get(sig, {}).get(lang, {}))
+            cells.append(_fmt_counts({k: total.get(k, 0) for k in ("pos", "neg", "unknown")}))
+        lines.append(f"| {lang} | {rows} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,12 +20,23 @@ without a point of its own is scored with the global thresholds).
 Every text gets a language first (``signals.language.detect``, unless the caller knows it). A text in a
 language the model does not declare (``signals.json`` ``languages``) is not scored at all: its
 ``Score`` has ``supported`` false, no scores and no flags.
+
+**Routes.** A model directory may hold other models in sub-folders, named by its manifest's ``routes``
+(``[{"path": "multilingual", "languages": ["es", "ar", "de"], "sha256": ...}]``): a text in one of
+those languages is scored by that model, with its own calibration and thresholds (a source's operating
+point belongs to the main model and does not apply there). The routed model loads on the first text
+that needs it, after its ``model.onnx`` sha256 is checked. A model for several languages may hold a
+calibration and operating points per language (``calibration_by_language``,
+``thresholds_by_language``): a text in such a language uses its own. A model may score only some signals in a
+language (``signals_by_language``): the others are absent from that text's ``scores`` and spans, never
+reviewed or flagged, and do not count in its priority. Callers see one ``Scorer``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib.abc
 import logging
 import os
@@ -35,6 +46,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -228,6 +240,68 @@ def unsupported(language: str) -> Score:
     )
 
 
+def _load_routed(directory: Path) -> tuple[SignalModel, ModelInfo]:
+    """``load_model_dir``, but an ONNX model gets one session shared by its worker threads.
+
+    A second ONNX session (``OnnxModel``'s one for lone texts) holds another copy of the weights: about
+    45 MB for the multilingual model. Batches keep their thread pool; a lone text runs single-threaded.
+    """
+    info = ModelInfo.load(directory)
+    if info.format != "onnx":
+        return load_model_dir(directory)
+    from signals.models.onnx import OnnxModel
+
+    model = OnnxModel.load(directory, threads=1)
+    model.threads = int(os.environ.get("SIGNALS_ONNX_THREADS", "0")) or os.cpu_count() or 1
+    return model, info
+
+
+class Route:
+    """A second model for some languages, in a sub-folder of the model directory; loaded on first use.
+
+    ``sha256`` (of its ``model.onnx``) is checked when it loads; a mismatch is an error.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        languages: Sequence[str],
+        sha256: str = "",
+        window_chars: int = 1000,
+        loader: Any = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.languages: tuple[str, ...] = tuple(normalize_code(c) for c in languages)
+        self.sha256 = sha256
+        self.window_chars = window_chars
+        #: ``directory -> (model, ModelInfo)``; ``None``: ``_load_routed`` (tests pass a fake).
+        self.loader = loader
+        self._scorer: Scorer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._scorer is not None
+
+    def scorer(self) -> Scorer:
+        """The routed model's scorer, loaded (once, thread-safe) on the first call."""
+        if self._scorer is None:
+            with self._lock:
+                if self._scorer is None:
+                    self._scorer = self._load()
+        return self._scorer
+
+    def _load(self) -> Scorer:
+        if self.sha256:
+            onnx_file = self.directory / "model.onnx"
+            digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+            if digest != self.sha256:
+                raise ValueError(f"{onnx_file}: sha256 {digest} is not the manifest's {self.sha256}")
+        model, info = self.loader(self.directory) if self.loader is not None else _load_routed(self.directory)
+        log.info("loaded the %s model %s for %s", info.name, info.version, ", ".join(self.languages))
+        return Scorer(model, info, window_chars=self.window_chars)
+
+
 class Scorer:
     """Score one text or many with a loaded model directory.
 
@@ -242,6 +316,7 @@ class Scorer:
         info: ModelInfo,
         window_chars: int = 1000,
         sources: dict[str, SourcePoint] | None = None,
+        routes: Sequence[Route] = (),
     ) -> None:
         self.model = model
         self.info = info
@@ -253,7 +328,18 @@ class Scorer:
         missing = set(SIGNALS) - set(info.signals)
         if missing:
             raise ValueError(f"model {info.name} lacks signals {sorted(missing)}")
-        self.languages: tuple[str, ...] = tuple(normalize_code(c) for c in info.languages)
+        #: The languages this model scores itself.
+        self.own_languages: tuple[str, ...] = tuple(normalize_code(c) for c in info.languages)
+        #: Other models, for languages this one does not score (module docstring).
+        self.routes: list[Route] = [r for r in routes if set(r.languages) - set(self.own_languages)]
+        #: Every language scored, by this model or a routed one.
+        self.languages: tuple[str, ...] = tuple(
+            dict.fromkeys([*self.own_languages, *(c for r in self.routes for c in r.languages)])
+        )
+        self._signal_mask: dict[str, np.ndarray] = {
+            normalize_code(lang): np.array([s in set(names) for s in SIGNALS])
+            for lang, names in info.signals_by_language.items()
+        }
 
     @property
     def name(self) -> str:
@@ -267,24 +353,39 @@ class Scorer:
         """The source's own operating point, or ``None`` (the global thresholds apply)."""
         return self.sources.get(source) if source else None
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows)."""
-        return self._calibrated([normalize(t) for t in texts])
+    def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape ``(len(texts), len(SIGNALS))``, of whole texts (no windows).
+
+        With ``languages`` (one per text), a language with its own calibration
+        (``calibration_by_language``) is calibrated with it; otherwise the global calibration applies.
+        """
+        return self._calibrated([normalize(t) for t in texts], languages)
 
     def predict_targets(self, texts: Sequence[str]) -> np.ndarray | None:
         """Target-group probabilities ``(n, len(TARGETS))`` when the model has a target head."""
         return self._targets([normalize(t) for t in texts])
 
-    def _calibrated(self, normalized: list[str]) -> np.ndarray:
+    def _calibrated(self, normalized: list[str], langs: Sequence[str] | None = None) -> np.ndarray:
         if not normalized:
             return np.zeros((0, len(SIGNALS)))
         raw = np.asarray(self.model.predict_proba(normalized), dtype=float)
         order = [self.info.signals.index(s) for s in SIGNALS]
         raw = raw[:, order]
-        return np.stack(
+        out = np.stack(
             [apply_calibrator(self.info.calibration.get(s), raw[:, j]) for j, s in enumerate(SIGNALS)],
             axis=1,
         )
+        own = self.info.calibration_by_language
+        if langs is not None and own:
+            codes = np.asarray([normalize_code(c) for c in langs])
+            for lang, calibration in own.items():
+                rows = codes == lang
+                if rows.any():
+                    out[rows] = np.stack(
+                        [apply_calibrator(calibration.get(s), raw[rows, j]) for j, s in enumerate(SIGNALS)],
+                        axis=1,
+                    )
+        return out
 
     def _targets(self, normalized: list[str]) -> np.ndarray | None:
         fn = getattr(self.model, "predict_targets", None)
@@ -295,6 +396,23 @@ class Scorer:
     def supports(self, language: str) -> bool:
         """Whether the model scores texts in ``language`` (a tag such as ``"en"`` or ``"en-US"``)."""
         return normalize_code(language) in self.languages
+
+    def signals_for(self, language: str) -> tuple[str, ...]:
+        """The signals scored for texts in ``language`` (empty when the language is not supported).
+
+        Reads a routed model's manifest without loading its network.
+        """
+        code = normalize_code(language)
+        if code in self.own_languages:
+            mask = self._signal_mask.get(code)
+            return tuple(s for j, s in enumerate(SIGNALS) if mask is None or mask[j])
+        for route in self.routes:
+            if code in route.languages:
+                if route.loaded:
+                    return route.scorer().signals_for(code)
+                scored = ModelInfo.load(route.directory).signals_by_language
+                return tuple(scored.get(code, SIGNALS))
+        return ()
 
     @overload
     def score(  # type: ignore[overload-overlap]
@@ -338,16 +456,23 @@ class Scorer:
     def _score_routed(
         self, texts: list[str], langs: list[str], want_spans: bool, point: SourcePoint | None = None
     ) -> list[Score]:
-        """Score the texts in a supported language; the others get an unsupported ``Score``."""
-        keep = [i for i, lang in enumerate(langs) if lang in self.languages]
-        scored = iter(self._score_batch([texts[i] for i in keep], want_spans, point) if keep else [])
-        kept = set(keep)
-        out: list[Score] = []
-        for i, lang in enumerate(langs):
-            if i in kept:
-                out.append(dataclasses.replace(next(scored), language=lang))
-            else:
-                out.append(unsupported(lang))
+        """Score each text with the model for its language; the others get an unsupported ``Score``."""
+        out: list[Score] = [unsupported(lang) for lang in langs]
+        keep = [i for i, lang in enumerate(langs) if lang in self.own_languages]
+        groups: list[tuple[Scorer, list[int], SourcePoint | None]] = [(self, keep, point)]
+        taken = set(keep)
+        for route in self.routes:
+            idx = [i for i, lang in enumerate(langs) if lang in route.languages and i not in taken]
+            if idx:
+                groups.append((route.scorer(), idx, None))
+                taken.update(idx)
+        for scorer, idx, pt in groups:
+            if not idx:
+                continue
+            sub_langs = [langs[i] for i in idx]
+            scored = scorer._score_batch([texts[i] for i in idx], want_spans, pt, sub_langs)
+            for i, lang, score in zip(idx, sub_langs, scored, strict=True):
+                out[i] = dataclasses.replace(score, language=lang)
         return out
 
     def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:
@@ -371,14 +496,19 @@ class Scorer:
         return owners
 
     def _score_batch(
-        self, texts: list[str], want_spans: bool, point: SourcePoint | None = None
+        self,
+        texts: list[str],
+        want_spans: bool,
+        point: SourcePoint | None = None,
+        langs: Sequence[str] | None = None,
     ) -> list[Score]:
         owners = self._windows(texts, want_spans)
         segments = texts + [texts[i][b:e] for i, b, e in owners]
         # Normalised once: the target head reads the same strings (and the ONNX model answers it
         # from the pass it just made).
         normalized = [normalize(t) for t in segments]
-        probs = self._calibrated(normalized)
+        seg_langs = None if langs is None else [*langs, *(langs[i] for i, _, _ in owners)]
+        probs = self._calibrated(normalized, seg_langs)
         if point is not None:
             for j, s in enumerate(SIGNALS):
                 probs[:, j] = apply_offset(probs[:, j], point.offset[s])
@@ -389,19 +519,39 @@ class Scorer:
             whole[i] = np.maximum(whole[i], p)
             per_text_spans[i].append(Span(b, e, {s: float(p[j]) for j, s in enumerate(SIGNALS)}))
         target_probs = self._targets(normalized[: len(texts)])
-        prio = priority(whole)
+        # Signals a text's language is not scored for: absent, never flagged, no share of the priority.
+        scored_sig: list[np.ndarray | None] = [None] * len(texts)
+        if langs is not None and self._signal_mask:
+            scored_sig = [self._signal_mask.get(lang) for lang in langs]
+        if any(m is not None for m in scored_sig):
+            keep = np.stack([np.ones(len(SIGNALS), bool) if m is None else m for m in scored_sig])
+            prio = priority(np.where(keep, whole, 0.0))
+        else:
+            prio = priority(whole)
         review_t = point.review if point is not None else self.info.thresholds["review"]
         flag_t = point.flag if point is not None else self.info.thresholds["flag"]
         used = point.label if point is not None else GLOBAL
+        by_lang = self.info.thresholds_by_language if point is None else {}
         out = []
         for i in range(len(texts)):
-            scores = {s: float(whole[i, j]) for j, s in enumerate(SIGNALS)}
-            spans_i = sorted(per_text_spans[i], key=lambda sp: -max(sp.scores.values()))
+            review_i, flag_i = review_t, flag_t
+            if by_lang and langs is not None and langs[i] in by_lang:
+                # The language's own operating points (module docstring).
+                review_i, flag_i = by_lang[langs[i]]["review"], by_lang[langs[i]]["flag"]
+            mask = scored_sig[i]
+            names = SIGNALS if mask is None else [s for j, s in enumerate(SIGNALS) if mask[j]]
+            scores = {s: float(whole[i, SIGNALS.index(s)]) for s in names}
+            if mask is not None:
+                per_text_spans[i] = [
+                    Span(sp.begin, sp.end, {s: v for s, v in sp.scores.items() if s in scores})
+                    for sp in per_text_spans[i]
+                ]
+            spans_i = sorted(per_text_spans[i], key=lambda sp: -max(sp.scores.values(), default=0.0))
             out.append(
                 Score(
                     scores=scores,
-                    review={s: scores[s] >= review_t[s] for s in SIGNALS},
-                    flags={s: scores[s] >= flag_t[s] for s in SIGNALS},
+                    review={s: s in scores and scores[s] >= review_i[s] for s in SIGNALS},
+                    flags={s: s in scores and scores[s] >= flag_i[s] for s in SIGNALS},
                     priority=float(prio[i]),
                     targets=(
                         {t: float(target_probs[i, j]) for j, t in enumerate(self.info.targets)}
@@ -428,4 +578,8 @@ def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1
         "loaded model %s version %s from %s%s", info.name, info.version, directory,
         f" with the operating points of {len(sources)} source(s)" if sources else "",
     )  # fmt: skip
-    return Scorer(model, info, window_chars=window_chars, sources=sources)
+    routes = [
+        Route(Path(directory) / r["path"], r["languages"], r.get("sha256", ""), window_chars)
+        for r in info.routes
+    ]
+    return Scorer(model, info, window_chars=window_chars, sources=sources, routes=routes)

@@ -309,3 +309,16 @@ def test_warm_start_trains_from_an_exported_model(tmp_path: Path) -> None:
     dd["train"] = datasets.concatenate_datasets([dd["train"], analyst])
     model = fit_transformer({**TINY, "init_from": str(tmp_path / "shipped")}, dd, tmp_path / "work")
     assert model.predict_proba(["hello there"]).shape == (1, len(SIGNALS))
+
+
+def test_frozen_word_embeddings_stay_as_the_base_has_them() -> None:
+    from signals.models.transformer_loop import _optimizer
+
+    config = TransformerConfig(**{**TINY, "freeze_word_embeddings": True})
+    net, _, _ = build_network(config)
+    optimizer = _optimizer(net, config)
+    word = net.encoder.embeddings.word_embeddings.weight
+    assert not word.requires_grad
+    assert all(p is not word for group in optimizer.param_groups for p in group["params"])
+    trained = train_network(config, synthetic_dataset())
+    assert trained.config.freeze_word_embeddings

@@ -158,7 +158,7 @@ def test_lhsab_is_arabic_only() -> None:
     assert [known(recs[f"l-hsab-arabic:{i}"].labels) for i in range(3)] == [
         {"hate": 0, "offensive": 0},
         {"hate": 0, "offensive": 1},
-        {"hate": 1},
+        {"hate": 1, "offensive": 1},
     ]
     assert {r.lang for r in recs.values()} == {"ar"}
 

@@ -248,3 +248,17 @@ def test_cli_data_build_errors(tmp_path: Path, args: list[str], message: str) ->
     assert result.exit_code == 2
     assert "error" in result.output and message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_every_language_is_kept_and_counted_per_signal(tmp_path: Path) -> None:
+    from signals.dataset import stratum
+
+    build_dataset(FIXTURES, tmp_path / "all", languages=("all",))
+    markdown = (tmp_path / "all" / "data_card.md").read_text()
+    table = markdown[markdown.index("## Per language and signal") :]
+    assert "| ar |" in table and "| es |" in table and "| en |" in table
+    card = json.loads((tmp_path / "all" / "data_card.json").read_text())
+    assert set(card["splits"]["train"]["labels_by_lang"]["polarization"]) >= {"ar", "en"}
+    # Each non-English language is its own stratum: English strata are those of an English-only build.
+    assert stratum(Record(id="x", text="t", source="s", labels={"hate": 1})) == "s|hate"
+    assert stratum(Record(id="x", text="t", source="s", lang="es", labels={"hate": 0})) == "s|negative|es"

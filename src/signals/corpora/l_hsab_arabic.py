@@ -3,7 +3,8 @@
 Read with the default (minimal) CSV quoting: ``QUOTE_NONE`` mis-splits three multi-line tweets.
 Classes are exclusive: ``normal`` -> hate=0, offensive=0; ``abusive`` (offensive, aggressive or
 insulting language) -> offensive=1, hate=0; ``hate`` (abusive language aimed at a group's identity) ->
-hate=1 with offensive unknown (an exclusive choice never asked whether hate was also abusive).
+hate=1 and offensive=1: the corpus defines hate as a kind of abusive language, so a hate tweet is
+abusive too (offensive = abusive or hate; issue 17).
 Threat, polarization and targets are not annotated. ``lang`` is ``ar`` (ISO 639-1 for Arabic; the
 dialect is Levantine).
 """
@@ -14,13 +15,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from signals.corpora._base import CorpusAdapter, parse_label, read_table
-from signals.schema import UNKNOWN, Record
+from signals.schema import Record
 
 NAME = "l-hsab-arabic"
 FILE = "L-HSAB.tsv"
 
 #: Class -> (hate, offensive)
-_CLASSES: dict[str, tuple[int, int]] = {"normal": (0, 0), "abusive": (0, 1), "hate": (1, UNKNOWN)}
+_CLASSES: dict[str, tuple[int, int]] = {"normal": (0, 0), "abusive": (0, 1), "hate": (1, 1)}
 
 
 def read(folder: Path, languages: Sequence[str]) -> Iterator[Record]:

@@ -50,6 +50,18 @@ class ModelInfo:
     )
     calibration: dict[str, Any] = field(default_factory=dict)
     languages: list[str] = field(default_factory=lambda: ["en"])
+    #: Per language, the signals the model scores for it; a language missing here (or an empty map)
+    #: scores every signal. A signal left out is absent from that text's scores and never flagged.
+    signals_by_language: dict[str, list[str]] = field(default_factory=dict)
+    #: Other models in sub-folders of this directory, each for languages this one does not score:
+    #: ``[{"path": "multilingual", "languages": ["es", "ar"], "sha256": "<model.onnx sha256>"}]``. The
+    #: scorer routes a text in one of those languages to that model (``signals.scoring``).
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    #: Per language, its own calibration (signal -> calibrator) and operating points (``review``/``flag``
+    #: -> signal -> threshold), for a model of several languages whose base rates differ; a language
+    #: missing here uses ``calibration`` and ``thresholds``.
+    calibration_by_language: dict[str, dict[str, Any]] = field(default_factory=dict)
+    thresholds_by_language: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -137,6 +137,10 @@ class TransformerConfig:
     #: Keep only these layers of the base encoder, in this order (e.g. ``[0, 2, 4]``: a 3-layer
     #: student with every other layer of MiniLM-L6, half the serving cost). Empty keeps all.
     keep_layers: list[int] = field(default_factory=list)
+    #: Keep the word embeddings as the base model has them (no gradient, no optimiser state): with a
+    #: multilingual vocabulary, the pieces the training texts never use stay aligned with the ones they
+    #: do, and a step is cheaper (the embeddings are most of a small encoder's weights).
+    freeze_word_embeddings: bool = False
     #: Tokens per training text; longer texts are truncated. 128 covers most comments and keeps CPU
     #: training affordable; long texts are scored by sentence windows at serving time anyway.
     max_length: int = 128

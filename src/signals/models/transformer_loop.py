@@ -164,9 +164,12 @@ def _optimizer(net: Any, config: TransformerConfig) -> Any:
     """AdamW: encoder weights with weight decay, encoder biases and LayerNorm without, heads faster."""
     import torch
 
+    if config.freeze_word_embeddings:
+        net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    decay = [p for n, p in net.encoder.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in net.encoder.named_parameters() if p.ndim <= 1]
+    encoder = [p for p in net.encoder.parameters() if p.requires_grad]
+    decay = [p for p in encoder if p.ndim > 1]
+    no_decay = [p for p in encoder if p.ndim <= 1]
     return torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": config.weight_decay, "lr": config.learning_rate},

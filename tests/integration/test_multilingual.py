@@ -1,0 +1,39 @@
+"""The shipped model directory routes Spanish, Arabic and German to its multilingual model (issue 17)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from signals.scoring import DEFAULT_MODEL_DIR, load_scorer
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_MODEL_DIR / "multilingual" / "signals.json").is_file(),
+    reason="no shipped multilingual model",
+)
+
+
+def test_shipped_routes_score_the_issue_sentences() -> None:
+    scorer = load_scorer(DEFAULT_MODEL_DIR)
+    assert set(scorer.languages) >= {"en", "es", "ar", "de"} and not scorer.routes[0].loaded
+    english = scorer.score("The immigrants are a plague and must be thrown out.")
+    assert english.language == "en" and english.flags["hate"] and not scorer.routes[0].loaded
+    spanish = scorer.score("Los inmigrantes son una plaga y hay que echarlos.")
+    assert scorer.routes[0].loaded
+    assert spanish.language == "es" and spanish.supported and spanish.flags["hate"]
+    assert set(spanish.scores) == {"hate", "polarization"} and not spanish.flags["threat"]
+    arabic = scorer.score("المهاجرون حشرات يجب طردهم")
+    # Arabic hate is not served (docs/languages.md): absent, never a low score; offensive is.
+    assert arabic.language == "ar" and set(arabic.scores) == {"offensive", "polarization"}
+    assert arabic.flags["offensive"] and not arabic.flags["hate"]
+    assert scorer.score("Bonjour à tous, la réunion est reportée à jeudi prochain.").supported is False
+
+
+def test_manifest_records_the_routed_model_hash() -> None:
+    import hashlib
+
+    route = json.loads((DEFAULT_MODEL_DIR / "signals.json").read_text())["routes"][0]
+    onnx = (DEFAULT_MODEL_DIR / route["path"] / "model.onnx").read_bytes()
+    assert hashlib.sha256(onnx).hexdigest() == route["sha256"]
+    assert (DEFAULT_MODEL_DIR / route["path"] / "model.onnx").stat().st_size < 40e6
