@@ -26,8 +26,12 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import psycopg
 
 RUN_AS = "postgres"
 INSTALL_HINT = "`make setup` installs them (the Debian package `postgresql`)"
@@ -46,10 +50,10 @@ class PostgresUnavailable(RuntimeError):
 
 def find_bin_dir() -> Path:
     """The folder holding ``initdb``, ``pg_ctl`` and ``postgres``: from ``PATH``, else Debian's newest."""
-    on_path = [shutil.which(name) for name in ("initdb", "pg_ctl")]
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     candidates = []
-    if all(on_path):
-        candidates.append(Path(os.path.realpath(on_path[1])).parent)  # type: ignore[arg-type]
+    if initdb and pg_ctl:  # often symlinks into /usr/lib/postgresql/<version>/bin: use the real folder
+        candidates.append(Path(os.path.realpath(pg_ctl)).parent)
 
     def version(path: str) -> tuple[int, ...]:
         part = Path(path).parent.name
@@ -99,11 +103,12 @@ class PostgresServer:
         self.durable = durable
         self.timezone = timezone
         self.as_root = os.geteuid() == 0
-        self.root = Path(tempfile.mkdtemp(prefix="signals-pg-"))
+        # As root the folder must be reachable by the postgres user: /tmp is, a private TMPDIR may not be.
+        self.root = Path(tempfile.mkdtemp(prefix="signals-pg-", dir="/tmp" if self.as_root else None))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
-        self._admin: object | None = None
+        self._admin: psycopg.Connection[Any] | None = None
         self._names = itertools.count(1)
         if self.as_root:
             try:
@@ -178,7 +183,7 @@ class PostgresServer:
         """A plain ``postgresql://`` URL, as a user would give it (``signals.db`` picks the driver)."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def _admin_connection(self) -> object:
+    def _admin_connection(self) -> psycopg.Connection[Any]:
         import psycopg
 
         if self._admin is None:
@@ -189,12 +194,12 @@ class PostgresServer:
 
     def _close_admin(self) -> None:
         if self._admin is not None:
-            self._admin.close()  # type: ignore[attr-defined]
+            self._admin.close()
             self._admin = None
 
     def execute(self, sql: str) -> None:
         """Run one statement on the ``postgres`` database, outside a transaction (CREATE DATABASE...)."""
-        self._admin_connection().execute(sql)  # type: ignore[attr-defined]
+        self._admin_connection().execute(sql)  # type: ignore[arg-type]  # not a literal: our own names
 
     def create_database(self, template: str = "template0") -> str:
         """A new empty database (a copy of ``template``); returns its name."""

@@ -142,7 +142,8 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def migrate(url: str | None = None, revision: str = "heads") -> None:
-    """Bring the database schema up to date (all migration heads). Safe to call on every start.
+    """Bring the database schema up to date (all migration heads). Safe to call on every start, also
+    from several processes at once: they take turns on a lock (``migrations/env.py``).
 
     ``revision`` stops at an older one (e.g. ``"triage@triage_0002"``), for upgrade tests.
     """

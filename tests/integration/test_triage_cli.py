@@ -1,6 +1,7 @@
 """`signals submit`, `signals users`, `signals labels export`, `signals triage demo` end to end.
 
-On SQLite; submit, users, the label export and decision import also on PostgreSQL (``@BOTH_DATABASES``).
+On SQLite; submit, users and the decision import (with its label export) also on PostgreSQL
+(``@BOTH_DATABASES``).
 """
 
 from __future__ import annotations
@@ -109,7 +110,6 @@ def test_users_create_list_and_errors(db: str) -> None:
     assert off.exit_code == 0 and authenticate("ana", "long-password-1", url=db) is None
 
 
-@BOTH_DATABASES
 def test_labels_export_command(db: str, keyword_model_dir: Path, tmp_path: Path) -> None:
     _submit(db, keyword_model_dir)
     first = store.query_items(url=db)[0]

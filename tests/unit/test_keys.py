@@ -92,6 +92,7 @@ def test_cli_create_list_revoke(url: str) -> None:
         (["keys", "revoke", "ghost"], "no key"),
     ],
 )
+@pytest.mark.parametrize("database_backend", ["sqlite"])  # lookups on both: test_revoke
 def test_cli_errors_are_one_line(url: str, args: list[str], needle: str) -> None:
     result = runner.invoke(app, args, env={"SIGNALS_DATABASE_URL": url})
     assert result.exit_code == 2

@@ -285,6 +285,7 @@ def test_times_are_utc_whatever_the_session_time_zone(db: str, add: Callable[...
     assert ext(until=date(2026, 3, 1)) == ["late"] and ext(until=date(2026, 2, 28)) == []
     assert ext(until=datetime(2026, 3, 1, 23, 0, tzinfo=UTC)) == []
     assert ext(until=datetime(2026, 3, 2, 0, 0)) == ["late"]  # naive: UTC
+    assert ext(until=date.max) == ["late"]  # no bound at all (the end of time overflows a timestamp)
     chatham = timezone(timedelta(hours=13, minutes=45))
     assert ext(since=datetime(2026, 3, 2, 13, 15, tzinfo=chatham)) == ["late"]  # 23:30 UTC, inclusive
     assert ext(since=datetime(2026, 3, 2, 13, 16, tzinfo=chatham)) == []

@@ -22,7 +22,6 @@ from sqlalchemy.exc import OperationalError
 
 from conftest import auth, fake_scorer
 from keyword_model import KeywordModel
-from pg import BOTH_DATABASES
 from signals.keys import create_key
 from signals.scoring import Scorer
 from signals.triage import store
@@ -261,7 +260,6 @@ def _login(client: TestClient, username: str = "ana", password: str = PASSWORD) 
 HUGE = str(2**63)
 
 
-@BOTH_DATABASES
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -280,7 +278,6 @@ def test_ids_past_a_database_integer_are_a_4xx(analyst_client: TestClient, metho
     assert r.status_code in (404, 422), r.text
 
 
-@BOTH_DATABASES
 def test_until_the_end_of_time(analyst_client: TestClient, db_url: str) -> None:
     r = analyst_client.get("/triage?until=9999-12-31")
     assert r.status_code == 200 and "2 items match" in r.text
