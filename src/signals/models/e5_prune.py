@@ -28,7 +28,6 @@ data/processed-all --languages es,ar,de --out data/cache/multilingual-e5-small-p
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from signals.models.e5_convert import _sha256
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,6 @@ class Pruned:
     kept: list[int]
     from_texts: int
     model_sha256: str
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def kept_ids(tokenizer_json: dict[str, Any], used: Iterable[int], top: int = DEFAULT_TOP) -> list[int]:
