@@ -136,6 +136,10 @@ class ScoreResult(BaseModel):
         description="Whether the model scores this language. When false, scores, targets and spans are "
         "empty and nothing is flagged: the text was not scored."
     )
+    model: str | None = Field(
+        description="Version of the model that scored this text: the routed model of its language, which "
+        "may differ from the response's `model` (null when unsupported)."
+    )
     scores: dict[str, float] = Field(description="Calibrated probability per signal (empty if unsupported).")
     flags: dict[str, FlagPair]
     priority: float = Field(description="Triage priority: risk plus a share of model uncertainty.")
@@ -157,6 +161,7 @@ def result_dict(item_id: str | None, score: Score) -> dict[str, Any]:
         "id": item_id,
         "language": score.language,
         "supported": score.supported,
+        "model": score.model or None,
         "scores": score.scores,
         "flags": {s: {"review": score.review[s], "flag": score.flags[s]} for s in score.flags},
         "priority": score.priority,

@@ -340,6 +340,7 @@ def test_every_result_names_its_language_and_unsupported_ones_are_not_scored(
     assert r.status_code == 200, r.text
     en, es, ar = r.json()["results"]
     assert (en["language"], en["supported"]) == ("en", True) and en["flags"]["hate"]["flag"] is True
+    assert en["model"] == r.json()["model"]["version"] and es["model"] is None
     for res, lang in ((es, "es"), (ar, "ar")):
         # The English model says nothing about them: no scores, no flags, no review, never its guess.
         assert (res["language"], res["supported"]) == (lang, False)
