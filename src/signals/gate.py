@@ -14,7 +14,12 @@ A challenger passes when, compared with the current champion:
 4. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
    least the champion's minus ``suite_tolerance`` (0.03): the suite was written by the same hands as the
    augmentation templates, so it is one input among several, not the deciding one;
-5. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
+5. **per language** (a multilingual model, issue 17): the PR-AUC of every corpus's test rows in each
+   language (``test.<corpus>.<lang>_<signal>_pr_auc``) and each language's own functional suite
+   (``func_<lang>_acc``, ``signals.functional.languages``) is at least the champion's minus
+   ``tolerance`` (``suite_tolerance`` for the suites): a gain in Spanish does not pay for a loss in Arabic,
+   and a language the champion scored and the challenger does not fails it;
+6. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
    default 50%). A functionality the champion already failed does not block the challenger (it is
    listed as a warning), otherwise a first weak champion could never be replaced; ``strict_floor=True``
    makes every functionality below the floor a failure.
@@ -55,6 +60,8 @@ CIVIC_RECALL_SIGNALS: tuple[str, ...] = ("hate", "polarization")
 FUNC_OVERALL_KEY = "func_overall_acc"
 REVIEW_LOAD_KEY = "civic_review_load"
 _FUNC_KEY = re.compile(r"^func_(?P<name>.+)_acc$")
+_LANGUAGE_PR_AUC_KEY = re.compile(r"^test\.[^.]+\.(?P<lang>[a-z]{2,3})_(?P<signal>[a-z]+)_pr_auc$")
+_LANGUAGE_SUITE_KEY = re.compile(r"^func_(?P<lang>[a-z]{2})_acc$")
 
 
 def pr_auc_key(signal: str, split: str = "test") -> str:
@@ -62,9 +69,28 @@ def pr_auc_key(signal: str, split: str = "test") -> str:
     return f"{split}_{signal}_pr_auc"
 
 
+def language_keys(metrics: Mapping[str, float] | None, signals: Sequence[str] = SIGNALS) -> list[str]:
+    """The per-language keys of a metrics dict: test PR-AUC per corpus and language, suite per language.
+
+    >>> language_keys({"test.polar.es_hate_pr_auc": 0.7, "func_es_acc": 0.8, "func_overall_acc": 0.9,
+    ...                "test.polar_hate_pr_auc": 0.6})
+    ['func_es_acc', 'test.polar.es_hate_pr_auc']
+    """
+    keys = []
+    for key in metrics or {}:
+        m = _LANGUAGE_PR_AUC_KEY.match(key)
+        if (m and m["signal"] in signals) or _LANGUAGE_SUITE_KEY.match(key):
+            keys.append(key)
+    return sorted(keys)
+
+
 def functionality_keys(metrics: Mapping[str, float]) -> list[str]:
     """The ``func_<functionality>_acc`` keys of a metrics dict (not ``func_overall_acc``), sorted."""
-    return sorted(k for k in metrics if _FUNC_KEY.match(k) and k != FUNC_OVERALL_KEY)
+    return sorted(
+        k
+        for k in metrics
+        if _FUNC_KEY.match(k) and k != FUNC_OVERALL_KEY and not _LANGUAGE_SUITE_KEY.match(k)
+    )
 
 
 @dataclass(frozen=True)
@@ -219,6 +245,12 @@ def compare(
         if s in signals:
             key = f"civic_{s}_review_recall"
             checks.append(_within_bound(key, recall_rival, challenger_metrics, civic_recall, tolerance, True))
+    per_language = set(language_keys(champion, signals)) | set(language_keys(challenger_metrics, signals))
+    for key in sorted(per_language):
+        tol = suite_tolerance if _LANGUAGE_SUITE_KEY.match(key) else tolerance
+        language_check = _at_least_champion(key, champion, challenger_metrics, tol)
+        if language_check is not None:
+            checks.append(language_check)
     for key in functionality_keys(challenger_metrics):
         new = float(challenger_metrics[key])
         old = _get(champion, key)

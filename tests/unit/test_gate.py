@@ -144,3 +144,27 @@ def test_civic_recall_at_review_must_reach_the_bar_or_the_champion() -> None:
 def test_suite_has_a_wider_tolerance_than_the_corpora() -> None:
     assert compare(metrics(overall=0.8), metrics(overall=0.78)).passed
     assert not compare(metrics(overall=0.8), metrics(overall=0.76)).passed
+
+
+def test_each_language_must_hold_on_its_own() -> None:
+    def multilingual(es: float, ar: float, suite_ar: float = 0.8) -> dict[str, float]:
+        out = metrics()
+        out["test.polar-semeval2026.es_polarization_pr_auc"] = es
+        out["test.polar-semeval2026.ar_polarization_pr_auc"] = ar
+        out["func_ar_acc"] = suite_ar
+        return out
+
+    champion = multilingual(0.60, 0.60)
+    assert compare(champion, multilingual(0.70, 0.60)).passed
+    # A gain in Spanish does not pay for a loss in Arabic, which the pooled keys would hide.
+    worse = compare(champion, multilingual(0.90, 0.55))
+    assert [r.split(":")[0] for r in worse.reasons] == ["test.polar-semeval2026.ar_polarization_pr_auc"]
+    # The language suites get the suite's wider tolerance, and are not floor-checked functionalities.
+    assert compare(champion, multilingual(0.60, 0.60, suite_ar=0.78)).passed
+    assert not compare(champion, multilingual(0.60, 0.60, suite_ar=0.70)).passed
+    # A language the champion scored and the challenger does not is a failure.
+    dropped = multilingual(0.60, 0.60)
+    del dropped["test.polar-semeval2026.ar_polarization_pr_auc"]
+    assert not compare(champion, dropped).passed
+    # An English-only pair has no language checks.
+    assert not any(c.key.startswith(("test.", "func_ar")) for c in compare(metrics(), metrics()).checks)
