@@ -42,3 +42,11 @@ def test_sampling_keeps_every_analyst_label() -> None:
     assert (picked == "analyst").sum() == 10 and len(set(rows)) == len(rows) == 110
     # without kept sources they would be sampled down like a corpus
     assert (sources[_sample_rows(sources, 101, np.random.default_rng(0))] == "analyst").sum() == 1
+
+
+def test_weak_civic_negatives_that_name_a_group_weigh_more() -> None:
+    from signals.models.transformer_data import civic_negative_weights
+
+    texts = ["Fix the potholes.", "I identify as a Muslim woman.", "Refugees are welcome here."]
+    assert civic_negative_weights(texts, 1.0).tolist() == [1.0, 1.0, 1.0]
+    assert civic_negative_weights(texts, 0.5, 4.0).tolist() == [0.5, 2.0, 2.0]

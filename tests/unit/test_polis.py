@@ -11,6 +11,7 @@ import pytest
 from corpus_fixtures import corpora_dir
 from signals.corpora import CorpusFormatError, CorpusNotFoundError
 from signals.corpora.polis_opendata import (
+    GROUP_WORDS,
     LABEL_COLUMNS,
     in_training_half,
     load_civic_dev,
@@ -79,7 +80,23 @@ def test_committed_labels_are_complete() -> None:
     assert list(frame.columns) == list(LABEL_COLUMNS)
     assert len(frame) >= 600
     assert (frame["draw"] == "random").sum() >= 400
-    assert {d.split("-")[0] for d in frame["draw"]} <= {"random", "top", "baseline"}
+    assert {d.split("-")[0] for d in frame["draw"]} <= {"random", "top", "baseline", "group"}
+
+
+@pytest.mark.parametrize(
+    ("text", "names_a_group"),
+    [
+        ("I identify as an American-Muslim woman.", True),
+        ("Refugee neighbors enrich our city.", True),
+        ("Trans women are women", True),
+        ("Men have no business making these laws.", True),
+        ("Fix the potholes on Main Street.", False),
+        ("The transit plan is late again.", False),  # "trans" only as a whole word
+        ("Our mentors and womenswear shops", False),
+    ],
+)
+def test_group_words(text: str, names_a_group: bool) -> None:
+    assert bool(GROUP_WORDS.search(text)) is names_a_group
 
 
 def test_weak_negatives_are_the_unlabelled_training_half() -> None:

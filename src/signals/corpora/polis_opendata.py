@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -54,6 +55,20 @@ ENGLISH_CONVERSATIONS: frozenset[str] = frozenset(
     }
 )
 GERMAN_PREFIX = "austria-climate."
+
+#: Words that name a protected group or speak about one (case-insensitive, whole words). The civic set's
+#: ``group-mention`` draw is every held-out comment that matches; training can weigh the weak negatives
+#: that match more (``TransformerConfig.civic_group_factor``): the comments the models flag for naming
+#: a group ("I identify as an American-Muslim woman.", "Black Lives Matter").
+GROUP_WORDS = re.compile(
+    r"\b(immigra\w*|migrant\w*|refugee\w*|asylum|muslim\w*|islam\w*|jew\w*|christian\w*|catholic\w*"
+    r"|black\w*|white (people|men|man|folks|person)|african\w*|mexican\w*|latin[oax]\w*|hispanic\w*"
+    r"|asian\w*|chinese|indian\w*|maori|m[aā]ori|pacific|pakeha|p[aā]keh[aā]|aborigin\w*|native\w*"
+    r"|indigenous|gay\w*|lesbian\w*|homosexual\w*|queer\w*|lgbt\w*|trans\b|transgender\w*|women|woman"
+    r"|females?|girls?|feminis\w*|men\b|males?\b|disab\w*|handicap\w*|foreigner\w*|illegals?|aliens?"
+    r"|race|racis\w*|ethnic\w*|religio\w*|atheis\w*)\b",
+    re.IGNORECASE,
+)
 
 #: Columns of the committed label file.
 LABEL_COLUMNS: tuple[str, ...] = ("conversation", "comment_id", "sha", "draw", *SIGNALS, "note")

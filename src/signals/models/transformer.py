@@ -200,6 +200,10 @@ class TransformerConfig:
     #: threat 0, no teacher labels. Real feedback about services and policy, the text the model must
     #: leave alone. Needs ``polis-opendata`` under ``corpora`` (or ``SIGNALS_CORPORA_DIR``).
     civic_negative_weight: float = 0.0
+    #: The weak civic negatives that name a group (``polis_opendata.GROUP_WORDS``) weigh this many times
+    #: ``civic_negative_weight``: self-descriptions, defences of a group, requests for one, the civic
+    #: comments the corpora teach a model to call hate.
+    civic_group_factor: float = 1.0
     #: Folder of the shared corpora for ``civic_negative_weight`` ("" = ``SIGNALS_CORPORA_DIR`` or
     #: ``../shared/data``).
     corpora: str = ""

@@ -181,6 +181,19 @@ def civic_negative_rows(corpora: str = "") -> tuple[list[str], np.ndarray, np.nd
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
 
 
+def civic_negative_weights(texts: Sequence[str], weight: float, group_factor: float = 1.0) -> np.ndarray:
+    """Row weights of the weak civic negatives: ``weight``, times ``group_factor`` where a text names a group.
+
+    >>> civic_negative_weights(["Fix the potholes.", "I identify as a Muslim woman."], 0.5, 4.0).tolist()
+    [0.5, 2.0]
+    """
+    from signals.corpora.polis_opendata import GROUP_WORDS
+
+    weights = np.full(len(texts), float(weight))
+    weights[[bool(GROUP_WORDS.search(t)) for t in texts]] *= group_factor
+    return weights
+
+
 def no_soft_labels(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Soft signal and target labels for ``n`` rows no teacher was asked about: all -1 (ignored)."""
     return (
@@ -334,10 +347,8 @@ def build_training_rows(
         c_texts, c_labels, c_targets = civic_negative_rows(config.corpora)
         n_civic = len(c_texts)
         texts += c_texts
-        columns = _append(
-            columns,
-            [c_labels, c_targets, np.full(n_civic, config.civic_negative_weight), *no_soft_labels(n_civic)],
-        )
+        c_weights = civic_negative_weights(c_texts, config.civic_negative_weight, config.civic_group_factor)
+        columns = _append(columns, [c_labels, c_targets, c_weights, *no_soft_labels(n_civic)])
         signal_scale = np.concatenate([signal_scale, np.ones((n_civic, len(SIGNALS)), dtype=np.float32)])
     labels, targets, weights, soft, soft_targets = columns
     log.info(
