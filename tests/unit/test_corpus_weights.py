@@ -50,3 +50,18 @@ def test_weak_civic_negatives_that_name_a_group_weigh_more() -> None:
     texts = ["Fix the potholes.", "I identify as a Muslim woman.", "Refugees are welcome here."]
     assert civic_negative_weights(texts, 1.0).tolist() == [1.0, 1.0, 1.0]
     assert civic_negative_weights(texts, 0.5, 4.0).tolist() == [0.5, 2.0, 2.0]
+
+
+def test_weak_civic_negatives_label_only_the_signals_named() -> None:
+    from corpus_fixtures import corpora_dir
+    from signals.models.transformer import TransformerConfig
+    from signals.models.transformer_data import civic_negative_rows
+    from signals.schema import SIGNALS
+
+    texts, labels, _ = civic_negative_rows(str(corpora_dir()))
+    assert texts and (labels == [0 if s in ("hate", "threat") else -1 for s in SIGNALS]).all()
+    _, labels, _ = civic_negative_rows(str(corpora_dir()), ["hate", "threat", "polarization"])
+    assert (labels[:, SIGNALS.index("polarization")] == 0).all()
+    assert (labels[:, SIGNALS.index("offensive")] == -1).all()
+    with pytest.raises(ValueError, match="civic_negative_signals names unknown"):
+        TransformerConfig.from_dict({"civic_negative_signals": ["hate", "toxicity"]})

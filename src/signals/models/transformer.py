@@ -204,6 +204,10 @@ class TransformerConfig:
     #: ``civic_negative_weight``: self-descriptions, defences of a group, requests for one, the civic
     #: comments the corpora teach a model to call hate.
     civic_group_factor: float = 1.0
+    #: The signals the weak civic negatives are labelled 0 for (the others stay unknown). About 1 % of
+    #: civic comments polarise, so adding ``polarization`` trades that label noise for fewer civic
+    #: political comments sent to review.
+    civic_negative_signals: list[str] = field(default_factory=lambda: ["hate", "threat"])
     #: Folder of the shared corpora for ``civic_negative_weight`` ("" = ``SIGNALS_CORPORA_DIR`` or
     #: ``../shared/data``).
     corpora: str = ""
@@ -255,6 +259,11 @@ class TransformerConfig:
         if unknown:
             raise ValueError(
                 f"template_signal_weights names unknown signal(s) {sorted(unknown)}; known: {SIGNALS}"
+            )
+        unknown = set(values.get("civic_negative_signals", [])) - set(SIGNALS)
+        if unknown:
+            raise ValueError(
+                f"civic_negative_signals names unknown signal(s) {sorted(unknown)}; known: {SIGNALS}"
             )
         return cls(**dict(values))
 

@@ -170,13 +170,15 @@ def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets.reshape(-1, len(TARGETS))
 
 
-def civic_negative_rows(corpora: str = "") -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, signal labels and target labels of the weak civic negatives (hate 0, threat 0)."""
+def civic_negative_rows(
+    corpora: str = "", negative: Sequence[str] = ("hate", "threat")
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, signal labels and target labels of the weak civic negatives: 0 for `negative`, else unknown."""
     from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import weak_negatives
 
     records = weak_negatives(corpora_dir(corpora))
-    labels = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
+    labels = np.array([[0 if s in negative else -1 for s in SIGNALS] for _ in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
 
@@ -344,7 +346,7 @@ def build_training_rows(
         signal_scale = np.concatenate([signal_scale, t_scale])
     n_civic = 0
     if config.civic_negative_weight > 0:
-        c_texts, c_labels, c_targets = civic_negative_rows(config.corpora)
+        c_texts, c_labels, c_targets = civic_negative_rows(config.corpora, config.civic_negative_signals)
         n_civic = len(c_texts)
         texts += c_texts
         c_weights = civic_negative_weights(c_texts, config.civic_negative_weight, config.civic_group_factor)
