@@ -161,7 +161,7 @@ def result_dict(item_id: str | None, score: Score) -> dict[str, Any]:
         "id": item_id,
         "language": score.language,
         "supported": score.supported,
-        "model": score.model or None,
+        "model": score.model_version or None,
         "scores": score.scores,
         "flags": {s: {"review": score.review[s], "flag": score.flags[s]} for s in score.flags},
         "priority": score.priority,

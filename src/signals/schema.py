@@ -139,7 +139,7 @@ class Score:
     text's language (``signals.language``); ``supported`` is false when the model has none for it, and
     then ``scores``, ``targets`` and ``spans`` are empty and no signal is flagged or sent to review:
     an English model's guess about another language means nothing. ``operating_point`` says which
-    thresholds decided ``review``/``flags``: ``global`` or a source's own (``source:NAME``). ``model``
+    thresholds decided ``review``/``flags``: ``global`` or a source's own (``source:NAME``). ``model_version``
     is the version of the model that scored the text: a routed language's own model, not the
     manifest's (empty when unsupported).
     """
@@ -153,4 +153,4 @@ class Score:
     operating_point: str = "global"
     language: str = DEFAULT_LANGUAGE
     supported: bool = True
-    model: str = ""
+    model_version: str = ""

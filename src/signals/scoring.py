@@ -472,7 +472,7 @@ class Scorer:
             sub_langs = [langs[i] for i in idx]
             scored = scorer._score_batch([texts[i] for i in idx], want_spans, pt, sub_langs)
             for i, lang, score in zip(idx, sub_langs, scored, strict=True):
-                out[i] = dataclasses.replace(score, language=lang, model=scorer.version)
+                out[i] = dataclasses.replace(score, language=lang, model_version=scorer.version)
         return out
 
     def segment_count(self, texts: Sequence[str], spans: bool = False) -> int:

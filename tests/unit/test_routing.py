@@ -73,7 +73,13 @@ def test_texts_go_to_the_model_for_their_language(tmp_path: Path) -> None:
     assert set(de.scores) == {"polarization"} and not de.flags["hate"] and not de.review["hate"]
     assert not fr.supported and fr.scores == {}
     # Each score names the model that made it: the route's own version, not the manifest's.
-    assert (en.model, es.model, ar.model, de.model, fr.model) == ("1", "m1", "m1", "m1", "")
+    assert (en.model_version, es.model_version, ar.model_version, de.model_version, fr.model_version) == (
+        "1",
+        "m1",
+        "m1",
+        "m1",
+        "",
+    )
     # Priority counts the scored signals only; spans carry them only.
     spans = scorer.score(GERMAN, spans=True, languages="de").spans
     assert spans and all(set(sp.scores) == {"polarization"} for sp in spans)
