@@ -65,3 +65,17 @@ def test_weak_civic_negatives_label_only_the_signals_named() -> None:
     assert (labels[:, SIGNALS.index("offensive")] == -1).all()
     with pytest.raises(ValueError, match="civic_negative_signals names unknown"):
         TransformerConfig.from_dict({"civic_negative_signals": ["hate", "toxicity"]})
+
+
+def test_civic_training_labels_keep_all_four_signals() -> None:
+    from pathlib import Path
+
+    from corpus_fixtures import corpora_dir
+    from signals.models.transformer_data import civic_labelled_rows
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "civic"
+    texts, labels, targets = civic_labelled_rows(
+        str(corpora_dir()), fixtures / "train_labels.csv", fixtures / "labels.csv"
+    )
+    assert len(texts) == 2 and texts[0].startswith("Thank you to the library staff")
+    assert (labels == 0).all() and (targets == -1).all()

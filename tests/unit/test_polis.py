@@ -13,8 +13,10 @@ from signals.corpora import CorpusFormatError, CorpusNotFoundError
 from signals.corpora.polis_opendata import (
     GROUP_WORDS,
     LABEL_COLUMNS,
+    comment_id,
     in_training_half,
     load_civic_dev,
+    load_civic_train,
     read_comments,
     read_label_file,
     weak_negatives,
@@ -23,6 +25,7 @@ from signals.schema import SIGNALS, UNKNOWN
 from signals.training import CivicData
 
 LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "civic" / "labels.csv"
+TRAIN_LABELS = LABELS.with_name("train_labels.csv")
 
 
 def test_comments_are_read_per_language_without_labels() -> None:
@@ -106,6 +109,42 @@ def test_weak_negatives_are_the_unlabelled_training_half() -> None:
     assert all(
         r.labels == {"hate": 0, "threat": 0, "offensive": UNKNOWN, "polarization": UNKNOWN} for r in negatives
     )
+
+
+def test_civic_training_labels_are_training_half_rows_outside_the_dev_set() -> None:
+    examples = load_civic_train(corpora_dir(), TRAIN_LABELS, LABELS)
+    assert [e.record.id.rsplit(":", 1)[1] for e in examples] == ["4", "10"]
+    assert all(set(e.record.labels.values()) == {0} for e in examples)
+    negatives = {r.id for r in weak_negatives(corpora_dir(), LABELS, TRAIN_LABELS)}
+    assert negatives and not negatives & {e.record.id for e in examples}
+    assert negatives < {r.id for r in weak_negatives(corpora_dir(), LABELS)}
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("15-per-hour-seattle,2,efe018e8,random,0,0,0,0,", "data row 3: .*:2 is in the held-out half"),
+        ("15-per-hour-seattle,0,e090c56e,random,0,0,0,0,", "data row 3: .*:0 is in the development set"),
+    ],
+)
+def test_civic_training_labels_refuse_held_out_and_dev_rows(tmp_path: Path, row: str, message: str) -> None:
+    bad = tmp_path / "train_labels.csv"
+    bad.write_text(TRAIN_LABELS.read_text() + row + "\n")
+    with pytest.raises(CorpusFormatError, match=message):
+        load_civic_train(corpora_dir(), bad, LABELS)
+
+
+def test_committed_training_labels_load() -> None:
+    frame = read_label_file(
+        Path(__file__).resolve().parents[2] / "src/signals/corpora/polis_civic_train_labels.csv"
+    )
+    assert len(frame) >= 400 and list(frame.columns) == list(LABEL_COLUMNS)
+    ids = [comment_id(c, i) for c, i in zip(frame["conversation"], frame["comment_id"], strict=True)]
+    assert all(in_training_half(i) for i in ids)
+    dev = read_label_file()
+    assert not set(ids) & {
+        comment_id(c, i) for c, i in zip(dev["conversation"], dev["comment_id"], strict=True)
+    }
 
 
 def test_civic_data_pool_is_the_held_out_half() -> None:

@@ -73,6 +73,9 @@ GROUP_WORDS = re.compile(
 #: Columns of the committed label file.
 LABEL_COLUMNS: tuple[str, ...] = ("conversation", "comment_id", "sha", "draw", *SIGNALS, "note")
 LABELS_FILE = "polis_civic_labels.csv"
+#: The team's labels for comments of the training half (same columns), trained on with their full labels
+#: (``TransformerConfig.civic_label_weight``); never in the development set.
+TRAIN_LABELS_FILE = "polis_civic_train_labels.csv"
 
 
 def conversation_language(conversation: str) -> str | None:
@@ -136,15 +139,22 @@ def in_training_half(record_id: str) -> bool:
     return hashlib.sha256(record_id.encode("utf-8")).digest()[0] % 2 == 0
 
 
-def weak_negatives(corpora_dir: Path, labels_path: Path | None = None) -> list[Record]:
+def _labelled_ids(labels: pd.DataFrame) -> set[str]:
+    return {comment_id(c, i) for c, i in zip(labels["conversation"], labels["comment_id"], strict=True)}
+
+
+def weak_negatives(
+    corpora_dir: Path, labels_path: Path | None = None, train_labels_path: Path | None = None
+) -> list[Record]:
     """English Polis comments of the training half, minus the labelled ones, as hate 0 / threat 0.
 
     Real civic comments almost never carry hate or a threat (2 of 450 random ones in the civic set
     carry hate, none a threat), so they are negatives for those two signals; about 1 % insult or
-    polarise, so offensive and polarization stay unknown.
+    polarise, so offensive and polarization stay unknown. Comments of either label file (the
+    development set, the training labels) are left out: they have real labels.
     """
-    labels = read_label_file(labels_path)
-    labelled = {comment_id(c, i) for c, i in zip(labels["conversation"], labels["comment_id"], strict=True)}
+    labelled = _labelled_ids(read_label_file(labels_path))
+    labelled |= _labelled_ids(read_label_file(train_labels_path or _packaged(TRAIN_LABELS_FILE)))
     return [
         Record(id=r.id, text=r.text, source=NAME, lang=r.lang, labels={"hate": 0, "threat": 0})
         for r in read_comments(corpora_dir)
@@ -162,11 +172,16 @@ class CivicExample:
     note: str
 
 
+def _packaged(name: str) -> Path:
+    """Path of a label file shipped beside this module."""
+    with resources.as_file(resources.files("signals.corpora") / name) as p:
+        return Path(p)
+
+
 def read_label_file(path: Path | None = None) -> pd.DataFrame:
-    """The committed civic labels (ids and labels only), checked column by column."""
+    """Committed civic labels (ids and labels; default: the development set), checked column by column."""
     if path is None:
-        with resources.as_file(resources.files("signals.corpora") / LABELS_FILE) as p:
-            return read_label_file(Path(p))
+        return read_label_file(_packaged(LABELS_FILE))
     frame = read_table(Path(path), "civic labels", LABEL_COLUMNS)
     for row, values in enumerate(frame[list(SIGNALS)].itertuples(index=False)):
         for signal, value in zip(SIGNALS, values, strict=True):
@@ -223,3 +238,25 @@ def load_civic_dev(corpora_dir: Path, labels_path: Path | None = None) -> list[C
         )
         out.append(CivicExample(record=record, conversation=conv, draw=str(lab.draw), note=str(lab.note)))
     return out
+
+
+def load_civic_train(
+    corpora_dir: Path, labels_path: Path | None = None, dev_labels_path: Path | None = None
+) -> list[CivicExample]:
+    """The team's labelled comments of the training half, joined to their texts (as ``load_civic_dev``).
+
+    Raises ``CorpusFormatError`` naming the row when a comment is in the held-out half or in the
+    development set: the budget is fitted on the first and recipes are judged on the second.
+    """
+    examples = load_civic_dev(corpora_dir, labels_path or _packaged(TRAIN_LABELS_FILE))
+    dev = _labelled_ids(read_label_file(dev_labels_path))
+    for row, example in enumerate(examples):
+        if not in_training_half(example.record.id):
+            raise CorpusFormatError(
+                f"civic training labels: data row {row + 1}: {example.record.id} is in the held-out half"
+            )
+        if example.record.id in dev:
+            raise CorpusFormatError(
+                f"civic training labels: data row {row + 1}: {example.record.id} is in the development set"
+            )
+    return examples

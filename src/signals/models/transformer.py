@@ -31,6 +31,7 @@ from signals.models.transformer_data import (
     TEACHER_CACHE,
     Encoded,
     build_training_rows,
+    civic_labelled_rows,
     civic_negative_rows,
     corpus_weights,
     encode,
@@ -95,6 +96,7 @@ __all__ = [
     "base_model_dir",
     "build_network",
     "build_training_rows",
+    "civic_labelled_rows",
     "civic_negative_rows",
     "corpus_weights",
     "encode",
@@ -208,6 +210,11 @@ class TransformerConfig:
     #: civic comments polarise, so adding ``polarization`` trades that label noise for fewer civic
     #: political comments sent to review.
     civic_negative_signals: list[str] = field(default_factory=lambda: ["hate", "threat"])
+    #: Row weight of the team's labelled civic comments of the training half (0 = none):
+    #: ``polis_civic_train_labels.csv`` (``polis_opendata.load_civic_train``, docs/civic-labels.md), all
+    #: four signals known. Mostly the partisan and group-naming comments models score high and are
+    #: not hate or polarization: hard negatives with real labels, where the weak ones are guesses.
+    civic_label_weight: float = 0.0
     #: Folder of the shared corpora for ``civic_negative_weight`` ("" = ``SIGNALS_CORPORA_DIR`` or
     #: ``../shared/data``).
     corpora: str = ""

@@ -183,6 +183,19 @@ def civic_negative_rows(
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
 
 
+def civic_labelled_rows(
+    corpora: str = "", labels: Path | None = None, dev_labels: Path | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, signal labels (all four known) and target labels (unknown) of the civic training labels."""
+    from signals.corpora import corpora_dir
+    from signals.corpora.polis_opendata import load_civic_train
+
+    records = [e.record for e in load_civic_train(corpora_dir(corpora), labels, dev_labels)]
+    labels = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
+    targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
+    return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
+
+
 def civic_negative_weights(texts: Sequence[str], weight: float, group_factor: float = 1.0) -> np.ndarray:
     """Row weights of the weak civic negatives: ``weight``, times ``group_factor`` where a text names a group.
 
@@ -309,9 +322,9 @@ def build_training_rows(
     the same proportion, plus every analyst label), weighted per corpus, with the teacher's soft
     labels; an obfuscated copy of ``augment_rate`` of them; the augmentation templates
     (``augment_templates``, weight ``template_weight``, their signal factors
-    ``template_signal_weights``); the weak civic negatives (``civic_negative_weight``). Neither
-    templates nor civic rows get soft labels. ``rng`` and ``pyrng`` are drawn from in that order, so
-    a seed gives the same rows.
+    ``template_signal_weights``); the weak civic negatives (``civic_negative_weight``); the team's
+    civic training labels (``civic_label_weight``). Neither templates nor civic rows get soft labels.
+    ``rng`` and ``pyrng`` are drawn from in that order, so a seed gives the same rows.
     """
     train = dataset["train"]
     sources = _column(train, "source").astype(str)
@@ -352,13 +365,30 @@ def build_training_rows(
         c_weights = civic_negative_weights(c_texts, config.civic_negative_weight, config.civic_group_factor)
         columns = _append(columns, [c_labels, c_targets, c_weights, *no_soft_labels(n_civic)])
         signal_scale = np.concatenate([signal_scale, np.ones((n_civic, len(SIGNALS)), dtype=np.float32)])
+    n_labelled = 0
+    if config.civic_label_weight > 0:
+        l_texts, l_labels, l_targets = civic_labelled_rows(config.corpora)
+        n_labelled = len(l_texts)
+        texts += l_texts
+        columns = _append(
+            columns,
+            [
+                l_labels,
+                l_targets,
+                np.full(n_labelled, config.civic_label_weight),
+                *no_soft_labels(n_labelled),
+            ],
+        )
+        signal_scale = np.concatenate([signal_scale, np.ones((n_labelled, len(SIGNALS)), dtype=np.float32)])
     labels, targets, weights, soft, soft_targets = columns
     log.info(
-        "training on %d rows (%d obfuscated, %d template rows, %d civic negatives, teacher %s)",
+        "training on %d rows (%d obfuscated, %d template rows, %d civic negatives, %d civic labelled, "
+        "teacher %s)",
         len(texts),
         n_aug,
         n_templates,
         n_civic,
+        n_labelled,
         config.teacher or "none",
     )
     ids = encode(tokenizer, texts, config.max_length)
