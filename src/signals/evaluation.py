@@ -205,14 +205,36 @@ def per_source_metrics(
     }
 
 
-def civic_metrics(Y_true: Any, P: Any, thresholds: Thresholds, sample: Any) -> dict[str, Any]:
+def recall_at_budget(y: Any, p: Any, sample: Any, budget: float) -> float | None:
+    """Recall on ``y``'s positives at the lowest threshold that sends at most ``budget`` of the sample.
+
+    What a signal's ranking can deliver inside the analysts' budget whatever its stored thresholds, with
+    the whole budget to itself: the fair rival for a model whose own thresholds overspend it.
+
+    >>> recall_at_budget([1, 1, 0, 0, 0], [0.9, 0.4, 0.8, 0.5, 0.1], [False, False, True, True, True], 0.34)
+    0.5
+    """
+    y, p, in_sample = np.asarray(y), np.asarray(p, dtype=float), np.asarray(sample, dtype=bool)
+    pos = p[y == 1]
+    if len(pos) == 0 or not in_sample.any():
+        return None
+    ranked = np.sort(p[in_sample])[::-1]
+    k = int(np.floor(budget * len(ranked) + 1e-9))
+    threshold = -np.inf if k >= len(ranked) else float(np.nextafter(ranked[k], np.inf))
+    return float((pos >= threshold).mean())
+
+
+def civic_metrics(
+    Y_true: Any, P: Any, thresholds: Thresholds, sample: Any, budget: float = 0.10
+) -> dict[str, Any]:
     """Metrics on the team's labelled civic comments: per signal, and the analysts' load.
 
     ``sample`` marks the rows of the uniform random draw: **review load** (the share of comments that
     reach ``review`` for any signal, i.e. what analysts must read) and **flag load** are measured on
     those rows only, since the rows drawn from the top of a model's scores would inflate them.
-    Precision and recall use every labelled row. Returns ``{"signals": signal_metrics(...),
-    "review_load", "flag_load", "n", "n_sample"}``.
+    Precision and recall use every labelled row. ``budget_recall`` is each signal's
+    ``recall_at_budget`` at ``budget`` of the random draw. Returns ``{"signals": signal_metrics(...),
+    "budget_recall", "review_load", "flag_load", "n", "n_sample"}``.
 
     >>> out = civic_metrics([[1, 0, 0, 0], [0, 0, 0, 0]], [[0.9, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1]],
     ...                     {"review": {s: 0.5 for s in SIGNALS}, "flag": {s: 0.8 for s in SIGNALS}},
@@ -227,6 +249,9 @@ def civic_metrics(Y_true: Any, P: Any, thresholds: Thresholds, sample: Any) -> d
     in_sample = np.asarray(sample, dtype=bool)
     return {
         "signals": signal_metrics(y_all, p_all, points),
+        "budget_recall": {
+            s: recall_at_budget(y_all[:, j], p_all[:, j], in_sample, budget) for j, s in enumerate(SIGNALS)
+        },
         "review_load": review_load(p_all[in_sample], points["review"], SIGNALS) if in_sample.any() else None,
         "flag_load": review_load(p_all[in_sample], points["flag"], SIGNALS) if in_sample.any() else None,
         "n": len(y_all),
@@ -235,8 +260,12 @@ def civic_metrics(Y_true: Any, P: Any, thresholds: Thresholds, sample: Any) -> d
 
 
 def flat_civic_metrics(civic: Mapping[str, Any], prefix: str = "civic") -> dict[str, float]:
-    """MLflow keys of ``civic_metrics``: ``civic_<signal>_<point>_<metric>`` plus the two loads."""
+    """MLflow keys of ``civic_metrics``: ``civic_<signal>_<point>_<metric>``, ``civic_<signal>_budget_recall``
+    and the two loads."""
     flat = flat_metrics(civic["signals"], prefix)
+    for signal, recall in civic.get("budget_recall", {}).items():
+        if recall is not None:
+            flat[f"{prefix}_{signal}_budget_recall"] = float(recall)
     for key in ("review_load", "flag_load"):
         if civic.get(key) is not None:
             flat[f"{prefix}_{key}"] = float(civic[key])
@@ -279,6 +308,14 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
             for metric in ("precision", "recall"):
                 cells = [_cell(metrics, f"civic_{s}_{point}_{metric}") for s in SIGNALS]
                 rows.append(["civic dev", f"{metric} @ {point}", *cells, ""])
+        rows.append(
+            [
+                "civic dev",
+                "recall @ 10 % load",
+                *(_cell(metrics, f"civic_{s}_budget_recall") for s in SIGNALS),
+                "",
+            ]
+        )
         rows.append(
             ["civic dev", "positives", *(_cell(metrics, f"civic_{s}_positives", 0) for s in SIGNALS), ""]
         )

@@ -9,8 +9,10 @@ A challenger passes when, compared with the current champion:
    that reaches ``review`` for any signal) is within the analysts' budget ``review_budget`` (10 %), or
    no higher than the champion's plus ``tolerance``;
 3. **civic recall at review** for hate and polarization (``civic_<signal>_review_recall``) is at least
-   ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance`` when the champion is
-   itself within the review budget (recall bought with an over-budget load is not defended);
+   ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance``. A champion over the
+   review budget bought its recall with analysts' time, so its rival value is then the recall its
+   ranking reaches inside the budget (``civic_<signal>_budget_recall``: that signal alone at 10 % of
+   the random draw, an upper bound of what it could do at the budget);
 4. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
    least the champion's minus ``suite_tolerance`` (0.03): the suite was written by the same hands as the
    augmentation templates, so it is one input among several, not the deciding one;
@@ -41,6 +43,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -238,13 +241,19 @@ def compare(
         _within_bound(REVIEW_LOAD_KEY, champion, challenger_metrics, review_budget, tolerance, False)
     )
     # A champion over the review budget bought its civic recall with analysts' time: that recall is no
-    # operating point to defend, so only the absolute bar applies then.
+    # operating point to defend. Its rival value is then what its ranking delivers inside the budget
+    # (``civic_<signal>_budget_recall``, the whole budget to that one signal), else the bar alone.
     champion_load = _get(champion, REVIEW_LOAD_KEY)
-    recall_rival = champion if champion_load is None or champion_load <= review_budget else None
+    within = champion_load is None or champion_load <= review_budget
     for s in CIVIC_RECALL_SIGNALS:
         if s in signals:
             key = f"civic_{s}_review_recall"
-            checks.append(_within_bound(key, recall_rival, challenger_metrics, civic_recall, tolerance, True))
+            at_budget = _get(champion, f"civic_{s}_budget_recall")
+            rival = champion if within else ({key: at_budget} if at_budget is not None else None)
+            check = _within_bound(key, rival, challenger_metrics, civic_recall, tolerance, True)
+            if not within and at_budget is not None:
+                check = dataclasses.replace(check, note="champion: recall at the budget")
+            checks.append(check)
     per_language = set(language_keys(champion, signals)) | set(language_keys(challenger_metrics, signals))
     for key in sorted(per_language):
         tol = suite_tolerance if _LANGUAGE_SUITE_KEY.match(key) else tolerance

@@ -135,3 +135,25 @@ def test_plots_are_written(tmp_path: Path) -> None:
     for path in (pr, cm):
         assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5000
+
+
+def test_recall_at_budget_uses_the_whole_budget_and_no_more() -> None:
+    from signals.evaluation import civic_metrics, flat_civic_metrics, recall_at_budget
+    from signals.schema import SIGNALS
+
+    rng = np.random.default_rng(0)
+    sample = np.r_[np.ones(100, bool), np.zeros(4, bool)]
+    p = np.r_[rng.random(100), [0.95, 0.92, 0.5, 0.2]]
+    y = np.r_[np.zeros(100, int), [1, 1, 1, 1]]
+    recall = recall_at_budget(y, p, sample, 0.10)
+    threshold = np.sort(p[:100])[::-1][10]  # the 11th highest random score stays below the threshold
+    assert (p[:100] > threshold).sum() == 10
+    assert recall == ((p[100:] > threshold).sum()) / 4
+    assert recall_at_budget(y, p, sample, 1.0) == 1.0
+    assert recall_at_budget(np.zeros(104, int), p, sample, 0.1) is None
+    Y = np.zeros((104, len(SIGNALS)), int)
+    Y[:, 0] = y
+    P = np.tile(p[:, None], (1, len(SIGNALS)))
+    points = {"review": {s: 0.99 for s in SIGNALS}, "flag": {s: 0.99 for s in SIGNALS}}
+    flat = flat_civic_metrics(civic_metrics(Y, P, points, sample))
+    assert flat["civic_hate_budget_recall"] == recall and "civic_threat_budget_recall" not in flat

@@ -139,6 +139,21 @@ def test_civic_recall_at_review_must_reach_the_bar_or_the_champion() -> None:
     flooding["civic_review_load"] = 0.41
     flooding["civic_hate_review_recall"] = 0.5
     assert not compare(flooding, low).passed
+    # ... but what its ranking reaches inside the budget is a fair rival: a challenger that keeps the
+    # budget and matches that passes, one below it fails
+    flooding["civic_hate_budget_recall"] = 0.6
+    flooding["civic_polarization_budget_recall"] = 0.7
+    within = metrics()
+    within["civic_hate_review_recall"] = 0.6
+    within["civic_polarization_review_recall"] = 0.7
+    result = compare(flooding, within)
+    assert result.passed, result.reasons
+    check = next(c for c in result.checks if c.key == "civic_hate_review_recall")
+    assert check.required == pytest.approx(0.595) and check.note == "champion: recall at the budget"
+    within["civic_polarization_review_recall"] = 0.6
+    assert compare(flooding, within).reasons == [
+        "civic_polarization_review_recall: 0.6000 below the bar and the champion's (0.6950)"
+    ]
 
 
 def test_suite_has_a_wider_tolerance_than_the_corpora() -> None:
