@@ -191,9 +191,9 @@ def civic_labelled_rows(
     from signals.corpora.polis_opendata import load_civic_train
 
     records = [e.record for e in load_civic_train(corpora_dir(corpora), labels, dev_labels)]
-    labels = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
+    known = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
-    return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
+    return [r.text for r in records], known.reshape(-1, len(SIGNALS)), targets
 
 
 def civic_negative_weights(texts: Sequence[str], weight: float, group_factor: float = 1.0) -> np.ndarray:
