@@ -137,23 +137,35 @@ def test_plots_are_written(tmp_path: Path) -> None:
         assert path.stat().st_size > 5000
 
 
-def test_recall_at_budget_uses_the_whole_budget_and_no_more() -> None:
+def test_recall_at_budget_shares_the_budget_between_hate_and_polarization() -> None:
     from signals.evaluation import civic_metrics, flat_civic_metrics, recall_at_budget
     from signals.schema import SIGNALS
 
+    hate, pol = SIGNALS.index("hate"), SIGNALS.index("polarization")
     rng = np.random.default_rng(0)
-    sample = np.r_[np.ones(100, bool), np.zeros(4, bool)]
-    p = np.r_[rng.random(100), [0.95, 0.92, 0.5, 0.2]]
-    y = np.r_[np.zeros(100, int), [1, 1, 1, 1]]
-    recall = recall_at_budget(y, p, sample, 0.10)
-    threshold = np.sort(p[:100])[::-1][10]  # the 11th highest random score stays below the threshold
-    assert (p[:100] > threshold).sum() == 10
-    assert recall == ((p[100:] > threshold).sum()) / 4
-    assert recall_at_budget(y, p, sample, 1.0) == 1.0
-    assert recall_at_budget(np.zeros(104, int), p, sample, 0.1) is None
-    Y = np.zeros((104, len(SIGNALS)), int)
-    Y[:, 0] = y
-    P = np.tile(p[:, None], (1, len(SIGNALS)))
+    n = 100
+    P = np.zeros((n + 6, len(SIGNALS)))
+    P[:n, hate], P[:n, pol] = rng.random(n) * 0.5, rng.random(n) * 0.5  # the random draw, all below 0.5
+    P[n:, hate] = [0.9, 0.8, 0.3, 0, 0, 0]  # hate positives; the third one sits among the draw
+    P[n:, pol] = [0, 0, 0, 0.95, 0.7, 0.45]
+    Y = np.zeros_like(P, dtype=int)
+    Y[n : n + 3, hate] = 1
+    Y[n + 3 :, pol] = 1
+    sample = np.r_[np.ones(n, bool), np.zeros(6, bool)]
+    above = lambda j, t: int((P[:n, j] >= t).sum())  # noqa: E731
+    # Without budget for the low ones: 2 of 3 hate and 2 of 3 polarization at a near-zero load ...
+    assert recall_at_budget(Y, P, sample, 0.0) == {"hate": 2 / 3, "polarization": 2 / 3}
+    # ... and the third of either only when the budget pays for the draw rows above it.
+    need_hate, need_pol = above(hate, 0.3), above(pol, 0.45)
+    both = int(((P[:n, hate] >= 0.3) | (P[:n, pol] >= 0.45)).sum())
+    assert recall_at_budget(Y, P, sample, both / n) == {"hate": 1.0, "polarization": 1.0}
+    cheaper = min(need_hate, need_pol)
+    got = recall_at_budget(Y, P, sample, cheaper / n)
+    assert sorted(got.values()) == [2 / 3, 1.0]
+    Y2 = Y.copy()
+    Y2[:, pol] = 0  # a signal without positives is left out
+    assert recall_at_budget(Y2, P, sample, 0.0) == {"hate": 2 / 3}
     points = {"review": {s: 0.99 for s in SIGNALS}, "flag": {s: 0.99 for s in SIGNALS}}
-    flat = flat_civic_metrics(civic_metrics(Y, P, points, sample))
-    assert flat["civic_hate_budget_recall"] == recall and "civic_threat_budget_recall" not in flat
+    flat = flat_civic_metrics(civic_metrics(Y, P, points, sample, budget=both / n))
+    assert flat["civic_hate_budget_recall"] == flat["civic_polarization_budget_recall"] == 1.0
+    assert "civic_threat_budget_recall" not in flat
