@@ -11,8 +11,9 @@ A challenger passes when, compared with the current champion:
 3. **civic recall at review** for hate and polarization (``civic_<signal>_review_recall``) is at least
    ``civic_recall`` (0.8), or no lower than the champion's minus ``tolerance``. A champion over the
    review budget bought its recall with analysts' time, so its rival value is then the recall its
-   ranking reaches inside the budget (``civic_<signal>_budget_recall``: that signal alone at 10 % of
-   the random draw, an upper bound of what it could do at the budget);
+   ranking reaches inside the budget (``civic_<signal>_budget_recall``: hate and polarization at the
+   thresholds with the best mean recall that send at most 10 % of the random draw to review, the other
+   signals' load not counted, so an upper bound of what it could do at the budget);
 4. **functional-suite overall accuracy** (``func_overall_acc``, from ``SuiteResult.to_metrics``) is at
    least the champion's minus ``suite_tolerance`` (0.03): the suite was written by the same hands as the
    augmentation templates, so it is one input among several, not the deciding one;
@@ -242,7 +243,7 @@ def compare(
     )
     # A champion over the review budget bought its civic recall with analysts' time: that recall is no
     # operating point to defend. Its rival value is then what its ranking delivers inside the budget
-    # (``civic_<signal>_budget_recall``, the whole budget to that one signal), else the bar alone.
+    # (``civic_<signal>_budget_recall``, ``evaluation.recall_at_budget``), else the bar alone.
     champion_load = _get(champion, REVIEW_LOAD_KEY)
     within = champion_load is None or champion_load <= review_budget
     for s in CIVIC_RECALL_SIGNALS:
