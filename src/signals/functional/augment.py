@@ -424,6 +424,15 @@ _AUG_PERSONS: tuple[str, ...] = (
     "the site manager",
     "that streamer",
     "the cashier",
+    # Officials and the press: threats against them are what targeted-violence work looks for, and the
+    # civic rows (comments about councils and their decisions, all "no threat") otherwise teach that
+    # a sentence about an official cannot be one.
+    "the council leader",
+    "our MP",
+    "the planning officer",
+    "the city manager",
+    "that journalist",
+    "the police chief",
 )
 _AUG_NAMES: tuple[str, ...] = ("Dave", "Priya", "Marco", "Kevin", "Sandra", "Tom", "Leah", "mate", "pal")
 _AUG_THINGS: tuple[str, ...] = (
