@@ -131,6 +131,44 @@ def promote(
 
 
 @app.command()
+def ship(
+    model: Annotated[str, typer.Argument(help="Trained model: a directory or models:/ / runs:/ URI")],
+    to: Annotated[Path, typer.Option("--to", help="The shipped model directory")] = Path("models/default"),
+    dataset: Annotated[Path, typer.Option(help="The dataset built by `signals data build`")] = Path(
+        "data/processed"
+    ),
+    corpora: Annotated[
+        Path,
+        typer.Option(
+            envvar="SIGNALS_CORPORA_DIR", help="Folder holding the public corpora and polis-opendata"
+        ),
+    ] = Path("../shared/data"),
+    tracking_uri: TrackingUri = None,
+    force: Annotated[bool, typer.Option(help="Ship without evaluating or gating")] = False,
+) -> None:
+    """Replace the shipped model (models/default) with a trained one if it beats it on the gate.
+
+    Both are evaluated now on the same data; the candidate is judged with the shipped manifest's routes
+    (the other languages' model), which it keeps."""
+    from signals.corpora import CorpusError
+    from signals.dataset import DatasetError
+    from signals.registry import ModelSourceError, resolve
+    from signals.shipping import ship as ship_model
+
+    try:
+        shipment = ship_model(resolve(model, tracking_uri), to, dataset, corpora, force=force)
+    except (DatasetError, CorpusError, ModelSourceError) as exc:
+        fail(str(exc))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        fail(f"cannot ship {model}: {exc}")
+    if shipment.gate is not None:
+        Console().print(shipment.gate.to_table())
+    if not shipment.shipped:
+        fail(f"{shipment.version} does not beat the model in {to}: " + "; ".join(shipment.gate.reasons))
+    console.print(f"shipped {shipment.version} to {to}")
+
+
+@app.command()
 def retrain(
     config: Annotated[
         Path, typer.Option(help="Experiment TOML (default: the champion's warm-start retrain)")

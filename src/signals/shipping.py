@@ -1,0 +1,111 @@
+"""Ship a trained model as ``models/default`` through the promotion gate, keeping the manifest's routes.
+
+``signals promote`` moves the registry's ``champion`` alias; what ``signals score``, the service and a
+fresh clone use when no registry is set up is the directory ``models/default``. Shipping replaces its
+English model with a trained one, and only when the candidate beats the shipped model on the gate
+(``signals.gate.compare``), both evaluated now on the same dataset, civic set and suites.
+
+A trained run is English only; the shipped manifest also routes other languages to a second model
+(``routes`` in ``signals.json``, docs/languages.md). The candidate is judged as it would ship: its
+files plus the shipped routes (copied, their sha256 unchanged), so the per-language checks compare the
+same routed model instead of failing a run for not carrying languages it never trained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def model_files(directory: Path) -> list[str]:
+    """The files of a model directory (its top level): what shipping replaces. Sub-folders are routes."""
+    return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+
+
+@dataclass
+class Shipment:
+    """What ``ship`` decided: the gate (``None`` with ``force``), whether it shipped, and the version."""
+
+    gate: Any
+    shipped: bool
+    version: str
+
+
+def assemble(candidate: Path, shipped: Path, out: Path) -> Path:
+    """``out``: the candidate's model files plus the shipped manifest's routes (folders and entries).
+
+    A candidate that declares routes of its own keeps them and ships without the old ones.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for name in model_files(candidate):
+        shutil.copyfile(candidate / name, out / name)
+    manifest = json.loads((candidate / "signals.json").read_text(encoding="utf-8"))
+    old = json.loads((shipped / "signals.json").read_text(encoding="utf-8")) if shipped.is_dir() else {}
+    source = candidate
+    if not manifest.get("routes") and old.get("routes"):
+        manifest["routes"], source = old["routes"], shipped
+    for route in manifest.get("routes", []):
+        shutil.copytree(source / route["path"], out / route["path"], dirs_exist_ok=True)
+    (out / "signals.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def _civic_available(corpora: str | Path) -> bool:
+    """Whether the civic development set loads; without it both sides are judged without it (warned)."""
+    from signals.corpora import CorpusError
+    from signals.training import CivicData
+
+    try:
+        CivicData.load(corpora)
+    except CorpusError as exc:
+        log.warning("no civic development set (%s): the gate compares without it", exc)
+        return False
+    return True
+
+
+def ship(
+    candidate: Path,
+    target: Path,
+    dataset: str | Path = "data/processed",
+    corpora: str | Path = "",
+    force: bool = False,
+) -> Shipment:
+    """Gate ``candidate`` (a model directory) against ``target`` and, if it passes, replace ``target``.
+
+    The target's route folders are left in place; its model files (top level) become the candidate's:
+    a file the candidate lacks (a TF-IDF model has no ``model.onnx``) is removed. With ``force``
+    nothing is evaluated. A target with no model is simply filled.
+    """
+    from signals.gate import compare
+    from signals.training import evaluate_model
+
+    if not (candidate / "signals.json").is_file():
+        raise FileNotFoundError(f"{candidate} is not a model directory (no signals.json)")
+    with tempfile.TemporaryDirectory(prefix="ship-") as tmp:
+        built = assemble(candidate, target, Path(tmp) / "model")
+        version = json.loads((built / "signals.json").read_text(encoding="utf-8")).get("version", "?")
+        gate = None
+        if not force and (target / "signals.json").is_file():
+            civic = _civic_available(corpora)
+            champion, _ = evaluate_model(target, dataset, corpora, civic=civic)
+            challenger, _ = evaluate_model(built, dataset, corpora, civic=civic)
+            gate = compare(champion, challenger)
+            if not gate.passed:
+                return Shipment(gate, shipped=False, version=version)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in set(model_files(target)) - set(model_files(built)):
+            (target / name).unlink()
+        for name in model_files(built):
+            shutil.copyfile(built / name, target / name)
+        manifest = json.loads((built / "signals.json").read_text(encoding="utf-8"))
+        for route in manifest.get("routes", []):
+            if not (target / route["path"]).is_dir():
+                shutil.copytree(built / route["path"], target / route["path"])
+    return Shipment(gate, shipped=True, version=version)
