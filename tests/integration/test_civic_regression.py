@@ -6,10 +6,10 @@ policy opinions with and without group words, reports of hate experienced, safet
 hate or a threat, so none may reach ``review`` for either: each would be an analyst's wasted read, and a
 pothole complaint ranked as hate is how the previous model lost its users' trust.
 
-The shipped model (``minilm3.v2+7fc01e1d``, isotonic calibration) fails all three checks, and no
-retrained model passed the promotion gate yet (issue 15, docs/minilm.md "Civic text"): they are strict
-expected failures, so they turn into failures the day a model that passes them is shipped, and the
-marker must then go.
+The shipped model (``minilm3.v9+11af80c0``, beta calibration, fp32 heads) passes the threat and the
+plateau checks. Ten sentences still reach ``review`` for hate (issue 15, docs/minilm.md "Civic
+training labels"), so that check is a strict expected failure: it turns into a failure the day a model
+that passes it is shipped, and the marker must then go.
 """
 
 from __future__ import annotations
@@ -55,12 +55,11 @@ def test_regression_set_is_what_it_claims() -> None:
 
 
 SHIPPED_FAILS = pytest.mark.xfail(
-    strict=True, reason="issue 15: the shipped minilm3.v2 model still fails this; no retrain passed the gate"
+    strict=True, reason="issue 15: 10 regression sentences reach review for hate with minilm3.v9"
 )
 
 
-@SHIPPED_FAILS
-@pytest.mark.parametrize("signal", ["hate", "threat"])
+@pytest.mark.parametrize("signal", [pytest.param("hate", marks=SHIPPED_FAILS), "threat"])
 def test_no_civic_regression_sentence_reaches_review(shipped: Scorer, signal: str) -> None:
     rows = regression_rows()
     p = shipped.predict_proba([r["text"] for r in rows])[:, SIGNALS.index(signal)]
@@ -82,7 +81,6 @@ def distinct_texts(n: int = 1000) -> list[str]:
     return texts
 
 
-@SHIPPED_FAILS
 def test_scores_have_no_plateaus(shipped: Scorer) -> None:
     # Step-wise (isotonic) calibration put many different answers on exactly the same probability, so
     # triage priority could not order them and a threshold on a step moved whole blocks of answers.
