@@ -255,7 +255,7 @@ def recall_at_budget(
 
 
 def civic_metrics(
-    Y_true: Any, P: Any, thresholds: Thresholds, sample: Any, budget: float = 0.10
+    Y_true: Any, P: Any, thresholds: Thresholds, sample: Any, budget: float | None = None
 ) -> dict[str, Any]:
     """Metrics on the team's labelled civic comments: per signal, and the analysts' load.
 
@@ -263,8 +263,9 @@ def civic_metrics(
     reach ``review`` for any signal, i.e. what analysts must read) and **flag load** are measured on
     those rows only, since the rows drawn from the top of a model's scores would inflate them.
     Precision and recall use every labelled row. ``budget_recall`` is hate's and polarization's
-    ``recall_at_budget`` at ``budget`` of the random draw. Returns ``{"signals": signal_metrics(...),
-    "budget_recall", "review_load", "flag_load", "n", "n_sample"}``.
+    ``recall_at_budget`` at ``budget`` of the random draw (default: the gate's ``REVIEW_BUDGET``).
+    Returns ``{"signals": signal_metrics(...), "budget_recall", "review_load", "flag_load", "n",
+    "n_sample"}``.
 
     >>> out = civic_metrics([[1, 0, 0, 0], [0, 0, 0, 0]], [[0.9, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1]],
     ...                     {"review": {s: 0.5 for s in SIGNALS}, "flag": {s: 0.8 for s in SIGNALS}},
@@ -273,13 +274,16 @@ def civic_metrics(
     (0.0, 1.0)
     """
     from signals.calibration import review_load
+    from signals.gate import REVIEW_BUDGET
 
     y_all, p_all = _check_inputs(Y_true, P)
     points = operating_points(thresholds)
     in_sample = np.asarray(sample, dtype=bool)
     return {
         "signals": signal_metrics(y_all, p_all, points),
-        "budget_recall": recall_at_budget(y_all, p_all, in_sample, budget),
+        "budget_recall": recall_at_budget(
+            y_all, p_all, in_sample, REVIEW_BUDGET if budget is None else budget
+        ),
         "review_load": review_load(p_all[in_sample], points["review"], SIGNALS) if in_sample.any() else None,
         "flag_load": review_load(p_all[in_sample], points["flag"], SIGNALS) if in_sample.any() else None,
         "n": len(y_all),
