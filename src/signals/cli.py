@@ -48,6 +48,13 @@ Overrides = Annotated[
 ]
 TrackingUri = Annotated[str | None, typer.Option(help="MLflow tracking URI [sqlite:///mlflow.db]")]
 Artifacts = Annotated[str | None, typer.Option(help="MLflow artifact folder [mlruns]")]
+DatasetDir = Annotated[Path, typer.Option("--dataset", help="The dataset built by `signals data build`")]
+CorporaDir = Annotated[
+    Path,
+    typer.Option(
+        "--corpora", envvar="SIGNALS_CORPORA_DIR", help="Folder holding the public corpora and polis-opendata"
+    ),
+]
 
 
 @app.command()
@@ -134,15 +141,8 @@ def promote(
 def ship(
     model: Annotated[str, typer.Argument(help="Trained model: a directory or models:/ / runs:/ URI")],
     to: Annotated[Path, typer.Option("--to", help="The shipped model directory")] = Path("models/default"),
-    dataset: Annotated[Path, typer.Option(help="The dataset built by `signals data build`")] = Path(
-        "data/processed"
-    ),
-    corpora: Annotated[
-        Path,
-        typer.Option(
-            envvar="SIGNALS_CORPORA_DIR", help="Folder holding the public corpora and polis-opendata"
-        ),
-    ] = Path("../shared/data"),
+    dataset: DatasetDir = Path("data/processed"),
+    corpora: CorporaDir = Path("../shared/data"),
     tracking_uri: TrackingUri = None,
     force: Annotated[bool, typer.Option(help="Ship without evaluating or gating")] = False,
 ) -> None:
@@ -201,15 +201,8 @@ def evaluate(
     model: Annotated[
         str | None, typer.Option(help="Model dir or MLflow URI [registry champion, else models/default]")
     ] = None,
-    dataset: Annotated[Path, typer.Option(help="The dataset built by `signals data build`")] = Path(
-        "data/processed"
-    ),
-    corpora: Annotated[
-        Path,
-        typer.Option(
-            envvar="SIGNALS_CORPORA_DIR", help="Folder holding the public corpora and polis-opendata"
-        ),
-    ] = Path("../shared/data"),
+    dataset: DatasetDir = Path("data/processed"),
+    corpora: CorporaDir = Path("../shared/data"),
     functional: Annotated[bool, typer.Option(help="Run the functional suite and bias metrics")] = True,
     civic: Annotated[bool, typer.Option(help="Evaluate on the civic development set")] = True,
     output: Annotated[
