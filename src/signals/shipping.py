@@ -14,14 +14,11 @@ same routed model instead of failing a run for not carrying languages it never t
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 def model_files(directory: Path) -> list[str]:
@@ -57,19 +54,6 @@ def assemble(candidate: Path, shipped: Path, out: Path) -> Path:
     return out
 
 
-def _civic_available(corpora: str | Path) -> bool:
-    """Whether the civic development set loads; without it both sides are judged without it (warned)."""
-    from signals.corpora import CorpusError
-    from signals.training import CivicData
-
-    try:
-        CivicData.load(corpora)
-    except CorpusError as exc:
-        log.warning("no civic development set (%s): the gate compares without it", exc)
-        return False
-    return True
-
-
 def ship(
     candidate: Path,
     target: Path,
@@ -83,8 +67,10 @@ def ship(
     a file the candidate lacks (a TF-IDF model has no ``model.onnx``) is removed. With ``force``
     nothing is evaluated. A target with no model is simply filled.
     """
+    from signals.dataset import load_dataset_dict
     from signals.gate import compare
-    from signals.training import evaluate_model
+    from signals.scoring import load_scorer
+    from signals.training import TrainConfig, evaluate, load_civic
 
     if not (candidate / "signals.json").is_file():
         raise FileNotFoundError(f"{candidate} is not a model directory (no signals.json)")
@@ -93,9 +79,11 @@ def ship(
         version = json.loads((built / "signals.json").read_text(encoding="utf-8")).get("version", "?")
         gate = None
         if not force and (target / "signals.json").is_file():
-            civic = _civic_available(corpora)
-            champion, _ = evaluate_model(target, dataset, corpora, civic=civic)
-            challenger, _ = evaluate_model(built, dataset, corpora, civic=civic)
+            # One dataset and one civic set for both sides (no civic set: both judged without it, warned).
+            dd = load_dataset_dict(dataset)
+            civic = load_civic(TrainConfig(corpora=str(corpora)))
+            champion, _ = evaluate(load_scorer(target), dd, None, civic=civic)
+            challenger, _ = evaluate(load_scorer(built), dd, None, civic=civic)
             gate = compare(champion, challenger)
             if not gate.passed:
                 return Shipment(gate, shipped=False, version=version)
