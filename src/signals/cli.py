@@ -296,6 +296,37 @@ def calibrate(
     )
 
 
+@app.command()
+def soup(
+    models: Annotated[
+        list[str], typer.Argument(help="Two or more trained seeds of one recipe (dirs or URIs)")
+    ],
+    config: Annotated[Path, typer.Option(help="Experiment TOML whose rules to apply")] = Path(
+        "training/configs/minilm3.v9.toml"
+    ),
+    override: Overrides = None,
+    tracking_uri: TrackingUri = None,
+    artifacts: Artifacts = None,
+) -> None:
+    """Average the weights of several trained seeds of one recipe into one model, fit its calibration
+    and review/flag thresholds, evaluate it and register it as a new `challenger` run (ship it with
+    `signals ship`)."""
+    from signals.corpora import CorpusError
+    from signals.dataset import DatasetError
+    from signals.training import load_config
+    from signals.training import soup as run_soup
+
+    try:
+        cfg = load_config(config, override or [])
+        result = run_soup(models, cfg, tracking_uri=tracking_uri, artifacts=artifacts)
+    except (DatasetError, CorpusError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    console.print(
+        f"averaged {len(models)} models: run {result.run_id[:8]}, version {result.version}, "
+        f"in {result.model_dir}"
+    )
+
+
 def _calibrate_source(
     model: str | None,
     source: str,

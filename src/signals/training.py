@@ -383,6 +383,28 @@ def recalibrate(
         )
 
 
+def soup(
+    models: Sequence[str | Path],
+    config: TrainConfig,
+    tracking_uri: str | None = None,
+    artifacts: str | None = None,
+) -> TrainResult:
+    """The weight average of trained students (seeds of one recipe), calibrated and thresholded with
+    ``config``'s rules and evaluated as a new run (``recalibrate`` of the averaged network).
+
+    ``models`` are directories or MLflow URIs (``signals.models.warm_start.average_models``).
+    """
+    from signals.models.transformer import TransformerConfig
+    from signals.models.warm_start import average_models
+    from signals.registry import resolve
+
+    directories = [resolve(m, tracking_uri) for m in models]
+    recipe = TransformerConfig(**config.transformer)
+    with tempfile.TemporaryDirectory() as tmp:
+        averaged = average_models(directories, Path(tmp) / "soup", recipe)
+        return recalibrate(averaged, config, tracking_uri=tracking_uri, artifacts=artifacts)
+
+
 def _start(config: TrainConfig, tracking_uri: str | None, artifacts: str | None) -> tuple[Any, Any]:
     from signals import tracking
 

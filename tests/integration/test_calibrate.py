@@ -71,3 +71,16 @@ def test_evaluate_table_rows_cover_corpora_civic_suite_and_bias() -> None:
     assert "test: hatexplain" in sets and "civic dev" in sets and "functional suite" in sets
     assert ["civic dev", "review load (any signal)", "", "", "", "", "0.080"] in rows
     assert any("lowest plain_hate 0.600" in r[1] for r in rows)
+
+
+def test_soup_cli_refuses_what_it_cannot_average(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from signals.cli import app
+
+    runner = CliRunner()
+    lone = runner.invoke(app, ["soup", "models/default"])
+    assert lone.exit_code == 2 and "at least two" in " ".join(lone.output.split())
+    missing = runner.invoke(app, ["soup", "models/default", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nowhere" in " ".join(missing.output.split())
+    assert "Traceback" not in lone.output + missing.output

@@ -232,3 +232,53 @@ def test_warm_start_refuses_what_does_not_map(trained: TrainedNetwork, tmp_path:
     (tmp_path / "model.onnx").unlink()
     with pytest.raises(ValueError, match="model.onnx is missing"):
         shipped_state_dict(tmp_path)
+
+
+# -------------------------------------------------------------------------------------- weight average
+
+
+def test_average_models_is_the_mean_of_the_members(trained: TrainedNetwork, tmp_path: Path) -> None:
+    from signals.models.warm_start import average_models
+
+    members = []
+    for k, scale in enumerate((1.0, -0.5, 2.0)):
+        net, tokenizer, encoder_config = warm_start_network(
+            dataclasses.replace(trained.config, init_from=str(_exported(trained, tmp_path / "start")))
+        )
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(scale * 0.01)
+        member = TrainedNetwork(net.eval(), tokenizer, encoder_config, trained.config, [], 0.0)
+        directory = export_onnx(member, tmp_path / f"seed{k}", quantize=False)
+        ModelInfo(name="tiny", version=f"tiny+{k}", format="onnx").save(directory)
+        members.append(directory)
+
+    soup = average_models(members, tmp_path / "soup", trained.config)
+    want = [shipped_state_dict(d) for d in members]
+    got = shipped_state_dict(soup)
+    for name, value in got.items():
+        np.testing.assert_allclose(value, np.mean([w[name] for w in want], axis=0), atol=1e-6, err_msg=name)
+    # not the first member's weights under another name
+    assert np.abs(got["signal_head.bias"] - want[0]["signal_head.bias"]).max() > 1e-3
+    info = ModelInfo.load(soup)
+    assert info.extra["soup_of"] == ["tiny+0", "tiny+1", "tiny+2"]
+    assert OnnxModel.load(soup, threads=1).predict_proba(["hello there"]).shape == (1, len(SIGNALS))
+
+
+def test_average_models_refuses_members_of_different_recipes(trained: TrainedNetwork, tmp_path: Path) -> None:
+    from signals.models.warm_start import average_models
+
+    a = _exported(trained, tmp_path / "a")
+    b = export_onnx(trained, tmp_path / "b", quantize=True)
+    ModelInfo(name="tiny", version="tiny+b", format="onnx").save(b)
+    with pytest.raises(ValueError, match="quantized is True"):
+        average_models([a, b], tmp_path / "soup", trained.config)
+    with pytest.raises(ValueError, match="at least two"):
+        average_models([a], tmp_path / "soup", trained.config)
+    assert not (tmp_path / "soup").exists()
+
+
+def _exported(trained: TrainedNetwork, directory: Path) -> Path:
+    export_onnx(trained, directory, quantize=False)
+    ModelInfo(name="tiny", version="tiny+0", format="onnx").save(directory)
+    return directory

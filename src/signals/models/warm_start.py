@@ -298,6 +298,64 @@ def warm_start_network(config: TransformerConfig) -> tuple[Any, Tokenizer, dict[
     return net, tokenizer, encoder_config
 
 
+# ------------------------------------------------------------------------------------------ weight average
+
+
+def average_models(
+    directories: Sequence[str | Path], out: str | Path, config: TransformerConfig | None = None
+) -> Path:
+    """Export the uniform weight average of trained models ("model soup") to ``out``.
+
+    The members must be students of one recipe, fine-tuned from the same start (seeds of one config):
+    the same architecture, kept layers, lengths and tokenizer, or a ``ValueError`` names the first that
+    differs. Each member's ``state_dict`` is rebuilt from its graph (``shipped_state_dict``), the tensors
+    are averaged, and the network is exported as the members were (int8 or fp32, ``export_onnx``). The
+    manifest is the first member's with ``extra.soup_of`` naming every member's version; its calibration
+    and thresholds are the first member's until ``signals soup`` (``training.soup``) fits them again.
+    ``config`` is the recipe's (its encoder: ``base_model``, ``encoder_overrides``); by default the
+    MiniLM base with the members' kept layers and lengths.
+    """
+    import dataclasses
+
+    from signals.models import ModelInfo
+    from signals.models.onnx import export_onnx
+    from signals.models.transformer import TransformerConfig
+    from signals.models.transformer_net import TrainedNetwork
+
+    members = [Path(d) for d in directories]
+    if len(members) < 2:
+        raise ValueError("a weight average needs at least two models")
+    metas = [shipped_meta(d) for d in members]
+    tokenizers = [(d / TOKENIZER_FILE).read_bytes() for d in members]
+    same = ("layers", "kept_base_layers", "max_length", "train_max_length", "quantized", "base")
+    for d, meta, tok in zip(members[1:], metas[1:], tokenizers[1:], strict=True):
+        for key in same:
+            if meta.get(key) != metas[0].get(key):
+                raise ValueError(f"{d}: {key} is {meta.get(key)!r}, {members[0]}'s is {metas[0].get(key)!r}")
+        if tok != tokenizers[0]:
+            raise ValueError(f"{d}: its tokenizer is not {members[0]}'s")
+    meta = metas[0]
+    config = dataclasses.replace(
+        config or TransformerConfig(),
+        init_from=str(members[0]),
+        keep_layers=list(meta.get("kept_base_layers") or []),
+        max_length=int(meta.get("train_max_length", 128)),
+        serve_max_length=int(meta["max_length"]),
+    )
+    net, tokenizer, encoder_config = warm_start_network(config)
+    states = [shipped_state_dict(d) for d in members]
+    average = {name: np.mean([s[name] for s in states], axis=0) for name in states[0]}
+    load_shipped_weights(net, average, "the weight average")
+    out = Path(out)
+    averaged = TrainedNetwork(net.eval(), tokenizer, encoder_config, config, [], 0.0)
+    export_onnx(averaged, out, quantize=meta["quantized"])
+    info = ModelInfo.load(members[0])
+    info.extra = {**info.extra, "soup_of": [ModelInfo.load(d).version for d in members]}
+    info.save(out)
+    log.info("averaged %d models into %s", len(members), out)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- parity
 
 
