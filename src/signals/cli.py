@@ -141,7 +141,16 @@ def promote(
 def ship(
     model: Annotated[str, typer.Argument(help="Trained model: a directory or models:/ / runs:/ URI")],
     to: Annotated[Path, typer.Option("--to", help="The shipped model directory")] = Path("models/default"),
-    dataset: DatasetDir = Path("data/processed"),
+    route: Annotated[
+        str | None,
+        typer.Option(help="Ship a model for other languages as this route (a sub-folder of --to)"),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="The dataset built by `signals data build` [data/processed; routes: data/processed-all]"
+        ),
+    ] = None,
     corpora: CorporaDir = Path("../shared/data"),
     tracking_uri: TrackingUri = None,
     force: Annotated[bool, typer.Option(help="Ship without evaluating or gating")] = False,
@@ -149,14 +158,23 @@ def ship(
     """Replace the shipped model (models/default) with a trained one if it beats it on the gate.
 
     Both are evaluated now on the same data; the candidate is judged with the shipped manifest's routes
-    (the other languages' model), which it keeps."""
+    (the other languages' model), which it keeps. With --route NAME: the candidate (trained for other
+    languages) becomes, or replaces through the gate, the route NAME of the shipped model."""
     from signals.corpora import CorpusError
     from signals.dataset import DatasetError
     from signals.registry import ModelSourceError, resolve
     from signals.shipping import ship as ship_model
+    from signals.shipping import ship_route
 
     try:
-        shipment = ship_model(resolve(model, tracking_uri), to, dataset, corpora, force=force)
+        if route is not None:
+            shipment = ship_route(
+                resolve(model, tracking_uri), to, route, dataset or Path("data/processed-all"), force=force
+            )
+        else:
+            shipment = ship_model(
+                resolve(model, tracking_uri), to, dataset or Path("data/processed"), corpora, force=force
+            )
     except (DatasetError, CorpusError, ModelSourceError) as exc:
         fail(str(exc))
     except (FileNotFoundError, ValueError, OSError) as exc:

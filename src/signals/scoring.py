@@ -25,8 +25,8 @@ language the model does not declare (``signals.json`` ``languages``) is not scor
 (``[{"path": "multilingual", "languages": ["es", "ar", "de"], "sha256": ...}]``): a text in one of
 those languages is scored by that model, with its own calibration and thresholds (a source's operating
 point belongs to the main model and does not apply there). The routed model loads on the first text
-that needs it, after its ``model.onnx`` sha256 is checked. A model for several languages may hold a
-calibration and operating points per language (``calibration_by_language``,
+that needs it, after the sha256 of its weights (``models.weights_file``) is checked. A model for
+several languages may hold a calibration and operating points per language (``calibration_by_language``,
 ``thresholds_by_language``): a text in such a language uses its own. A model may score only some signals in a
 language (``signals_by_language``): the others are absent from that text's ``scores`` and spans, never
 reviewed or flagged, and do not count in its priority. Callers see one ``Scorer``.
@@ -53,7 +53,7 @@ import numpy as np
 
 from signals.calibration import apply_calibrator, apply_offset
 from signals.language import detect, normalize_code
-from signals.models import ModelInfo, SignalModel, load_model_dir
+from signals.models import ModelInfo, SignalModel, load_model_dir, weights_file
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
 from signals.registry import resolve
@@ -259,7 +259,8 @@ def _load_routed(directory: Path) -> tuple[SignalModel, ModelInfo]:
 class Route:
     """A second model for some languages, in a sub-folder of the model directory; loaded on first use.
 
-    ``sha256`` (of its ``model.onnx``) is checked when it loads; a mismatch is an error.
+    ``sha256`` (of its weights: ``model.onnx``, or ``baseline.joblib`` for a TF-IDF model, a pickle that is
+    only loaded once its hash matches) is checked when it loads; a mismatch is an error.
     """
 
     def __init__(
@@ -293,10 +294,10 @@ class Route:
 
     def _load(self) -> Scorer:
         if self.sha256:
-            onnx_file = self.directory / "model.onnx"
-            digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+            weights = weights_file(self.directory)
+            digest = hashlib.sha256(weights.read_bytes()).hexdigest()
             if digest != self.sha256:
-                raise ValueError(f"{onnx_file}: sha256 {digest} is not the manifest's {self.sha256}")
+                raise ValueError(f"{weights}: sha256 {digest} is not the manifest's {self.sha256}")
         model, info = self.loader(self.directory) if self.loader is not None else _load_routed(self.directory)
         log.info("loaded the %s model %s for %s", info.name, info.version, ", ".join(self.languages))
         return Scorer(model, info, window_chars=self.window_chars)

@@ -9,6 +9,11 @@ A trained run is English only; the shipped manifest also routes other languages 
 (``routes`` in ``signals.json``, docs/languages.md). The candidate is judged as it would ship: its
 files plus the shipped routes (copied, their sha256 unchanged), so the per-language checks compare the
 same routed model instead of failing a run for not carrying languages it never trained.
+
+``ship_route`` ships a model trained for other languages as one of those routes (``signals ship DIR
+--route NAME``): a sub-folder of the shipped directory and an entry with its languages and the sha256 of
+its weights. It replaces a route of that name only when it beats it on the gate, both evaluated on the
+test rows of its languages (its per-language keys: ``signals.gate``, rule 5).
 """
 
 from __future__ import annotations
@@ -96,4 +101,65 @@ def ship(
         for route in manifest.get("routes", []):
             if not (target / route["path"]).is_dir():
                 shutil.copytree(built / route["path"], target / route["path"])
+    return Shipment(gate, shipped=True, version=version)
+
+
+def ship_route(
+    candidate: Path, target: Path, name: str, dataset: str | Path = "data/processed-all", force: bool = False
+) -> Shipment:
+    """Ship ``candidate`` as the route ``name`` of the model in ``target`` (see the module docstring).
+
+    Refused (``ValueError``): a name that is not a plain folder name, a candidate for English or for a
+    language the main model or another route already serves, a target without a model.
+    """
+    import hashlib
+
+    from signals.gate import compare
+    from signals.models import ModelInfo, weights_file
+    from signals.scoring import load_scorer
+    from signals.training import TrainConfig, config_splits, evaluate
+
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"route name {name!r} must be a plain folder name")
+    if not (candidate / "signals.json").is_file():
+        raise FileNotFoundError(f"{candidate} is not a model directory (no signals.json)")
+    if not (target / "signals.json").is_file():
+        raise FileNotFoundError(f"{target} holds no model to add a route to (no signals.json)")
+    info = ModelInfo.load(candidate)
+    manifest = json.loads((target / "signals.json").read_text(encoding="utf-8"))
+    taken = {lang: "the main model" for lang in manifest.get("languages", ["en"])}
+    for route in manifest.get("routes", []):
+        if route["path"] != name:
+            taken.update({lang: f"route {route['path']!r}" for lang in route["languages"]})
+    clash = sorted(set(info.languages) & set(taken))
+    if clash:
+        raise ValueError(
+            f"{candidate} scores {clash[0]!r}, which {taken[clash[0]]} of {target} already scores"
+        )
+    folder = target / name
+    version = info.version
+    gate = None
+    if not force and (folder / "signals.json").is_file():
+        old = ModelInfo.load(folder)
+        dd, _ = config_splits(
+            TrainConfig(dataset=str(dataset), languages=sorted(set(old.languages) | set(info.languages)))
+        )
+        champion, _ = evaluate(load_scorer(folder), dd, None, functional=False)
+        challenger, _ = evaluate(load_scorer(candidate), dd, None, functional=False)
+        gate = compare(champion, challenger)
+        if not gate.passed:
+            return Shipment(gate, shipped=False, version=version)
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(candidate, folder)
+    entry = {
+        "path": name,
+        "languages": list(info.languages),
+        "sha256": hashlib.sha256(weights_file(folder).read_bytes()).hexdigest(),
+    }
+    routes = [r for r in manifest.get("routes", []) if r["path"] != name] + [entry]
+    manifest["routes"] = routes
+    (target / "signals.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return Shipment(gate, shipped=True, version=version)

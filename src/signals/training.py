@@ -152,7 +152,9 @@ class TrainResult:
     seconds: float
 
 
-def _load_splits(config: TrainConfig) -> Any:
+def config_splits(config: TrainConfig) -> Any:
+    """``(splits, held-back analyst labels or None)``: the config's dataset in its ``languages`` (plus
+    ``also_train_on`` in train), its label exports added to train, train capped at ``max_train_rows``."""
     from datasets import concatenate_datasets
 
     from signals.dataset import load_dataset_dict
@@ -409,7 +411,7 @@ def _start(config: TrainConfig, tracking_uri: str | None, artifacts: str | None)
     from signals import tracking
 
     tracking.configure(tracking_uri, artifacts)
-    return _load_splits(config)
+    return config_splits(config)
 
 
 def _log_config(config: TrainConfig, dd: Any) -> None:
@@ -682,7 +684,7 @@ def leave_one_corpus_out(config: TrainConfig) -> list[dict[str, Any]]:
 
     if config.model != "baseline":
         raise ValueError("the leave-one-corpus-out matrix is for the baseline family (model = 'baseline')")
-    dd, _ = _load_splits(config)
+    dd, _ = config_splits(config)
     train_src = np.asarray(dd["train"]["source"])
     val_src = np.asarray(dd["validation"]["source"])
     test_src = np.asarray(dd["test"]["source"])
@@ -835,7 +837,7 @@ def retrain(
     # The rival is loaded before training registers the challenger (the champion alias does not move).
     champion = load_scorer()
     result = train(config, tracking_uri=tracking_uri, artifacts=artifacts)
-    dd, extra_eval = _load_splits(config)
+    dd, extra_eval = config_splits(config)
     civic = load_civic(config) if config.civic else None
     champion_metrics, _ = evaluate(
         champion, dd, extra_eval, functional=config.evaluate_functional, civic=civic

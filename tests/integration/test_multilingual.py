@@ -33,7 +33,23 @@ def test_shipped_routes_score_the_issue_sentences() -> None:
 def test_manifest_records_the_routed_model_hash() -> None:
     import hashlib
 
-    route = json.loads((DEFAULT_MODEL_DIR / "signals.json").read_text())["routes"][0]
-    onnx = (DEFAULT_MODEL_DIR / route["path"] / "model.onnx").read_bytes()
-    assert hashlib.sha256(onnx).hexdigest() == route["sha256"]
-    assert (DEFAULT_MODEL_DIR / route["path"] / "model.onnx").stat().st_size < 40e6
+    from signals.models import weights_file
+
+    routes = json.loads((DEFAULT_MODEL_DIR / "signals.json").read_text())["routes"]
+    assert [r["path"] for r in routes] == ["multilingual", "polar"]
+    for route in routes:
+        weights = weights_file(DEFAULT_MODEL_DIR / route["path"])
+        assert hashlib.sha256(weights.read_bytes()).hexdigest() == route["sha256"]
+        assert weights.stat().st_size < 40e6
+
+
+def test_other_polar_languages_get_polarization_only() -> None:
+    scorer = load_scorer(DEFAULT_MODEL_DIR)
+    hostile = scorer.score("Либералы — предатели, которые ненавидят нашу страну.")
+    calm = scorer.score("Городской совет обсудит новый автобусный маршрут в четверг вечером.")
+    for score in (hostile, calm):
+        assert score.language == "ru" and score.supported and set(score.scores) == {"polarization"}
+        assert score.model_version.startswith("polar-baseline.v1") and not score.flags["hate"]
+    assert hostile.scores["polarization"] > calm.scores["polarization"]
+    italian = scorer.score("I politici di sinistra sono traditori che vogliono distruggere il paese.")
+    assert italian.language == "it" and set(italian.scores) == {"polarization"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -63,3 +64,46 @@ def test_ship_gates_and_keeps_the_routes(tmp_path: Path, mlflow_store: str) -> N
 
     result = runner.invoke(app, ["ship", str(tmp_path / "nowhere"), *common])
     assert result.exit_code == 2 and "not a model directory" in " ".join(result.output.split())
+
+
+def test_ship_a_route_for_other_languages(tmp_path: Path, mlflow_store: str) -> None:
+    dataset = tmp_path / "processed"
+    build_dataset(corpora_dir(), dataset)
+    english = _baseline(dataset, tmp_path)
+    shipped = tmp_path / "default"
+    shutil.copytree(english, shipped)
+    # A TF-IDF model declared for Spanish and Italian stands in for one trained on those rows.
+    candidate = tmp_path / "candidate"
+    shutil.copytree(english, candidate)
+    manifest = json.loads((candidate / "signals.json").read_text())
+    manifest.update(name="polar-baseline.v1", version="polar-baseline.v1+x", languages=["es", "it"])
+    (candidate / "signals.json").write_text(json.dumps(manifest))
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["ship", str(candidate), "--to", str(shipped), "--route", "polar"])
+    assert result.exit_code == 0, result.output
+    routes = json.loads((shipped / "signals.json").read_text())["routes"]
+    digest = hashlib.sha256((shipped / "polar" / "baseline.joblib").read_bytes()).hexdigest()
+    assert routes == [{"path": "polar", "languages": ["es", "it"], "sha256": digest}]
+    scorer = load_scorer(shipped)
+    es = scorer.score("Los políticos de la izquierda son traidores.", languages="es")
+    assert es.supported and es.model_version == "polar-baseline.v1+x"
+    assert scorer.score("These people are vermin.", languages="en").model_version == scorer.version
+
+    # A language the main model or another route already scores, and a name that is not a folder.
+    manifest["languages"] = ["en"]
+    (candidate / "signals.json").write_text(json.dumps(manifest))
+    clash = runner.invoke(app, ["ship", str(candidate), "--to", str(shipped), "--route", "other"])
+    assert clash.exit_code == 2 and "'en', which the main model" in " ".join(clash.output.split())
+    manifest["languages"] = ["it"]
+    (candidate / "signals.json").write_text(json.dumps(manifest))
+    clash = runner.invoke(app, ["ship", str(candidate), "--to", str(shipped), "--route", "other"])
+    assert clash.exit_code == 2 and "route 'polar'" in " ".join(clash.output.split())
+    bad = runner.invoke(app, ["ship", str(candidate), "--to", str(shipped), "--route", "../up"])
+    assert bad.exit_code == 2 and "plain folder name" in " ".join(bad.output.split())
+    assert json.loads((shipped / "signals.json").read_text())["routes"] == routes
+
+    # Weights changed behind the manifest's back are refused when the route loads.
+    (shipped / "polar" / "baseline.joblib").write_bytes(b"not the shipped weights")
+    with pytest.raises(ValueError, match="is not the manifest's"):
+        load_scorer(shipped).score("Los políticos son traidores.", languages="es")

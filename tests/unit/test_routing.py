@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -44,6 +45,8 @@ def second_info() -> ModelInfo:
 
 def routed_scorer(tmp_path: Path, sha256: str = "") -> tuple[Scorer, list[Path]]:
     (tmp_path / "model.onnx").write_bytes(b"fake onnx")
+    # the route's sha256 is of the weights file its manifest's format names (model.onnx)
+    dataclasses.replace(second_info(), format="onnx").save(tmp_path)
     loads: list[Path] = []
 
     def loader(directory: Path) -> tuple[Any, ModelInfo]:

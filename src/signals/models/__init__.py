@@ -54,8 +54,8 @@ class ModelInfo:
     #: scores every signal. A signal left out is absent from that text's scores and never flagged.
     signals_by_language: dict[str, list[str]] = field(default_factory=dict)
     #: Other models in sub-folders of this directory, each for languages this one does not score:
-    #: ``[{"path": "multilingual", "languages": ["es", "ar"], "sha256": "<model.onnx sha256>"}]``. The
-    #: scorer routes a text in one of those languages to that model (``signals.scoring``).
+    #: ``[{"path": "multilingual", "languages": ["es", "ar"], "sha256": "<sha256 of its weights_file>"}]``.
+    #: The scorer routes a text in one of those languages to that model (``signals.scoring``).
     routes: list[dict[str, Any]] = field(default_factory=list)
     #: Per language, its own calibration (signal -> calibrator) and operating points (``review``/``flag``
     #: -> signal -> threshold), for a model of several languages whose base rates differ; a language
@@ -77,6 +77,18 @@ class ModelInfo:
         data = json.loads(path.read_text())
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+#: The file holding a model's weights, per format: what a route's ``sha256`` is the hash of.
+WEIGHTS_FILES = {"onnx": "model.onnx", "baseline": "baseline.joblib"}
+
+
+def weights_file(directory: str | Path) -> Path:
+    """The weights file of a model directory (``WEIGHTS_FILES`` by the manifest's format)."""
+    info = ModelInfo.load(Path(directory))
+    if info.format not in WEIGHTS_FILES:
+        raise ValueError(f"{directory}: unknown model format {info.format!r}")
+    return Path(directory) / WEIGHTS_FILES[info.format]
 
 
 def load_model_dir(directory: str | Path) -> tuple[SignalModel, ModelInfo]:
