@@ -149,17 +149,24 @@ def ship_route(
         gate = compare(champion, challenger)
         if not gate.passed:
             return Shipment(gate, shipped=False, version=version)
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.copytree(candidate, folder)
+    # Copied beside the old route first: a copy that fails leaves the shipped model as it was.
+    staging, retired = target / f".{name}.new", target / f".{name}.old"
+    for leftover in (staging, retired):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    shutil.copytree(candidate, staging)
     entry = {
         "path": name,
         "languages": list(info.languages),
-        "sha256": hashlib.sha256(weights_file(folder).read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(weights_file(staging).read_bytes()).hexdigest(),
     }
-    routes = [r for r in manifest.get("routes", []) if r["path"] != name] + [entry]
-    manifest["routes"] = routes
+    manifest["routes"] = [r for r in manifest.get("routes", []) if r["path"] != name] + [entry]
+    if folder.exists():
+        folder.rename(retired)
+    staging.rename(folder)
     (target / "signals.json").write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    if retired.exists():
+        shutil.rmtree(retired)
     return Shipment(gate, shipped=True, version=version)

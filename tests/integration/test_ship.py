@@ -90,6 +90,16 @@ def test_ship_a_route_for_other_languages(tmp_path: Path, mlflow_store: str) -> 
     assert es.supported and es.model_version == "polar-baseline.v1+x"
     assert scorer.score("These people are vermin.", languages="en").model_version == scorer.version
 
+    # Replacing the route goes through the gate on its languages' rows: the same model passes.
+    everything = tmp_path / "processed-all"
+    build_dataset(corpora_dir(), everything, languages=("all",))
+    again = runner.invoke(
+        app, ["ship", str(candidate), "--to", str(shipped), "--route", "polar", "--dataset", str(everything)]
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads((shipped / "signals.json").read_text())["routes"] == routes
+    assert not list(shipped.glob(".polar.*"))
+
     # A language the main model or another route already scores, and a name that is not a folder.
     manifest["languages"] = ["en"]
     (candidate / "signals.json").write_text(json.dumps(manifest))
