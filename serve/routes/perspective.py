@@ -196,7 +196,10 @@ def _languages(
     if bad:
         # Echoed shortened and only the first few: an error is never bigger than the request.
         which = "request" if requested else "detected"
-        error: dict[str, Any] = {"attribute": attr, "supportedLanguages": list(scorer.languages)}
+        # The languages whose model scores at least one of the attribute's signals (German: not TOXICITY).
+        wanted = set(ATTRIBUTE_SIGNALS.get(attr, ()))
+        supported = [lang for lang in scorer.languages if set(scorer.signals_for(lang)) & wanted]
+        error: dict[str, Any] = {"attribute": attr, "supportedLanguages": supported}
         if requested:
             error["requestedLanguages"] = [lang[:40] for lang in requested[:5]]
         else:

@@ -148,6 +148,8 @@ def test_perspective_attributes_follow_the_signals_of_a_language(tmp_path: Path)
         _languages(["de"], ["POLARIZATION", "INSULT"], scorer, "x")
     detail = raised.value.details[0]
     assert detail["errorType"] == "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE" and "INSULT" in str(raised.value)
+    # the languages that support the attribute, not every language of the model
+    assert detail["languageNotSupportedByAttributeError"]["supportedLanguages"] == ["en", "ar"]
     assert loads == []  # deciding never loads the second model
     # TOXICITY of an Arabic text: the maximum of the signals scored there (no threat).
     assert ATTRIBUTES["TOXICITY"]({"hate": 0.2, "offensive": 0.6, "polarization": 0.9}) == 0.6
