@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -298,19 +298,15 @@ def calibrate(
             model, source, min_labels, holdout, seed, target_recall, target_precision, database_url
         )
         return
-    from signals.corpora import CorpusError
-    from signals.dataset import DatasetError
-    from signals.training import load_config, recalibrate
+    from signals.training import recalibrate
 
     if model is None:
         fail("--model is required (or give --source NAME to fit a source's operating point)")
-    try:
-        cfg = load_config(config, override or [])
-        result = recalibrate(model, cfg, tracking_uri=tracking_uri, artifacts=artifacts)
-    except (DatasetError, CorpusError, FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
-    console.print(
-        f"recalibrated {model}: run {result.run_id[:8]}, version {result.version}, in {result.model_dir}"
+    _new_run(
+        config,
+        override,
+        lambda cfg: recalibrate(model, cfg, tracking_uri=tracking_uri, artifacts=artifacts),
+        f"recalibrated {model}",
     )
 
 
@@ -329,20 +325,28 @@ def soup(
     """Average the weights of several trained seeds of one recipe into one model, fit its calibration
     and review/flag thresholds, evaluate it and register it as a new `challenger` run (ship it with
     `signals ship`)."""
+    from signals.training import soup as run_soup
+
+    _new_run(
+        config,
+        override,
+        lambda cfg: run_soup(models, cfg, tracking_uri=tracking_uri, artifacts=artifacts),
+        f"averaged {len(models)} models",
+    )
+
+
+def _new_run(config: Path, override: list[str] | None, run: Any, said: str) -> None:
+    """Load the experiment config, ``run(config)`` (a recalibration or a weight average: a new
+    registered run) and report it; a user's error is one line."""
     from signals.corpora import CorpusError
     from signals.dataset import DatasetError
     from signals.training import load_config
-    from signals.training import soup as run_soup
 
     try:
-        cfg = load_config(config, override or [])
-        result = run_soup(models, cfg, tracking_uri=tracking_uri, artifacts=artifacts)
+        result = run(load_config(config, override or []))
     except (DatasetError, CorpusError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    console.print(
-        f"averaged {len(models)} models: run {result.run_id[:8]}, version {result.version}, "
-        f"in {result.model_dir}"
-    )
+    console.print(f"{said}: run {result.run_id[:8]}, version {result.version}, in {result.model_dir}")
 
 
 def _calibrate_source(
