@@ -160,7 +160,13 @@ def ship_route(
         "languages": list(info.languages),
         "sha256": hashlib.sha256(weights_file(staging).read_bytes()).hexdigest(),
     }
-    manifest["routes"] = [r for r in manifest.get("routes", []) if r["path"] != name] + [entry]
+    routes = manifest.get("routes", [])
+    names = [r["path"] for r in routes]
+    if name in names:  # replaced where it was: the order of the routes is kept
+        routes[names.index(name)] = entry
+    else:
+        routes.append(entry)
+    manifest["routes"] = routes
     if folder.exists():
         folder.rename(retired)
     staging.rename(folder)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from signals.calibration import apply_calibrator, choose_operating_points, fit_calibrator
+from signals.calibration import apply_calibrator, choose_operating_points, fit_calibrator, review_load
 from signals.models import ModelInfo
 from signals.schema import SIGNALS
 
@@ -73,6 +73,10 @@ class TrainConfig:
     civic: bool = True
     #: A civic label file in the same format ("" = the committed Polis labels).
     civic_labels: str = ""
+    #: With ``per_language_calibration``: languages whose Polis comments (the half never trained on,
+    #: unlabelled) are the pool of that language's review budget (``operating_points.review_budget``):
+    #: its ``review`` is raised until at most the budget of them reach it (German: ``["de"]``).
+    civic_languages: list[str] = field(default_factory=list)
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)
     #: Languages (ISO 639-1) this model serves: only the dataset rows in them are used (training,
     #: calibration, evaluation) and the manifest declares them. Empty: every row, declared English.
@@ -289,11 +293,13 @@ def operating_points_for(
     raw_val: np.ndarray,
     civic: CivicData | None,
     ops: OperatingPoints,
+    served: Sequence[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """``review``/``flag`` per signal on calibrated validation scores pooled with the labelled civic rows.
 
     With a civic set and a budget, ``review`` is raised until at most ``ops.review_budget`` of the civic
-    pool reaches it for any signal (``signals.calibration.choose_operating_points``).
+    pool reaches it for any signal (``signals.calibration.choose_operating_points``). ``served``: the
+    signals scored for the language (``signals_by_language``); the others never count in its load.
     """
 
     def calibrated(raw: np.ndarray) -> np.ndarray:
@@ -304,10 +310,11 @@ def operating_points_for(
 
     civic_labelled = pool = None
     if civic is not None:
-        p_civic = calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float))
-        civic_labelled = by_signal(civic.labels, p_civic)
+        if civic.texts:
+            p_civic = calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float))
+            civic_labelled = by_signal(civic.labels, p_civic)
         if ops.review_budget > 0:
-            pool = calibrated(np.asarray(model.predict_proba(civic.pool), dtype=float))
+            pool = civic_scores(model, calibration, civic.pool, served)
     return choose_operating_points(
         by_signal(y_val, calibrated(raw_val)),
         SIGNALS,
@@ -317,6 +324,35 @@ def operating_points_for(
         review_budget=ops.review_budget or None,
         civic_labelled=civic_labelled,
     )
+
+
+def civic_scores(
+    model: Any, calibration: dict[str, Any], texts: Sequence[str], served: Sequence[str] | None = None
+) -> np.ndarray:
+    """Calibrated scores of civic ``texts``; a signal not in ``served`` scores 0 (it is never reviewed)."""
+    raw = np.asarray(model.predict_proba(list(texts)), dtype=float)
+    return np.stack(
+        [
+            apply_calibrator(calibration[s], raw[:, j])
+            if served is None or s in served
+            else np.zeros(len(raw))
+            for j, s in enumerate(SIGNALS)
+        ],
+        axis=1,
+    )
+
+
+def language_pool(config: TrainConfig, language: str) -> CivicData:
+    """The unlabelled Polis comments in ``language`` of the half never trained on, as a civic pool."""
+    from signals.corpora import corpora_dir
+    from signals.corpora.polis_opendata import in_training_half, read_comments
+
+    pool = [
+        r.text for r in read_comments(corpora_dir(config.corpora), (language,)) if not in_training_half(r.id)
+    ]
+    if not pool:
+        raise ValueError(f"civic_languages: no Polis comments in {language!r} to fit its review budget on")
+    return CivicData(texts=[], labels=np.zeros((0, len(SIGNALS)), int), sample=np.zeros(0, bool), pool=pool)
 
 
 def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str | None = None) -> TrainResult:
@@ -381,7 +417,17 @@ def recalibrate(
             "recalibrated_from": source.version,
         }
         return _calibrate_and_log(
-            fitted, copy_files, source.format, config, dd, extra_eval, Path(tmp), extra, started, artifacts
+            fitted,
+            copy_files,
+            source.format,
+            config,
+            dd,
+            extra_eval,
+            Path(tmp),
+            extra,
+            started,
+            artifacts,
+            served=source.signals_by_language,
         )
 
 
@@ -444,8 +490,13 @@ def _calibrate_and_log(
     extra: dict[str, Any],
     started: float,
     artifacts: str | None,
+    served: dict[str, list[str]] | None = None,
 ) -> TrainResult:
-    """Calibrate, choose operating points, save, evaluate, log and register (inside the active run)."""
+    """Calibrate, choose operating points, save, evaluate, log and register (inside the active run).
+
+    ``served``: the signals scored per language (default: what the training rows label well enough,
+    ``signals_by_language``); a recalibration keeps its source's, a signal withdrawn by hand included.
+    """
     import mlflow
 
     from signals import tracking
@@ -464,6 +515,8 @@ def _calibrate_and_log(
     thresholds = operating_points_for(model, calibration, y_val, raw, civic, config.operating_points)
     calibration_by_language: dict[str, dict[str, Any]] = {}
     thresholds_by_language: dict[str, dict[str, dict[str, float]]] = {}
+    served = signals_by_language(config, dd["train"]) if served is None else served
+    language_loads: dict[str, float] = {}
     if config.per_language_calibration and len(config.languages) > 1:
         val_langs = np.asarray(val["lang"])
         for lang in config.languages:
@@ -473,9 +526,21 @@ def _calibrate_and_log(
                 s: fit_calibrator(y_l[y_l[:, j] >= 0, j], raw_l[y_l[:, j] >= 0, j])
                 for j, s in enumerate(SIGNALS)
             }
+            pool = language_pool(config, lang) if lang in config.civic_languages else None
             thresholds_by_language[lang] = operating_points_for(
-                model, calibration_by_language[lang], y_l, raw_l, None, config.operating_points
+                model,
+                calibration_by_language[lang],
+                y_l,
+                raw_l,
+                pool,
+                config.operating_points,
+                served.get(lang),
             )
+            if pool is not None:
+                scores = civic_scores(model, calibration_by_language[lang], pool.pool, served.get(lang))
+                language_loads[f"civic_{lang}_review_load"] = review_load(
+                    scores, thresholds_by_language[lang]["review"], SIGNALS
+                )
 
     model_dir = workdir / "model"
     save(model_dir)
@@ -486,7 +551,7 @@ def _calibrate_and_log(
         thresholds=thresholds,
         calibration=calibration,
         languages=list(config.languages) or ["en"],
-        signals_by_language=signals_by_language(config, dd["train"]),
+        signals_by_language=served,
         calibration_by_language=calibration_by_language,
         thresholds_by_language=thresholds_by_language,
         extra=extra,
@@ -505,6 +570,7 @@ def _calibrate_and_log(
         civic=civic,
     )
     report["thresholds"] = thresholds
+    metrics.update(language_loads)
     metrics["train_seconds"] = time.perf_counter() - started
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
     mlflow.log_artifacts(str(plots), artifact_path="plots")

@@ -69,3 +69,48 @@ def test_review_budget_never_raises_review_past_flag() -> None:
     assert capped["flag"] == free["flag"]  # the high-precision point stays where validation put it
     assert free["review"]["a"] < capped["review"]["a"] <= capped["flag"]["a"]  # raised as far as it may go
     assert review_load(civic, capped["review"], signals) > 0.05  # ... which does not meet the budget
+
+
+class _ScoreInText:
+    """A model whose raw score for every signal is the number a text ends with."""
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return np.array([[float(t.split()[-1])] * 4 for t in texts]).reshape(-1, 4)
+
+
+def test_a_language_pool_holds_its_review_load_to_the_budget() -> None:
+    from signals.schema import SIGNALS
+    from signals.training import CivicData, OperatingPoints, civic_scores, operating_points_for
+
+    rng = np.random.default_rng(3)
+    y = np.full((400, 4), -1)
+    polarized = rng.integers(0, 2, 400)  # half, as in POLAR
+    y[:, SIGNALS.index("polarization")] = polarized
+    raw = np.where(polarized[:, None] == 1, rng.uniform(0.6, 1, (400, 4)), rng.uniform(0, 0.95, (400, 4)))
+    calibration = {s: {"kind": "identity"} for s in SIGNALS}
+    pool = CivicData(
+        texts=[],
+        labels=np.zeros((0, 4), int),
+        sample=np.zeros(0, bool),
+        pool=[f"comment {v:.4f}" for v in rng.uniform(0, 1, 1000) ** 3],
+    )
+    ops = OperatingPoints(review_budget=0.07)
+    free = operating_points_for(_ScoreInText(), calibration, y, raw, None, ops, ["polarization"])
+    held = operating_points_for(_ScoreInText(), calibration, y, raw, pool, ops, ["polarization"])
+    scores = civic_scores(_ScoreInText(), calibration, pool.pool, ["polarization"])
+    assert np.all(scores[:, SIGNALS.index("hate")] == 0)  # not served there: never in review
+    # validation alone puts review where 90 % of the polarized rows stay in: too many comments reach it
+    assert review_load(scores, free["review"], SIGNALS) > 0.1
+    assert review_load(scores, held["review"], SIGNALS) <= 0.07
+    assert held["review"]["polarization"] > free["review"]["polarization"]
+    assert held["flag"] == free["flag"]
+
+
+def test_a_language_without_polis_comments_has_no_pool() -> None:
+    import pytest
+
+    from corpus_fixtures import corpora_dir
+    from signals.training import TrainConfig, language_pool
+
+    with pytest.raises(ValueError, match="no Polis comments in 'fr'"):
+        language_pool(TrainConfig(corpora=str(corpora_dir())), "fr")
