@@ -90,6 +90,14 @@ def test_ship_a_route_for_other_languages(tmp_path: Path, mlflow_store: str) -> 
     assert es.supported and es.model_version == "polar-baseline.v1+x"
     assert scorer.score("These people are vermin.", languages="en").model_version == scorer.version
 
+    # A second route comes after the first; replacing the first keeps it first.
+    polish = tmp_path / "polish"
+    shutil.copytree(candidate, polish)
+    (polish / "signals.json").write_text(json.dumps({**manifest, "languages": ["pl"], "version": "pl+x"}))
+    assert runner.invoke(app, ["ship", str(polish), "--to", str(shipped), "--route", "polish"]).exit_code == 0
+    routes = json.loads((shipped / "signals.json").read_text())["routes"]
+    assert [r["path"] for r in routes] == ["polar", "polish"]
+
     # Replacing the route goes through the gate on its languages' rows: the same model passes.
     everything = tmp_path / "processed-all"
     build_dataset(corpora_dir(), everything, languages=("all",))
