@@ -26,6 +26,18 @@ from pathlib import Path
 from typing import Any
 
 
+def _manifest(directory: Path) -> dict[str, Any]:
+    """A model directory's ``signals.json`` as written (keys this version does not know are kept)."""
+    data: dict[str, Any] = json.loads((directory / "signals.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    (directory / "signals.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
 def model_files(directory: Path) -> list[str]:
     """The files of a model directory (its top level): what shipping replaces. Sub-folders are routes."""
     return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
@@ -48,14 +60,14 @@ def assemble(candidate: Path, shipped: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name in model_files(candidate):
         shutil.copyfile(candidate / name, out / name)
-    manifest = json.loads((candidate / "signals.json").read_text(encoding="utf-8"))
-    old = json.loads((shipped / "signals.json").read_text(encoding="utf-8")) if shipped.is_dir() else {}
+    manifest = _manifest(candidate)
+    old = _manifest(shipped) if shipped.is_dir() else {}
     source = candidate
     if not manifest.get("routes") and old.get("routes"):
         manifest["routes"], source = old["routes"], shipped
     for route in manifest.get("routes", []):
         shutil.copytree(source / route["path"], out / route["path"], dirs_exist_ok=True)
-    (out / "signals.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _write_manifest(out, manifest)
     return out
 
 
@@ -81,7 +93,8 @@ def ship(
         raise FileNotFoundError(f"{candidate} is not a model directory (no signals.json)")
     with tempfile.TemporaryDirectory(prefix="ship-") as tmp:
         built = assemble(candidate, target, Path(tmp) / "model")
-        version = json.loads((built / "signals.json").read_text(encoding="utf-8")).get("version", "?")
+        manifest = _manifest(built)
+        version = manifest.get("version", "?")
         gate = None
         if not force and (target / "signals.json").is_file():
             # One dataset and one civic set for both sides (no civic set: both judged without it, warned).
@@ -97,7 +110,6 @@ def ship(
             (target / name).unlink()
         for name in model_files(built):
             shutil.copyfile(built / name, target / name)
-        manifest = json.loads((built / "signals.json").read_text(encoding="utf-8"))
         for route in manifest.get("routes", []):
             if not (target / route["path"]).is_dir():
                 shutil.copytree(built / route["path"], target / route["path"])
@@ -126,7 +138,7 @@ def ship_route(
     if not (target / "signals.json").is_file():
         raise FileNotFoundError(f"{target} holds no model to add a route to (no signals.json)")
     info = ModelInfo.load(candidate)
-    manifest = json.loads((target / "signals.json").read_text(encoding="utf-8"))
+    manifest = _manifest(target)
     taken = {lang: "the main model" for lang in manifest.get("languages", ["en"])}
     for route in manifest.get("routes", []):
         if route["path"] != name:
@@ -170,9 +182,7 @@ def ship_route(
     if folder.exists():
         folder.rename(retired)
     staging.rename(folder)
-    (target / "signals.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    _write_manifest(target, manifest)
     if retired.exists():
         shutil.rmtree(retired)
     return Shipment(gate, shipped=True, version=version)

@@ -293,13 +293,13 @@ def operating_points_for(
     raw_val: np.ndarray,
     civic: CivicData | None,
     ops: OperatingPoints,
-    served: Sequence[str] | None = None,
+    pool: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
     """``review``/``flag`` per signal on calibrated validation scores pooled with the labelled civic rows.
 
     With a civic set and a budget, ``review`` is raised until at most ``ops.review_budget`` of the civic
-    pool reaches it for any signal (``signals.calibration.choose_operating_points``). ``served``: the
-    signals scored for the language (``signals_by_language``); the others never count in its load.
+    pool reaches it for any signal (``signals.calibration.choose_operating_points``). ``pool``: the
+    calibrated scores of another pool (a language's Polis comments, ``civic_scores``) in its place.
     """
 
     def calibrated(raw: np.ndarray) -> np.ndarray:
@@ -308,13 +308,12 @@ def operating_points_for(
     def by_signal(y: np.ndarray, p: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {s: (y[y[:, j] >= 0, j], p[y[:, j] >= 0, j]) for j, s in enumerate(SIGNALS)}
 
-    civic_labelled = pool = None
+    civic_labelled = None
     if civic is not None:
-        if civic.texts:
-            p_civic = calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float))
-            civic_labelled = by_signal(civic.labels, p_civic)
-        if ops.review_budget > 0:
-            pool = civic_scores(model, calibration, civic.pool, served)
+        p_civic = calibrated(np.asarray(model.predict_proba(civic.texts), dtype=float))
+        civic_labelled = by_signal(civic.labels, p_civic)
+        if pool is None and ops.review_budget > 0:
+            pool = civic_scores(model, calibration, civic.pool)
     return choose_operating_points(
         by_signal(y_val, calibrated(raw_val)),
         SIGNALS,
@@ -342,8 +341,8 @@ def civic_scores(
     )
 
 
-def language_pool(config: TrainConfig, language: str) -> CivicData:
-    """The unlabelled Polis comments in ``language`` of the half never trained on, as a civic pool."""
+def language_pool(config: TrainConfig, language: str) -> list[str]:
+    """The unlabelled Polis comments in ``language`` of the half never trained on: its civic pool."""
     from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import in_training_half, read_comments
 
@@ -352,7 +351,7 @@ def language_pool(config: TrainConfig, language: str) -> CivicData:
     ]
     if not pool:
         raise ValueError(f"civic_languages: no Polis comments in {language!r} to fit its review budget on")
-    return CivicData(texts=[], labels=np.zeros((0, len(SIGNALS)), int), sample=np.zeros(0, bool), pool=pool)
+    return pool
 
 
 def train(config: TrainConfig, tracking_uri: str | None = None, artifacts: str | None = None) -> TrainResult:
@@ -526,20 +525,16 @@ def _calibrate_and_log(
                 s: fit_calibrator(y_l[y_l[:, j] >= 0, j], raw_l[y_l[:, j] >= 0, j])
                 for j, s in enumerate(SIGNALS)
             }
-            pool = language_pool(config, lang) if lang in config.civic_languages else None
+            pool = None
+            if lang in config.civic_languages:
+                texts = language_pool(config, lang)
+                pool = civic_scores(model, calibration_by_language[lang], texts, served.get(lang))
             thresholds_by_language[lang] = operating_points_for(
-                model,
-                calibration_by_language[lang],
-                y_l,
-                raw_l,
-                pool,
-                config.operating_points,
-                served.get(lang),
+                model, calibration_by_language[lang], y_l, raw_l, None, config.operating_points, pool
             )
             if pool is not None:
-                scores = civic_scores(model, calibration_by_language[lang], pool.pool, served.get(lang))
                 language_loads[f"civic_{lang}_review_load"] = review_load(
-                    scores, thresholds_by_language[lang]["review"], SIGNALS
+                    pool, thresholds_by_language[lang]["review"], SIGNALS
                 )
 
     model_dir = workdir / "model"

@@ -80,7 +80,7 @@ class _ScoreInText:
 
 def test_a_language_pool_holds_its_review_load_to_the_budget() -> None:
     from signals.schema import SIGNALS
-    from signals.training import CivicData, OperatingPoints, civic_scores, operating_points_for
+    from signals.training import OperatingPoints, civic_scores, operating_points_for
 
     rng = np.random.default_rng(3)
     y = np.full((400, 4), -1)
@@ -88,16 +88,11 @@ def test_a_language_pool_holds_its_review_load_to_the_budget() -> None:
     y[:, SIGNALS.index("polarization")] = polarized
     raw = np.where(polarized[:, None] == 1, rng.uniform(0.6, 1, (400, 4)), rng.uniform(0, 0.95, (400, 4)))
     calibration = {s: {"kind": "identity"} for s in SIGNALS}
-    pool = CivicData(
-        texts=[],
-        labels=np.zeros((0, 4), int),
-        sample=np.zeros(0, bool),
-        pool=[f"comment {v:.4f}" for v in rng.uniform(0, 1, 1000) ** 3],
-    )
+    texts = [f"comment {v:.4f}" for v in rng.uniform(0, 1, 1000) ** 3]
     ops = OperatingPoints(review_budget=0.07)
-    free = operating_points_for(_ScoreInText(), calibration, y, raw, None, ops, ["polarization"])
-    held = operating_points_for(_ScoreInText(), calibration, y, raw, pool, ops, ["polarization"])
-    scores = civic_scores(_ScoreInText(), calibration, pool.pool, ["polarization"])
+    scores = civic_scores(_ScoreInText(), calibration, texts, ["polarization"])
+    free = operating_points_for(_ScoreInText(), calibration, y, raw, None, ops)
+    held = operating_points_for(_ScoreInText(), calibration, y, raw, None, ops, scores)
     assert np.all(scores[:, SIGNALS.index("hate")] == 0)  # not served there: never in review
     # validation alone puts review where 90 % of the polarized rows stay in: too many comments reach it
     assert review_load(scores, free["review"], SIGNALS) > 0.1
