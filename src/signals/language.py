@@ -7,6 +7,8 @@ English answer is never routed away from English:
 
 * **script**: a text whose letters are mostly in a non-Latin script is never English. Arabic-script
   text that is short or uncertain is Arabic; other scripts take the identifier's best language.
+* **Burmese** (rule ``script``): a text mostly in Myanmar letters is Burmese, whatever its length (the
+  identifier does not know Burmese, and read Burmese posts as Khmer or Amharic).
 * **short**: fewer than ``MIN_LETTERS`` letters ("No.", "More trees.") cannot be told apart: the
   deployment's default language (``DEFAULT_LANGUAGE``, English).
 * **capitals**: text written mostly in capitals is lower-cased before identification (capitals are
@@ -14,6 +16,10 @@ English answer is never routed away from English:
 * **mixed**: a mixed-language text gets one language, the one of the majority of the text: the
   identifier sums the evidence of every n-gram of the whole text, so the language of most of its
   letters wins; when the parts are balanced the confidence is low and the next rule applies.
+* **Hausa** (rule ``words``): the identifier does not know Hausa either (it reads it as English or
+  Swahili). A text of which at least ``HAUSA_SHARE`` of the words, and at least two, are Hausa function
+  words (``HAUSA_WORDS``, short words English seldom uses) is Hausa. Code-switched posts that are
+  mostly English stay English (docs/languages.md has the rule's figures on every corpus).
 * **uncertain**: the identifier's confidence (its probability over ``LANGUAGES``) under
   ``MIN_CONFIDENCE`` gives the default language.
 * **identified**: otherwise, the identifier's language.
@@ -40,11 +46,27 @@ from typing import Any
 DEFAULT_LANGUAGE = "en"
 
 #: Languages the identifier chooses among (ISO 639-1). Left out, though a corpus holds them: Hausa and
-#: Burmese (py3langid does not know them) and Punjabi (the POLAR rows are in Shahmukhi, read as Urdu).
+#: Burmese (py3langid does not know them; the rules ``words`` and ``script`` tell them) and Punjabi (the
+#: POLAR rows are in Shahmukhi, read as Urdu: Punjabi is scored only when the caller says so).
 LANGUAGES: tuple[str, ...] = (
     "en", "es", "ar", "de", "fr", "it", "pl", "tr", "ru", "zh", "hi", "bn", "fa", "ur", "sw", "te",
     "ne", "am", "km", "or",
 )  # fmt: skip
+
+#: Languages told by the rules before the identifier (it does not know them): ``detect`` may return them.
+RULE_LANGUAGES: tuple[str, ...] = ("my", "ha")
+
+#: Hausa function words and frequent short words, seldom English (rule ``words``; from POLAR's Hausa
+#: training rows, checked against every corpus's English rows).
+HAUSA_WORDS: frozenset[str] = frozenset(
+    """da ba ne ce dan yan kuma sai su shi mu duk wani kawai wannan amma ku mai sun ga idan masu suna
+    wanda mana dai yayi akwai zai yana tana mutane cikin bai basu sosai kenan kaga gaskiya yanzu kun
+    muna zan ake aka tare saboda domin yadda lokacin shine itace sune kowa komai abin wasu ita ya yar
+    ai kai ko""".split()
+)
+
+#: Share of a text's words that must be ``HAUSA_WORDS`` (and at least two of them) for Hausa.
+HAUSA_SHARE = 0.25
 
 #: Fewer letters than this: too short to tell (rule ``short``).
 MIN_LETTERS = 12
@@ -53,10 +75,12 @@ MIN_LETTERS = 12
 MIN_CONFIDENCE = 0.9
 
 #: Rules, in the order they are tried (see the module docstring).
-RULES: tuple[str, ...] = ("script", "short", "uncertain", "identified")
+RULES: tuple[str, ...] = ("script", "short", "words", "uncertain", "identified")
 
 # Letters outside the Latin script (Greek onwards, minus Latin Extended Additional; CJK included).
 _NON_LATIN = re.compile(r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\uD7FF\uF900-\uFAFF\uFB50-\uFEFF]")
+_MYANMAR = re.compile(r"[\u1000-\u109F\uA9E0-\uA9FF\uAA60-\uAA7F]")
+_WORD = re.compile(r"[^\W\d_]+")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
@@ -93,8 +117,12 @@ def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
     letters = sum(map(str.isalpha, text))
     non_latin = len(_NON_LATIN.findall(text)) if letters else 0
     foreign_script = letters > 0 and 2 * non_latin > letters
+    if foreign_script and 2 * len(_MYANMAR.findall(text)) > letters:
+        return Detection("my", 1.0, "script")
     if letters < MIN_LETTERS and not foreign_script:
         return Detection(default, 0.0, "short")
+    if not foreign_script and (hausa := _hausa_share(text)) >= HAUSA_SHARE:
+        return Detection("ha", round(hausa, 4), "words")
     if sum(map(str.isupper, text)) > sum(map(str.islower, text)):
         text = text.lower()
     language, confidence = _identifier().classify(text)
@@ -107,6 +135,13 @@ def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
     if confidence < MIN_CONFIDENCE:
         return Detection(default, confidence, "uncertain")
     return Detection(str(language), confidence, "identified")
+
+
+def _hausa_share(text: str) -> float:
+    """Share of the words of ``text`` that are ``HAUSA_WORDS`` (0 with fewer than two such words)."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in ("user", "url")]
+    hausa = sum(w in HAUSA_WORDS for w in words)
+    return hausa / len(words) if hausa >= 2 else 0.0
 
 
 def _known_texts(corpora: str) -> dict[tuple[str, str], list[str]]:
@@ -151,7 +186,7 @@ def measure_table(corpora: str = "", sample: int = 0, seed: int = 13) -> str:
             rules = Counter(d.rule for d in found)
             wrong = Counter(d.language for d in found if d.language != lang).most_common(3)
             share = sum(d.language == lang for d in found) / max(len(found), 1)
-            note = "" if lang in LANGUAGES else " (not in the identifier's set)"
+            note = "" if lang in LANGUAGES + RULE_LANGUAGES else " (not in the identifier's set)"
             lines.append(
                 f"| {lang}{note} | {source}{suffix} | {len(found):,} | {share:.2%} | "
                 f"{rules['short']} / {rules['uncertain']} / {rules['script']} | "

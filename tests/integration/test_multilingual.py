@@ -49,7 +49,14 @@ def test_other_polar_languages_get_polarization_only() -> None:
     calm = scorer.score("Городской совет обсудит новый автобусный маршрут в четверг вечером.")
     for score in (hostile, calm):
         assert score.language == "ru" and score.supported and set(score.scores) == {"polarization"}
-        assert score.model_version.startswith("polar-baseline.v1") and not score.flags["hate"]
+        assert score.model_version.startswith("polar-baseline.v2") and not score.flags["hate"]
     assert hostile.scores["polarization"] > calm.scores["polarization"]
     italian = scorer.score("I politici di sinistra sono traditori che vogliono distruggere il paese.")
     assert italian.language == "it" and set(italian.scores) == {"polarization"}
+    # Languages the identifier does not know: Burmese by its script, Hausa by its words, Punjabi when
+    # the caller says so (its POLAR rows are in Shahmukhi, which reads as Urdu).
+    burmese = scorer.score("မြို့တော်ဝန်က ဘတ်စ်ကားတွေကို ပြင်ဆင်ရမယ်")
+    hausa = scorer.score("Wannan gwamnati ba ta damu da mutane ba, kuma duk abin da suke yi karya ne.")
+    punjabi = scorer.score("ایہہ سیاست دان سارے چور نیں", languages="pa")
+    for score, language in ((burmese, "my"), (hausa, "ha"), (punjabi, "pa")):
+        assert score.language == language and score.supported and set(score.scores) == {"polarization"}

@@ -25,6 +25,12 @@ ARABIC = "المهاجرون حشرات يجب طردهم"
         ("Sí, claro", "en", "short"),
         ("حشرات", "ar", "script"),  # short, but Arabic script is never English
         ("Tôi không gặp vấn đề gì ở khu phố này, hàng xóm của tôi đều rất thân thiện.", "en", "uncertain"),
+        # Burmese and Hausa: languages the identifier does not know, told by their script and words
+        ("မြို့တော်ဝန်က ဘတ်စ်ကားတွေကို ပြင်ဆင်ရမယ်", "my", "script"),
+        ("ဘတ်စ်ကား", "my", "script"),  # short, but Myanmar letters are Burmese
+        ("Wannan gwamnati ba ta damu da mutane ba, kuma duk abin da suke yi karya ne.", "ha", "words"),
+        # English with a Hausa-looking word or two stays English
+        ("Ya know, da bus is late again and nobody at the council cares.", "en", "identified"),
     ],
 )
 def test_rules(text: str, language: str, rule: str) -> None:
