@@ -59,11 +59,14 @@ RULE_LANGUAGES: tuple[str, ...] = ("my", "ha")
 #: Hausa function words and frequent short words, seldom English (rule ``words``; from POLAR's Hausa
 #: training rows, checked against every corpus's English rows).
 HAUSA_WORDS: frozenset[str] = frozenset(
-    """da ba ne ce dan yan kuma sai su shi mu duk wani kawai wannan amma ku mai sun ga idan masu suna
-    wanda mana dai yayi akwai zai yana tana mutane cikin bai basu sosai kenan kaga gaskiya yanzu kun
-    muna zan ake aka tare saboda domin yadda lokacin shine itace sune kowa komai abin wasu ita ya yar
-    ai kai ko""".split()
-)
+    (
+        "da", "ba", "ne", "ce", "dan", "yan", "kuma", "sai", "su", "shi", "mu", "duk", "wani", "kawai",
+        "wannan", "amma", "ku", "mai", "sun", "ga", "idan", "masu", "suna", "wanda", "mana", "dai", "yayi",
+        "akwai", "zai", "yana", "tana", "mutane", "cikin", "bai", "basu", "sosai", "kenan", "kaga", "gaskiya",
+        "yanzu", "kun", "muna", "zan", "ake", "aka", "tare", "saboda", "domin", "yadda", "lokacin", "shine",
+        "itace", "sune", "kowa", "komai", "abin", "wasu", "ita", "ya", "yar", "ai", "kai", "ko",
+    )
+)  # fmt: skip
 
 #: Share of a text's words that must be ``HAUSA_WORDS`` (and at least two of them) for Hausa.
 HAUSA_SHARE = 0.25
