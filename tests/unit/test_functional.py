@@ -297,7 +297,8 @@ def test_augmentation_renders_cleanly_and_consistently() -> None:
     by_text: dict[str, dict[str, int]] = {}
     for r in records:
         assert "{" not in r.text and "}" not in r.text, r.id
-        assert len(r.text.split()) >= 3 and len(r.text) <= 200, r.id
+        # short answers that only name a group ("Sikhs", "Mostly migrants.") are short on purpose
+        assert (len(r.text.split()) >= 3 or "-answer" in r.id) and len(r.text) <= 200, r.id
         # one text, one set of labels
         assert by_text.setdefault(normalize(r.text), r.labels) == r.labels, r.id
     assert len(by_text) == len(records)

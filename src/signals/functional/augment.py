@@ -374,6 +374,34 @@ _AUG_CIVIC_REQUESTS: tuple[str, ...] = (
     "As {A} who has lived here for twenty years, I'd keep the market where it is.",
 )
 
+# Short answers that name a group and say nothing about it: what a survey gets when it asks who is
+# most affected, who needs support, or who the respondent is. The minilm3.v9 students scored a bare
+# group name as hate (33 of the 39 groups' plural forms at review, "Elderly people" 0.94): most short
+# template texts that name a group attack it ("{P} are scum", "{P} breed like rats"). Rendered as
+# neutral_identity, for every augmentation group, like the civic requests above.
+_AUG_GROUP_ANSWERS: tuple[str, ...] = (
+    "{P}",
+    "{P}.",
+    "{J} families",
+    "{J} residents.",
+    "Mostly {P}.",
+    "{P}, I think.",
+    "Probably {P} and older people.",
+    "{P} and carers",
+    "The {J} community",
+    "{J} kids and teenagers",
+    "{P}, students and pensioners.",
+    "I'd say {P}",
+    "{P} on the east side",
+    "{J} neighbours",
+    "{J} elders and their families",
+    "Myself. I'm {A}.",
+    "{J} women and children",
+    "{P} mainly",
+    "young {P}",
+    "{P} and anyone on a low income",
+)
+
 # Reclaimed, in-group self-reference: (group key, text). Speakers use a reclaimed or in-group term
 # about themselves or their own community: not hate.
 _AUG_RECLAIMED: tuple[tuple[str, str], ...] = (
@@ -1175,6 +1203,9 @@ def _written_group_renderings() -> Iterator[_GroupRendering]:
     for t, template in enumerate(_AUG_CIVIC_REQUESTS):
         for group in AUGMENTATION_GROUPS:
             yield _GroupRendering(f"aug-neutral_identity-civic{t}-{group.key}", template, _BENIGN, group)
+    for t, template in enumerate(_AUG_GROUP_ANSWERS):
+        for group in AUGMENTATION_GROUPS:
+            yield _GroupRendering(f"aug-neutral_identity-answer{t}-{group.key}", template, _BENIGN, group)
     for b, (base, word) in enumerate(_AUG_OBFUSCATION_BASES):
         for g, group in enumerate(AUGMENTATION_GROUPS):
             style = OBFUSCATION_STYLES[(g + b) % len(OBFUSCATION_STYLES)]
