@@ -9,6 +9,11 @@ English answer is never routed away from English:
   text that is short or uncertain is Arabic; other scripts take the identifier's best language.
 * **Burmese** (rule ``script``): a text mostly in Myanmar letters is Burmese, whatever its length (the
   identifier does not know Burmese, and read Burmese posts as Khmer or Amharic).
+* **other scripts** (rule ``script``): a text written mostly in a script that none of ``LANGUAGES``
+  uses (``OTHER_SCRIPTS``: Thai, Korean, Japanese kana, Hebrew, Greek, Tamil, Georgian, ...) gets that
+  script's language (``th``, ``ko``, ``ja``, ...), which no model scores, instead of the identifier's
+  nearest guess (it read Thai as Khmer and Korean as Chinese, and they were scored as such). Punjabi
+  in Gurmukhi gets ``pa-Guru``: the Punjabi model reads Shahmukhi (Arabic script) only.
 * **short**: fewer than ``MIN_LETTERS`` letters ("No.", "More trees.") cannot be told apart: the
   deployment's default language (``DEFAULT_LANGUAGE``, English).
 * **capitals**: text written mostly in capitals is lower-cased before identification (capitals are
@@ -56,6 +61,31 @@ LANGUAGES: tuple[str, ...] = (
 #: Languages told by the rules before the identifier (it does not know them): ``detect`` may return them.
 RULE_LANGUAGES: tuple[str, ...] = ("my", "ha")
 
+#: Scripts no language of ``LANGUAGES`` is written in, with the language a text in them gets (rule
+#: ``script``): its own ISO 639-1 code, which no model declares, so it is answered as unsupported.
+#: Gurmukhi is ``pa-Guru`` since the Punjabi route was trained on Shahmukhi only.
+OTHER_SCRIPTS: dict[str, tuple[str, str]] = {
+    "Greek": ("\u0370-\u03ff\u1f00-\u1fff", "el"),
+    "Armenian": ("\u0530-\u058f", "hy"),
+    "Hebrew": ("\u0590-\u05ff", "he"),
+    "Gurmukhi": ("\u0a00-\u0a7f", "pa-Guru"),
+    "Gujarati": ("\u0a80-\u0aff", "gu"),
+    "Tamil": ("\u0b80-\u0bff", "ta"),
+    "Kannada": ("\u0c80-\u0cff", "kn"),
+    "Malayalam": ("\u0d00-\u0d7f", "ml"),
+    "Sinhala": ("\u0d80-\u0dff", "si"),
+    "Thai": ("\u0e00-\u0e7f", "th"),
+    "Lao": ("\u0e80-\u0eff", "lo"),
+    "Tibetan": ("\u0f00-\u0fff", "bo"),
+    "Georgian": ("\u10a0-\u10ff", "ka"),
+    "Hangul": ("\u1100-\u11ff\u3130-\u318f\uac00-\ud7af", "ko"),
+    "Kana": ("\u3040-\u30ff", "ja"),
+}
+
+#: Share of a text's non-Latin characters that must be in one of ``OTHER_SCRIPTS`` for its language
+#: (Japanese mixes kana with Chinese characters: its kana are seldom under a third).
+OTHER_SCRIPT_SHARE = 0.3
+
 #: Hausa function words and frequent short words, seldom English (rule ``words``; from POLAR's Hausa
 #: training rows, checked against every corpus's English rows).
 HAUSA_WORDS: frozenset[str] = frozenset(
@@ -83,6 +113,7 @@ RULES: tuple[str, ...] = ("script", "short", "words", "uncertain", "identified")
 # Letters outside the Latin script (Greek onwards, minus Latin Extended Additional; CJK included).
 _NON_LATIN = re.compile(r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\uD7FF\uF900-\uFAFF\uFB50-\uFEFF]")
 _MYANMAR = re.compile(r"[\u1000-\u109F\uA9E0-\uA9FF\uAA60-\uAA7F]")
+_OTHER_SCRIPTS = {code: re.compile(f"[{ranges}]") for ranges, code in OTHER_SCRIPTS.values()}
 _WORD = re.compile(r"[^\W\d_]+")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
@@ -106,13 +137,23 @@ def _identifier() -> Any:
     return identifier
 
 
+#: Script subtags kept by ``normalize_code``: the language's model does not read that script, so
+#: ``pa-Guru`` (Punjabi in Gurmukhi) must not reach the Punjabi model, trained on Shahmukhi.
+UNREAD_SCRIPTS: frozenset[str] = frozenset({"guru"})
+
+
 def normalize_code(code: str) -> str:
     """A client's language tag as an ISO 639-1 code: ``"en-US"``, ``"EN_gb"`` -> ``"en"``.
 
-    >>> normalize_code(" es-MX ")
-    'es'
+    A script subtag in ``UNREAD_SCRIPTS`` is kept (``"pa-guru"`` -> ``"pa-Guru"``): no model scores it.
+
+    >>> normalize_code(" es-MX "), normalize_code("pa-Arab"), normalize_code("PA_guru")
+    ('es', 'pa', 'pa-Guru')
     """
-    return code.strip().lower().replace("_", "-").split("-")[0]
+    parts = code.strip().lower().replace("_", "-").split("-")
+    if len(parts) > 1 and parts[1] in UNREAD_SCRIPTS:
+        return f"{parts[0]}-{parts[1].title()}"
+    return parts[0]
 
 
 def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
@@ -122,6 +163,11 @@ def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
     foreign_script = letters > 0 and 2 * non_latin > letters
     if foreign_script and 2 * len(_MYANMAR.findall(text)) > letters:
         return Detection("my", 1.0, "script")
+    if foreign_script:
+        counts = {code: len(pattern.findall(text)) for code, pattern in _OTHER_SCRIPTS.items()}
+        code = max(counts, key=counts.__getitem__)
+        if counts[code] >= OTHER_SCRIPT_SHARE * non_latin:
+            return Detection(code, round(counts[code] / non_latin, 4), "script")
     if letters < MIN_LETTERS and not foreign_script:
         return Detection(default, 0.0, "short")
     if not foreign_script and (hausa := _hausa_share(text)) >= HAUSA_SHARE:

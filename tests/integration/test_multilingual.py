@@ -60,3 +60,10 @@ def test_other_polar_languages_get_polarization_only() -> None:
     punjabi = scorer.score("ایہہ سیاست دان سارے چور نیں", languages="pa")
     for score, language in ((burmese, "my"), (hausa, "ha"), (punjabi, "pa")):
         assert score.language == language and score.supported and set(score.scores) == {"polarization"}
+    # A script no model reads is not scored as the identifier's nearest language (Thai read as Khmer,
+    # Gurmukhi as Swahili, which sent it to review), whether detected or given.
+    thai = scorer.score("ภาษาไทยเป็นภาษาที่สวยงามมาก และคนไทยใจดี")
+    gurmukhi = scorer.score("ਸਰਕਾਰ ਦੇ ਲੋਕ ਚੋਰ ਹਨ ਅਤੇ ਝੂਠ ਬੋਲਦੇ ਹਨ")
+    given = scorer.score("ਸਰਕਾਰ ਦੇ ਲੋਕ ਚੋਰ ਹਨ ਅਤੇ ਝੂਠ ਬੋਲਦੇ ਹਨ", languages="pa-Guru")
+    for score, language in ((thai, "th"), (gurmukhi, "pa-Guru"), (given, "pa-Guru")):
+        assert score.language == language and not score.supported and not any(score.review.values())

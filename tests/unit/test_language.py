@@ -29,6 +29,14 @@ ARABIC = "المهاجرون حشرات يجب طردهم"
         ("မြို့တော်ဝန်က ဘတ်စ်ကားတွေကို ပြင်ဆင်ရမယ်", "my", "script"),
         ("ဘတ်စ်ကား", "my", "script"),  # short, but Myanmar letters are Burmese
         ("Wannan gwamnati ba ta damu da mutane ba, kuma duk abin da suke yi karya ne.", "ha", "words"),
+        # scripts no served language is written in: their own language, which no model scores
+        ("ภาษาไทยเป็นภาษาที่สวยงามมาก และคนไทยใจดี", "th", "script"),
+        ("한국어는 아름다운 언어입니다 그리고 사람들은 친절합니다", "ko", "script"),
+        ("日本語はとても美しい言語です。人々は親切です。", "ja", "script"),
+        ("עברית היא שפה יפה מאוד והאנשים נחמדים", "he", "script"),
+        ("ਪੰਜਾਬੀ ਬੋਲੀ ਬਹੁਤ ਮਿੱਠੀ ਹੈ ਅਤੇ ਲੋਕ ਚੰਗੇ ਹਨ", "pa-Guru", "script"),
+        ("中国政府应该改善公共交通", "zh", "identified"),  # Chinese characters without kana
+        ("The café in Αθήνα was great and the staff were friendly to everyone.", "en", "identified"),
         # English with a Hausa-looking word or two stays English
         ("Ya know, da bus is late again and nobody at the council cares.", "en", "identified"),
     ],
@@ -60,6 +68,8 @@ def test_default_and_codes() -> None:
     assert DEFAULT_LANGUAGE == "en" and DEFAULT_LANGUAGE in LANGUAGES
     assert detect("Ok", default="de").language == "de"
     assert [normalize_code(c) for c in ("en-US", "EN_gb", " es ")] == ["en", "en", "es"]
+    # a script the language's model does not read is kept, so the tag is not scored as that language
+    assert [normalize_code(c) for c in ("pa-Guru", "pa_guru", "pa-Arab")] == ["pa-Guru", "pa-Guru", "pa"]
 
 
 def test_scorer_scores_only_its_languages() -> None:
