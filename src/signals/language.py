@@ -188,6 +188,7 @@ def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
 
 def _hausa_share(text: str) -> float:
     """Share of the words of ``text`` that are ``HAUSA_WORDS`` (0 with fewer than two such words)."""
+    # "@user" and "@url" stand for mentions and links (``signals.normalize``), "##url" in POLAR's rows
     words = [w for w in _WORD.findall(text.lower()) if w not in ("user", "url")]
     hausa = sum(w in HAUSA_WORDS for w in words)
     return hausa / len(words) if hausa >= 2 else 0.0
