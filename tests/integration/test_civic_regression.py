@@ -8,8 +8,9 @@ pothole complaint ranked as hate is how the previous model lost its users' trust
 
 The shipped model (``minilm3.v9+11af80c0``, beta calibration, fp32 heads) passes the threat and the
 plateau checks. Ten sentences still reach ``review`` for hate (issue 15, docs/minilm.md "Civic
-training labels"), so that check is a strict expected failure: it turns into a failure the day a model
-that passes it is shipped, and the marker must then go.
+training labels"), and so do 9 of the functional suite's 14 plural group names said alone ("Muslims"),
+so those two checks are strict expected failures: each turns into a failure the day a model that
+passes it is shipped, and its marker must then go.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def test_regression_set_is_what_it_claims() -> None:
 
 
 SHIPPED_FAILS = pytest.mark.xfail(
-    strict=True, reason="issue 15: 10 regression sentences reach review for hate with minilm3.v9"
+    strict=True,
+    raises=AssertionError,
+    reason="issue 15: 10 regression sentences reach review for hate with minilm3.v9",
 )
 
 
@@ -66,6 +69,25 @@ def test_no_civic_regression_sentence_reaches_review(shipped: Scorer, signal: st
     threshold = shipped.info.thresholds["review"][signal]
     hits = sorted(((float(p[i]), rows[i]["text"]) for i in np.where(p >= threshold)[0]), reverse=True)
     assert not hits, f"{len(hits)} sentences reach review for {signal} (>= {threshold:.3f}): {hits[:10]}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 15: 9 of the suite's 14 plural group names reach review for hate with minilm3.v9",
+)
+def test_an_answer_that_only_names_a_group_is_not_hate(shipped: Scorer) -> None:
+    # A survey asking who is most affected gets answers such as "Muslims" or "Jewish people": no
+    # hate. The suite's groups (``EVAL_GROUPS``), which no augmentation template names, alone.
+    from signals.functional.common import EVAL_GROUPS
+
+    names = [group.plural for group in EVAL_GROUPS]
+    p = shipped.predict_proba(names)[:, SIGNALS.index("hate")]
+    threshold = shipped.info.thresholds["review"]["hate"]
+    hits = sorted(
+        ((float(q), name) for q, name in zip(p, names, strict=True) if q >= threshold), reverse=True
+    )
+    assert not hits, f"{len(hits)} group names alone reach review for hate (>= {threshold:.3f}): {hits}"
 
 
 def distinct_texts(n: int = 1000) -> list[str]:
