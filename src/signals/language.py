@@ -7,13 +7,12 @@ English answer is never routed away from English:
 
 * **script**: a text whose letters are mostly in a non-Latin script is never English. Arabic-script
   text that is short or uncertain is Arabic; other scripts take the identifier's best language.
-* **Burmese** (rule ``script``): a text mostly in Myanmar letters is Burmese, whatever its length (the
-  identifier does not know Burmese, and read Burmese posts as Khmer or Amharic).
 * **other scripts** (rule ``script``): a text written mostly in a script that none of ``LANGUAGES``
-  uses (``OTHER_SCRIPTS``: Thai, Korean, Japanese kana, Hebrew, Greek, Tamil, Georgian, ...) gets that
-  script's language (``th``, ``ko``, ``ja``, ...), which no model scores, instead of the identifier's
-  nearest guess (it read Thai as Khmer and Korean as Chinese, and they were scored as such). Punjabi
-  in Gurmukhi gets ``pa-Guru``: the Punjabi model reads Shahmukhi (Arabic script) only.
+  uses (``OTHER_SCRIPTS``) gets that script's language, whatever its length, instead of the
+  identifier's nearest guess (it read Burmese and Thai as Khmer and Korean as Chinese, and they were
+  scored as such). Burmese (``my``, Myanmar letters) is scored by the polarization route; the others
+  (Thai ``th``, Korean ``ko``, Japanese kana ``ja``, Hebrew, Greek, Tamil, Georgian, ...) no model
+  scores. Punjabi in Gurmukhi gets ``pa-Guru``: the Punjabi model reads Shahmukhi (Arabic script) only.
 * **short**: fewer than ``MIN_LETTERS`` letters ("No.", "More trees.") cannot be told apart: the
   deployment's default language (``DEFAULT_LANGUAGE``, English).
 * **capitals**: text written mostly in capitals is lower-cased before identification (capitals are
@@ -62,9 +61,10 @@ LANGUAGES: tuple[str, ...] = (
 RULE_LANGUAGES: tuple[str, ...] = ("my", "ha")
 
 #: Scripts no language of ``LANGUAGES`` is written in, with the language a text in them gets (rule
-#: ``script``): its own ISO 639-1 code, which no model declares, so it is answered as unsupported.
-#: Gurmukhi is ``pa-Guru`` since the Punjabi route was trained on Shahmukhi only.
+#: ``script``): its own ISO 639-1 code. Burmese is served; no model declares the others, so they are
+#: answered as unsupported. Gurmukhi is ``pa-Guru`` since the Punjabi route was trained on Shahmukhi only.
 OTHER_SCRIPTS: dict[str, tuple[str, str]] = {
+    "Myanmar": ("\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f", "my"),
     "Greek": ("\u0370-\u03ff\u1f00-\u1fff", "el"),
     "Armenian": ("\u0530-\u058f", "hy"),
     "Hebrew": ("\u0590-\u05ff", "he"),
@@ -112,7 +112,6 @@ RULES: tuple[str, ...] = ("script", "short", "words", "uncertain", "identified")
 
 # Letters outside the Latin script (Greek onwards, minus Latin Extended Additional; CJK included).
 _NON_LATIN = re.compile(r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\uD7FF\uF900-\uFAFF\uFB50-\uFEFF]")
-_MYANMAR = re.compile(r"[\u1000-\u109F\uA9E0-\uA9FF\uAA60-\uAA7F]")
 _OTHER_SCRIPTS = {code: re.compile(f"[{ranges}]") for ranges, code in OTHER_SCRIPTS.values()}
 _WORD = re.compile(r"[^\W\d_]+")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
@@ -161,8 +160,6 @@ def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
     letters = sum(map(str.isalpha, text))
     non_latin = len(_NON_LATIN.findall(text)) if letters else 0
     foreign_script = letters > 0 and 2 * non_latin > letters
-    if foreign_script and 2 * len(_MYANMAR.findall(text)) > letters:
-        return Detection("my", 1.0, "script")
     if foreign_script:
         counts = {code: len(pattern.findall(text)) for code, pattern in _OTHER_SCRIPTS.items()}
         code = max(counts, key=counts.__getitem__)
