@@ -43,8 +43,13 @@ from __future__ import annotations
 
 import functools
 import re
+import string
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 #: The language a text gets when it cannot be told (short, uncertain): the deployment's language.
 DEFAULT_LANGUAGE = "en"
@@ -113,6 +118,9 @@ RULES: tuple[str, ...] = ("script", "short", "words", "uncertain", "identified")
 # Letters outside the Latin script (Greek onwards, minus Latin Extended Additional; CJK included).
 _NON_LATIN = re.compile(r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\uD7FF\uF900-\uFAFF\uFB50-\uFEFF]")
 _OTHER_SCRIPTS = {code: re.compile(f"[{ranges}]") for ranges, code in OTHER_SCRIPTS.values()}
+_ASCII_LETTERS = string.ascii_letters.encode()
+_ASCII_UPPER = string.ascii_uppercase.encode()
+_ASCII_LOWER = string.ascii_lowercase.encode()
 _WORD = re.compile(r"[^\W\d_]+")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
@@ -126,14 +134,79 @@ class Detection:
     rule: str
 
 
+#: Bytes of text that decide the identifier's state: its automaton's longest n-gram prefix
+#: (``tests/unit/test_language.py`` checks the wheel's model against it).
+IDENTIFIER_WINDOW = 6
+
+#: Up to this many texts are identified one by one by py3langid (the same answers; the batch's array
+#: set-up costs about 100 µs, more than a text's walk).
+SMALL_BATCH = 2
+
+#: Texts identified together at most (arrays of a few MB: a survey's answers are taken in chunks).
+IDENTIFIER_BATCH = 256
+
+
+class _ByteNaiveBayes:
+    """py3langid's classifier over many texts at once, with its model and its answers.
+
+    py3langid walks an automaton over each text's bytes in a Python loop (about 30 µs per English
+    answer). Its state after a byte depends only on the last ``IDENTIFIER_WINDOW`` bytes, so here
+    every byte of a batch takes its state in ``IDENTIFIER_WINDOW`` vectorized steps, and the
+    n-gram counts of all texts meet the naive Bayes table in one pass.
+    """
+
+    def __init__(self, identifier: Any) -> None:
+        self.next_state = np.frombuffer(identifier.tk_nextmove, dtype=np.uint32)
+        self.row_base = np.frombuffer(identifier.tk_row, dtype=np.uint16).astype(np.int64) << 8
+        self.feature = np.asarray(identifier.tk_output, dtype=np.int64)
+        self.log_likelihood = np.ascontiguousarray(identifier.nb_ptc, dtype=np.float32)
+        self.log_prior = np.asarray(identifier.nb_pc, dtype=np.float32)
+        self.classes: list[str] = list(identifier.nb_classes)
+        self.one_by_one = identifier  # py3langid itself: faster for a text or two (no array set-up)
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """``(language, probability)`` of each text, as py3langid's normalized ``classify`` gives."""
+        if len(texts) <= SMALL_BATCH:
+            return [(str(c), float(p)) for c, p in map(self.one_by_one.classify, texts)]
+        encoded = [
+            unicodedata.normalize("NFC", t.lower() if t.isupper() else t).encode("utf8", "surrogatepass")
+            for t in texts
+        ]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.int64)
+        owner = np.repeat(np.arange(len(encoded)), lengths)
+        position = np.arange(len(data)) - (np.cumsum(lengths) - lengths)[owner]
+        padded = np.concatenate([np.zeros(IDENTIFIER_WINDOW - 1, np.int64), data])
+        state = np.zeros(len(data), dtype=np.int64)
+        for step in range(IDENTIFIER_WINDOW):
+            back = IDENTIFIER_WINDOW - 1 - step  # this step reads the byte this far behind
+            moved = self.next_state[self.row_base[state] + padded[step : step + len(data)]]
+            state = np.where(position >= back, moved, state)  # before its text's start: not read
+        feature = self.feature[state]
+        hit = feature >= 0
+        # (text, n-gram) pairs in text order: one row of counts per text that has any
+        pairs, counts = np.unique(owner[hit] * len(self.log_likelihood) + feature[hit], return_counts=True)
+        text_of, gram = np.divmod(pairs, len(self.log_likelihood))
+        evidence = np.log1p(counts.astype(np.float32))[:, None] * self.log_likelihood[gram]
+        first = np.flatnonzero(np.r_[True, text_of[1:] != text_of[:-1]]) if len(pairs) else pairs
+        scores = np.zeros((len(encoded), len(self.classes)), dtype=np.float32)  # no n-gram: all alike
+        if len(pairs):
+            scores[text_of[first]] = np.add.reduceat(evidence, first, axis=0) + self.log_prior
+        scores *= (1.0 / np.sqrt(np.maximum(lengths, 1)))[:, None]
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        scores /= scores.sum(axis=1, keepdims=True)
+        best = scores.argmax(axis=1)
+        return [(self.classes[b], float(scores[i, b])) for i, b in enumerate(best)]
+
+
 @functools.cache
-def _identifier() -> Any:
-    """py3langid's identifier restricted to ``LANGUAGES``, loaded once (about 30 ms, a few MB)."""
+def _identifier() -> _ByteNaiveBayes:
+    """py3langid's model restricted to ``LANGUAGES``, loaded once (about 30 ms, 50 MB)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
-    return identifier
+    return _ByteNaiveBayes(identifier)
 
 
 #: Script subtags kept by ``normalize_code``: the language's model does not read that script, so
@@ -157,30 +230,65 @@ def normalize_code(code: str) -> str:
 
 def detect(text: str, default: str = DEFAULT_LANGUAGE) -> Detection:
     """The language of ``text`` by the rules of this module (``default`` for short or uncertain text)."""
-    letters = sum(map(str.isalpha, text))
-    non_latin = len(_NON_LATIN.findall(text)) if letters else 0
-    foreign_script = letters > 0 and 2 * non_latin > letters
-    if foreign_script:
-        counts = {code: len(pattern.findall(text)) for code, pattern in _OTHER_SCRIPTS.items()}
-        code = max(counts, key=counts.__getitem__)
-        if counts[code] >= OTHER_SCRIPT_SHARE * non_latin:
-            return Detection(code, round(counts[code] / non_latin, 4), "script")
-    if letters < MIN_LETTERS and not foreign_script:
-        return Detection(default, 0.0, "short")
-    if not foreign_script and (hausa := _hausa_share(text)) >= HAUSA_SHARE:
-        return Detection("ha", round(hausa, 4), "words")
-    if sum(map(str.isupper, text)) > sum(map(str.islower, text)):
-        text = text.lower()
-    language, confidence = _identifier().classify(text)
-    confidence = round(float(confidence), 4)
+    return detect_many([text], default)[0]
+
+
+def detect_many(texts: Sequence[str], default: str = DEFAULT_LANGUAGE) -> list[Detection]:
+    """``detect`` for each of ``texts``, the identifier run once over all those that need it."""
+    found: list[Detection | None] = []
+    asked: list[tuple[int, str, bool, int]] = []  # index, text to identify, foreign script, letters
+    for i, text in enumerate(texts):
+        raw = text.encode() if text.isascii() else None
+        if raw is not None:  # most English answers: no other script, letters counted in C
+            letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+            foreign_script, non_latin = False, 0
+        else:
+            letters = sum(map(str.isalpha, text))
+            non_latin = len(_NON_LATIN.findall(text)) if letters else 0
+            foreign_script = letters > 0 and 2 * non_latin > letters
+        if foreign_script:
+            counts = {code: len(pattern.findall(text)) for code, pattern in _OTHER_SCRIPTS.items()}
+            code = max(counts, key=counts.__getitem__)
+            if counts[code] >= OTHER_SCRIPT_SHARE * non_latin:
+                found.append(Detection(code, round(counts[code] / non_latin, 4), "script"))
+                continue
+        if letters < MIN_LETTERS and not foreign_script:
+            found.append(Detection(default, 0.0, "short"))
+            continue
+        if not foreign_script and (hausa := _hausa_share(text)) >= HAUSA_SHARE:
+            found.append(Detection("ha", round(hausa, 4), "words"))
+            continue
+        if raw is not None:  # deleting the capitals leaves less than deleting the small letters
+            capitals = len(raw.translate(None, _ASCII_UPPER)) < len(raw.translate(None, _ASCII_LOWER))
+        else:
+            capitals = sum(map(str.isupper, text)) > sum(map(str.islower, text))
+        if capitals:
+            text = text.lower()
+        found.append(None)
+        asked.append((i, text, foreign_script, letters))
+    identifier = _identifier()
+    answers = [
+        answer
+        for k in range(0, len(asked), IDENTIFIER_BATCH)
+        for answer in identifier.classify([text for _, text, _, _ in asked[k : k + IDENTIFIER_BATCH]])
+    ]
+    for (i, text, foreign_script, letters), (language, probability) in zip(asked, answers, strict=True):
+        found[i] = _identified(text, language, round(probability, 4), foreign_script, letters, default)
+    return [d for d in found if d is not None]
+
+
+def _identified(
+    text: str, language: str, confidence: float, foreign_script: bool, letters: int, default: str
+) -> Detection:
+    """The rules that follow the identifier's answer (``script`` for short or uncertain, ``uncertain``)."""
     if foreign_script and (letters < MIN_LETTERS or confidence < MIN_CONFIDENCE):
         if 2 * len(_ARABIC.findall(text)) > letters:
             return Detection("ar", confidence, "script")
         if language != DEFAULT_LANGUAGE:
-            return Detection(str(language), confidence, "script")
+            return Detection(language, confidence, "script")
     if confidence < MIN_CONFIDENCE:
         return Detection(default, confidence, "uncertain")
-    return Detection(str(language), confidence, "identified")
+    return Detection(language, confidence, "identified")
 
 
 def _hausa_share(text: str) -> float:
@@ -231,7 +339,7 @@ def measure_table(corpora: str = "", sample: int = 0, seed: int = 13) -> str:
             texts = random.Random(seed).sample(texts, sample)
         variants = [("", texts)] + ([(" (capitals)", [t.upper() for t in texts])] if lang == "en" else [])
         for suffix, batch in variants:
-            found = [detect(t) for t in batch]
+            found = detect_many(batch)
             rules = Counter(d.rule for d in found)
             wrong = Counter(d.language for d in found if d.language != lang).most_common(3)
             share = sum(d.language == lang for d in found) / max(len(found), 1)

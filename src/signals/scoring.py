@@ -52,7 +52,7 @@ from typing import Any, overload
 import numpy as np
 
 from signals.calibration import apply_calibrator, apply_offset
-from signals.language import detect, normalize_code
+from signals.language import detect_many, normalize_code
 from signals.models import ModelInfo, SignalModel, load_model_dir, weights_file
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
@@ -450,7 +450,9 @@ class Scorer:
             given = list(languages)
             if len(given) != len(batch):
                 raise ValueError(f"{len(given)} languages for {len(batch)} texts")
-        langs = [normalize_code(g) if g else detect(t).language for g, t in zip(given, batch, strict=True)]
+        unknown = [i for i, g in enumerate(given) if not g]
+        found = iter(detect_many([batch[i] for i in unknown]))
+        langs = [normalize_code(g) if g else next(found).language for g in given]
         results = self._score_routed(batch, langs, spans, self.operating_point(source))
         return results[0] if single else results
 

@@ -46,7 +46,7 @@ from signals.inputs import (
     replacing,
     sniff_delimiter,
 )
-from signals.language import DEFAULT_LANGUAGE, detect
+from signals.language import DEFAULT_LANGUAGE, detect_many
 from signals.schema import SIGNALS, TARGETS, Score
 
 if TYPE_CHECKING:
@@ -548,7 +548,7 @@ def prepare_answers(
 ) -> tuple[list[SurveyAnswer], Counter[str]]:
     """Redact personal data and tag the language of every answer; also count redactions by kind.
 
-    The language (``signals.language.detect``) is detected on the original text (placeholders would
+    The language (``signals.language.detect_many``) is detected on the original text (placeholders would
     skew it); only the redacted text leaves this function. ``redact`` replaces
     ``signals.privacy.redact`` (tests).
     """
@@ -562,14 +562,12 @@ def prepare_answers(
             return result.text
 
         redact = redact_text
-    out = []
-    for a in answers:
-        lang = detect(a.text).language
-        out.append(
-            SurveyAnswer(
-                a.survey, a.respondent_id, a.question_id, a.question_text, redact(a.text), lang, a.meta, a.row
-            )
-        )
+    answers = list(answers)
+    found = detect_many([a.text for a in answers])
+    out = [
+        dataclasses.replace(a, text=redact(a.text), language=d.language)
+        for a, d in zip(answers, found, strict=True)
+    ]
     return out, counts
 
 
@@ -698,7 +696,8 @@ def import_survey(
 
     # The store redacts text and context itself (and records what it replaced); the language is
     # detected here on the original text, which never leaves this function unredacted.
-    tagged = [dataclasses.replace(a, language=detect(a.text).language) for a in answers]
+    found = detect_many([a.text for a in answers])
+    tagged = [dataclasses.replace(a, language=d.language) for a, d in zip(answers, found, strict=True)]
     items = [NewItem(a.survey, a.external_id, a.text, a.context(), language=a.language) for a in tagged]
     results = add_items(items, scorer, url=url)
     stored = items_by_id([r.id for r in results], url=url)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from keyword_model import KeywordModel
-from signals.language import DEFAULT_LANGUAGE, LANGUAGES, detect, normalize_code
+from signals.language import (
+    DEFAULT_LANGUAGE,
+    IDENTIFIER_BATCH,
+    IDENTIFIER_WINDOW,
+    LANGUAGES,
+    SMALL_BATCH,
+    _identifier,
+    detect,
+    detect_many,
+    normalize_code,
+)
 from signals.models import ModelInfo
 from signals.schema import SIGNALS
 from signals.scoring import Scorer
@@ -62,6 +73,38 @@ def test_mixed_text_takes_the_language_of_most_of_it() -> None:
     spanish = "El parque es precioso y el personal es amable. Vamos cada fin de semana con los niños. "
     assert detect(english * 3 + spanish).language == "en"
     assert detect(english + spanish * 3).language == "es"
+
+
+def test_batch_identifier_answers_as_py3langid() -> None:
+    """The vectorized identifier gives py3langid's own answers, at every batch size and text length."""
+    texts = [
+        SPANISH, ARABIC, "", " ", "a", "ÄÖÜ!", "12345", "\ud800 lone surrogate", "THE BUS IS LATE AGAIN",
+        "Die Busse kommen immer zu spät, das ist ein Skandal.", "中国政府应该改善公共交通", "ok " * 400,
+        "The park is lovely and the staff are kind, we go every weekend.", "Ça coûte cher, très cher.",
+    ]  # fmt: skip
+    identifier = _identifier()
+    reference = [identifier.one_by_one.classify(t) for t in texts]
+    for batch in (texts, texts[: SMALL_BATCH + 1], texts * (IDENTIFIER_BATCH // len(texts) + 1)):
+        got = identifier.classify(batch)
+        expected = [reference[i % len(texts)] for i in range(len(batch))]
+        assert [c for c, _ in got] == [c for c, _ in expected]
+        assert np.allclose([p for _, p in got], [p for _, p in expected], atol=1e-5)
+    many = detect_many(texts * 30)  # more than one chunk of ``IDENTIFIER_BATCH``
+    assert many == [detect(t) for t in texts] * 30
+
+
+def test_identifier_window_covers_the_automaton() -> None:
+    """Every state of py3langid's automaton is reached within ``IDENTIFIER_WINDOW`` bytes from the start,
+    so a byte's state depends on the last ``IDENTIFIER_WINDOW`` bytes only (what the batch relies on)."""
+    model = _identifier()
+    depth = np.full(len(model.row_base), -1)
+    depth[0], frontier, steps = 0, np.array([0]), 0
+    while len(frontier):
+        steps += 1
+        reached = np.unique(model.next_state[(model.row_base[frontier][:, None] + np.arange(256)).ravel()])
+        frontier = reached[depth[reached] < 0]
+        depth[frontier] = steps
+    assert depth.min() >= 0 and depth.max() <= IDENTIFIER_WINDOW
 
 
 def test_default_and_codes() -> None:
