@@ -24,7 +24,7 @@ import numpy as np
 
 from signals.calibration import apply_calibrator, choose_operating_points, fit_calibrator, review_load
 from signals.models import ModelInfo
-from signals.schema import SIGNALS
+from signals.schema import SIGNALS, UNKNOWN, target_column
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,12 @@ class TrainConfig:
     #: training split, never validation or test), e.g. ``{en = 6000}``: English hate about immigrants
     #: and women transfers through a multilingual encoder to languages whose corpora lack it.
     also_train_on: dict[str, int] = field(default_factory=dict)
+    #: Weak hate labels for POLAR's training rows (``polar-semeval2026`` says nothing about hate): a
+    #: polarized post whose target types include one of these (``TARGETS`` names, e.g.
+    #: ``["race_ethnicity", "religion"]``) attacks people for a protected characteristic, hate 1; a post
+    #: POLAR calls not polarized is hate 0; the rest stay unknown. Training split only: calibration,
+    #: thresholds and every test figure use the corpora's own hate labels. Empty: none.
+    hate_from_polar_targets: list[str] = field(default_factory=list)
     #: With several ``languages``: calibration and operating points per language (on that language's
     #: validation rows) besides the pooled ones, as their base rates differ (Arabic hate 8 %, Spanish 41 %).
     per_language_calibration: bool = False
@@ -186,9 +192,50 @@ def config_splits(config: TrainConfig) -> Any:
         extra_eval = labels.select(range(n_hold)) if n_hold else None
         train_labels = labels.select(range(n_hold, len(labels)))
         dd["train"] = concatenate_datasets([dd["train"], train_labels])
+    if config.hate_from_polar_targets:
+        dd["train"] = polar_hate_labels(dd["train"], config.hate_from_polar_targets)
     if config.max_train_rows and len(dd["train"]) > config.max_train_rows:
         dd["train"] = dd["train"].shuffle(seed=config.seed).select(range(config.max_train_rows))
     return dd, extra_eval
+
+
+def polar_hate_labels(train: Any, targets: Sequence[str]) -> Any:
+    """``train`` with POLAR's rows given weak hate labels (``TrainConfig.hate_from_polar_targets``).
+
+    >>> from datasets import Dataset
+    >>> rows = Dataset.from_dict({"source": ["polar-semeval2026"] * 3 + ["hateval2019"],
+    ...     "hate": [-1, -1, -1, 0], "polarization": [1, 1, 0, 1],
+    ...     "target_religion": [1, 0, 0, 1], "target_political": [0, 1, 0, 0]})
+    >>> list(polar_hate_labels(rows, ["religion"])["hate"])
+    [1, -1, 0, 0]
+    """
+    from signals.corpora.polar_semeval2026 import NAME as POLAR
+    from signals.schema import TARGETS
+
+    unknown = sorted(set(targets) - set(TARGETS))
+    if unknown:
+        raise ValueError(f"hate_from_polar_targets names unknown targets {unknown}; known: {list(TARGETS)}")
+    columns = [target_column(t) for t in targets]
+
+    def label(row: dict[str, Any]) -> dict[str, Any]:
+        if row["source"] != POLAR or row["hate"] != UNKNOWN:
+            return {"hate": row["hate"]}
+        if row["polarization"] == 0:
+            return {"hate": 0}
+        protected = row["polarization"] == 1 and any(row[c] == 1 for c in columns)
+        return {"hate": 1 if protected else UNKNOWN}
+
+    labelled = train.map(label)
+    hate = np.asarray(labelled["hate"])
+    polar = np.asarray(labelled["source"]) == POLAR
+    log.info(
+        "POLAR training rows: %d hate 1, %d hate 0, %d unknown (targets %s)",
+        int((hate[polar] == 1).sum()),
+        int((hate[polar] == 0).sum()),
+        int((hate[polar] == UNKNOWN).sum()),
+        ", ".join(targets),
+    )
+    return labelled
 
 
 def load_label_export(path: str | Path) -> list[Any]:
