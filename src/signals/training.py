@@ -248,24 +248,31 @@ def load_label_export(path: str | Path) -> list[Any]:
     return load_labels(path)
 
 
-def signals_by_language(config: TrainConfig, train: Any) -> dict[str, list[str]]:
+def signals_by_language(config: TrainConfig, train: Any, validation: Any = None) -> dict[str, list[str]]:
     """Per served language, the signals its training rows label well enough to score (empty: all).
 
     A signal whose corpus rows in a language are missing (POLAR German says nothing about hate) is
-    not scored for that language: the network still outputs it, but the scorer leaves it out.
+    not scored for that language: the network still outputs it, but the scorer leaves it out. With
+    ``validation``, its rows in the language must also hold both classes of the signal: calibration
+    and operating points are fitted there, and labels that exist in training only (the weak POLAR
+    hate labels, ``hate_from_polar_targets``) cannot check a score.
     """
     if not config.languages:
         return {}
     y = label_matrix(train)
     langs = np.asarray(train["lang"])
+    y_val = label_matrix(validation) if validation is not None else None
+    val_langs = np.asarray(validation["lang"]) if validation is not None else None
     out: dict[str, list[str]] = {}
     for lang in config.languages:
         rows = y[langs == lang]
+        checked = y_val[val_langs == lang] if y_val is not None else None
         out[lang] = [
             s
             for j, s in enumerate(SIGNALS)
             if (rows[:, j] >= 0).sum() >= config.min_signal_labels
             and (rows[:, j] == 1).sum() >= config.min_signal_positives
+            and (checked is None or ((checked[:, j] == 1).any() and (checked[:, j] == 0).any()))
         ]
     return out
 
@@ -561,7 +568,7 @@ def _calibrate_and_log(
     thresholds = operating_points_for(model, calibration, y_val, raw, civic, config.operating_points)
     calibration_by_language: dict[str, dict[str, Any]] = {}
     thresholds_by_language: dict[str, dict[str, dict[str, float]]] = {}
-    served = signals_by_language(config, dd["train"]) if served is None else served
+    served = signals_by_language(config, dd["train"], val) if served is None else served
     language_loads: dict[str, float] = {}
     if config.per_language_calibration and len(config.languages) > 1:
         val_langs = np.asarray(val["lang"])
