@@ -95,6 +95,11 @@ class TrainConfig:
     #: POLAR calls not polarized is hate 0; the rest stay unknown. Training split only: calibration,
     #: thresholds and every test figure use the corpora's own hate labels. Empty: none.
     hate_from_polar_targets: list[str] = field(default_factory=list)
+    #: Signals a language must not score although its rows label them, with the reason (measured on
+    #: test, e.g. ``{ ar = { hate = "test F1 at flag 0.27 against TF-IDF 0.48" } }``): left out of the
+    #: manifest's ``signals_by_language`` (never a score, never a flag) and kept in
+    #: ``extra.not_scored``, for trained and recalibrated models alike.
+    not_served: dict[str, dict[str, str]] = field(default_factory=dict)
     #: With several ``languages``: calibration and operating points per language (on that language's
     #: validation rows) besides the pooled ones, as their base rates differ (Arabic hate 8 %, Spanish 41 %).
     per_language_calibration: bool = False
@@ -275,6 +280,26 @@ def signals_by_language(config: TrainConfig, train: Any, validation: Any = None)
             and (checked is None or ((checked[:, j] == 1).any() and (checked[:, j] == 0).any()))
         ]
     return out
+
+
+def withhold(
+    served: dict[str, list[str]], extra: dict[str, Any], not_served: dict[str, dict[str, str]]
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """``served`` without ``not_served`` (``TrainConfig.not_served``), and ``extra`` with its reasons.
+
+    >>> withhold({"ar": ["hate", "offensive"]}, {}, {"ar": {"hate": "lost to TF-IDF"}})
+    ({'ar': ['offensive']}, {'not_scored': {'ar': {'hate': 'lost to TF-IDF'}}})
+    """
+    unknown = sorted({s for reasons in not_served.values() for s in reasons} - set(SIGNALS))
+    if unknown:
+        raise ValueError(f"not_served names unknown signals {unknown}; the signals are {list(SIGNALS)}")
+    if not not_served:
+        return served, extra
+    kept = {lang: [s for s in names if s not in not_served.get(lang, {})] for lang, names in served.items()}
+    not_scored = {lang: dict(reasons) for lang, reasons in extra.get("not_scored", {}).items()}
+    for lang, reasons in not_served.items():
+        not_scored.setdefault(lang, {}).update(reasons)
+    return kept, {**extra, "not_scored": not_scored}
 
 
 def _fit(config: TrainConfig, dd: Any, workdir: Path) -> tuple[Any, str]:
@@ -569,6 +594,7 @@ def _calibrate_and_log(
     calibration_by_language: dict[str, dict[str, Any]] = {}
     thresholds_by_language: dict[str, dict[str, dict[str, float]]] = {}
     served = signals_by_language(config, dd["train"], val) if served is None else served
+    served, extra = withhold(served, extra, config.not_served)
     language_loads: dict[str, float] = {}
     if config.per_language_calibration and len(config.languages) > 1:
         val_langs = np.asarray(val["lang"])
