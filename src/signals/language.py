@@ -142,8 +142,10 @@ IDENTIFIER_WINDOW = 6
 #: set-up costs about 100 µs, more than a text's walk).
 SMALL_BATCH = 2
 
-#: Texts identified together at most (arrays of a few MB: a survey's answers are taken in chunks).
+#: Texts, and characters, identified together at most: the batch's arrays take about 60 bytes a
+#: character, so a survey's answers are taken in chunks of a few MB.
 IDENTIFIER_BATCH = 256
+IDENTIFIER_CHARS = 100_000
 
 
 class _ByteNaiveBayes:
@@ -267,11 +269,16 @@ def detect_many(texts: Sequence[str], default: str = DEFAULT_LANGUAGE) -> list[D
         found.append(None)
         asked.append((i, text, foreign_script, letters))
     identifier = _identifier()
-    answers = [
-        answer
-        for k in range(0, len(asked), IDENTIFIER_BATCH)
-        for answer in identifier.classify([text for _, text, _, _ in asked[k : k + IDENTIFIER_BATCH]])
-    ]
+    answers: list[tuple[str, float]] = []
+    chunk: list[str] = []
+    chars = 0
+    for _, text, _, _ in asked:
+        chunk.append(text)
+        chars += len(text)
+        if len(chunk) == IDENTIFIER_BATCH or chars >= IDENTIFIER_CHARS:
+            answers += identifier.classify(chunk)
+            chunk, chars = [], 0
+    answers += identifier.classify(chunk)
     for (i, text, foreign_script, letters), (language, probability) in zip(asked, answers, strict=True):
         found[i] = _identified(text, language, round(probability, 4), foreign_script, letters, default)
     return [d for d in found if d is not None]

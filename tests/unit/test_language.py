@@ -9,6 +9,7 @@ from keyword_model import KeywordModel
 from signals.language import (
     DEFAULT_LANGUAGE,
     IDENTIFIER_BATCH,
+    IDENTIFIER_CHARS,
     IDENTIFIER_WINDOW,
     LANGUAGES,
     SMALL_BATCH,
@@ -89,8 +90,10 @@ def test_batch_identifier_answers_as_py3langid() -> None:
         expected = [reference[i % len(texts)] for i in range(len(batch))]
         assert [c for c, _ in got] == [c for c, _ in expected]
         assert np.allclose([p for _, p in got], [p for _, p in expected], atol=1e-5)
-    many = detect_many(texts * 30)  # more than one chunk of ``IDENTIFIER_BATCH``
-    assert many == [detect(t) for t in texts] * 30
+    # more than one chunk of ``IDENTIFIER_BATCH`` texts, and one of ``IDENTIFIER_CHARS`` characters
+    long = "The bus is late again. " * (IDENTIFIER_CHARS // 20)
+    batch = texts * 30 + [long] + texts
+    assert detect_many(batch) == [detect(t) for t in texts] * 30 + [detect(long)] + [detect(t) for t in texts]
 
 
 def test_identifier_window_covers_the_automaton() -> None:
