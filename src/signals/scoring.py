@@ -30,6 +30,13 @@ several languages may hold a calibration and operating points per language (``ca
 ``thresholds_by_language``): a text in such a language uses its own. A model may score only some signals in a
 language (``signals_by_language``): the others are absent from that text's ``scores`` and spans, never
 reviewed or flagged, and do not count in its priority. Callers see one ``Scorer``.
+
+**Languages a deployment scores.** ``SIGNALS_LANGUAGES`` (``"en,es"``; unset or empty: every language
+the manifest routes) limits the routed languages a process scores: texts in the others are answered
+``supported`` false and their models never load. Each routed model adds about 100-140 MB once its first
+text arrives, and a few English texts misread as another language are enough to load it
+(docs/languages.md), so an English-only deployment that must stay small sets ``SIGNALS_LANGUAGES=en``.
+The model's own languages are always scored.
 """
 
 from __future__ import annotations
@@ -581,8 +588,23 @@ def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1
         "loaded model %s version %s from %s%s", info.name, info.version, directory,
         f" with the operating points of {len(sources)} source(s)" if sources else "",
     )  # fmt: skip
+    allowed = deployment_languages()
     routes = [
-        Route(Path(directory) / r["path"], r["languages"], r.get("sha256", ""), window_chars)
+        Route(Path(directory) / r["path"], kept, r.get("sha256", ""), window_chars)
         for r in info.routes
+        if (kept := [c for c in r["languages"] if allowed is None or normalize_code(c) in allowed])
     ]
     return Scorer(model, info, window_chars=window_chars, sources=sources, routes=routes)
+
+
+def deployment_languages() -> frozenset[str] | None:
+    """``SIGNALS_LANGUAGES`` as language codes (module docstring); ``None`` when unset or empty.
+
+    >>> os.environ["SIGNALS_LANGUAGES"] = " EN, es-MX "; sorted(deployment_languages() or ())
+    ['en', 'es']
+    >>> del os.environ["SIGNALS_LANGUAGES"]; deployment_languages() is None
+    True
+    """
+    raw = os.environ.get("SIGNALS_LANGUAGES", "")
+    codes = frozenset(normalize_code(c) for c in raw.split(",") if c.strip())
+    return codes or None

@@ -114,7 +114,7 @@ def test_english_scores_unchanged_by_a_route(tmp_path: Path) -> None:
     assert scorer.score(texts, spans=True) == plain.score(texts, spans=True)
 
 
-def test_load_scorer_builds_routes_from_the_manifest(tmp_path: Path) -> None:
+def test_load_scorer_builds_routes_from_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from signals.models.baseline import BaselineModel
 
     texts = ["you are vermin", "nice park", "fix the road", "I hate those people"] * 5
@@ -134,6 +134,15 @@ def test_load_scorer_builds_routes_from_the_manifest(tmp_path: Path) -> None:
     assert scorer.languages == ("en", "es", "ar", "de") and not scorer.routes[0].loaded
     assert set(scorer.score(GERMAN, languages="de").scores) == {"polarization"}
     assert scorer.routes[0].loaded
+    # A deployment limited to some languages (SIGNALS_LANGUAGES): the others are unsupported and
+    # their model never loads; the main model's own languages stay.
+    monkeypatch.setenv("SIGNALS_LANGUAGES", "es, en")
+    limited = load_scorer(main)
+    assert limited.languages == ("en", "es") and limited.routes[0].languages == ("es",)
+    german = limited.score(GERMAN, languages="de")
+    assert not german.supported and not german.scores and not limited.routes[0].loaded
+    monkeypatch.setenv("SIGNALS_LANGUAGES", "en")
+    assert load_scorer(main).routes == [] and load_scorer(main).languages == ("en",)
 
 
 def test_perspective_attributes_follow_the_signals_of_a_language(tmp_path: Path) -> None:
