@@ -41,6 +41,7 @@ comments (their language is known) and prints the table of docs/languages.md.
 
 from __future__ import annotations
 
+import array
 import functools
 import re
 import string
@@ -160,7 +161,10 @@ class _ByteNaiveBayes:
     def __init__(self, identifier: Any) -> None:
         self.next_state = np.frombuffer(identifier.tk_nextmove, dtype=np.uint32)  # shared, 39 MB
         self.row_base = np.frombuffer(identifier.tk_row, dtype=np.uint16).astype(np.int64) << 8
-        self.feature = np.asarray(identifier.tk_output, dtype=np.int64)
+        # n-gram of each state (-1: none), as 4-byte ints shared with py3langid (its list of Python
+        # ints took 4 MB)
+        identifier.tk_output = array.array("i", identifier.tk_output)
+        self.feature = np.frombuffer(identifier.tk_output, dtype=np.int32)
         self.log_likelihood = np.ascontiguousarray(identifier.nb_ptc)  # float16, LANGUAGES' columns
         self.log_prior = np.asarray(identifier.nb_pc, dtype=np.float32)
         self.classes: list[str] = list(identifier.nb_classes)
@@ -188,7 +192,7 @@ class _ByteNaiveBayes:
             back = IDENTIFIER_WINDOW - 1 - step  # this step reads the byte this far behind
             moved = self.next_state[self.row_base[state] + padded[step : step + len(data)]]
             state = np.where(position >= back, moved, state)  # before its text's start: not read
-        feature = self.feature[state]
+        feature = self.feature[state].astype(np.int64)
         hit = feature >= 0
         # (text, n-gram) pairs in text order: one row of counts per text that has any
         pairs, counts = np.unique(owner[hit] * len(self.log_likelihood) + feature[hit], return_counts=True)
@@ -212,7 +216,19 @@ def _identifier() -> _ByteNaiveBayes:
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
-    return _ByteNaiveBayes(identifier)
+    model = _ByteNaiveBayes(identifier)
+    _release_freed_memory()  # the decompressed model file's buffers
+    return model
+
+
+def _release_freed_memory() -> None:
+    """Give memory freed on the C heap back to the system (glibc ``malloc_trim``; elsewhere nothing)."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 #: Script subtags kept by ``normalize_code``: the language's model does not read that script, so
