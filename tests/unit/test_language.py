@@ -12,7 +12,6 @@ from signals.language import (
     IDENTIFIER_CHARS,
     IDENTIFIER_WINDOW,
     LANGUAGES,
-    SMALL_BATCH,
     _identifier,
     detect,
     detect_many,
@@ -78,18 +77,25 @@ def test_mixed_text_takes_the_language_of_most_of_it() -> None:
 
 def test_batch_identifier_answers_as_py3langid() -> None:
     """The vectorized identifier gives py3langid's own answers, at every batch size and text length."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
     texts = [
         SPANISH, ARABIC, "", " ", "a", "ÄÖÜ!", "12345", "\ud800 lone surrogate", "THE BUS IS LATE AGAIN",
         "Die Busse kommen immer zu spät, das ist ein Skandal.", "中国政府应该改善公共交通", "ok " * 400,
         "The park is lovely and the staff are kind, we go every weekend.", "Ça coûte cher, très cher.",
     ]  # fmt: skip
+    py3langid = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    py3langid.set_languages(list(LANGUAGES))
+    reference = [py3langid.classify(t) for t in texts]
     identifier = _identifier()
-    reference = [identifier.one_by_one.classify(t) for t in texts]
-    for batch in (texts, texts[: SMALL_BATCH + 1], texts * (IDENTIFIER_BATCH // len(texts) + 1)):
+    for batch in (texts, texts[:1], texts * (IDENTIFIER_BATCH // len(texts) + 1)):
         got = identifier.classify(batch)
         expected = [reference[i % len(texts)] for i in range(len(batch))]
         assert [c for c, _ in got] == [c for c, _ in expected]
         assert np.allclose([p for _, p in got], [p for _, p in expected], atol=1e-5)
+    # its automaton, kept in 2 bytes and 1 bit a transition, is py3langid's
+    index = np.arange(0, len(py3langid.tk_nextmove), 997)
+    assert (identifier.next_state(index) == np.asarray(py3langid.tk_nextmove)[index]).all()
     # more than one chunk of ``IDENTIFIER_BATCH`` texts, and one of ``IDENTIFIER_CHARS`` characters
     long = "The bus is late again. " * (IDENTIFIER_CHARS // 20)
     batch = texts * 30 + [long] + texts
@@ -104,7 +110,7 @@ def test_identifier_window_covers_the_automaton() -> None:
     depth[0], frontier, steps = 0, np.array([0]), 0
     while len(frontier):
         steps += 1
-        reached = np.unique(model.next_state[(model.row_base[frontier][:, None] + np.arange(256)).ravel()])
+        reached = np.unique(model.next_state((model.row_base[frontier][:, None] + np.arange(256)).ravel()))
         frontier = reached[depth[reached] < 0]
         depth[frontier] = steps
     assert depth.min() >= 0 and depth.max() <= IDENTIFIER_WINDOW
