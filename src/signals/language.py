@@ -139,6 +139,10 @@ class Detection:
 #: (``tests/unit/test_language.py`` checks the wheel's model against it).
 IDENTIFIER_WINDOW = 6
 
+#: Up to this many texts are identified one by one, byte by byte (the same answers; a batch's array
+#: set-up costs more than a lone text's walk).
+SMALL_BATCH = 2
+
 #: Texts, and characters, identified together at most: the batch's arrays take about 60 bytes a
 #: character, so a survey's answers are taken in chunks of a few MB.
 IDENTIFIER_BATCH = 256
@@ -169,6 +173,8 @@ class _ByteNaiveBayes:
         self.log_likelihood = np.ascontiguousarray(identifier.nb_ptc)  # float16, LANGUAGES' columns
         self.log_prior = np.asarray(identifier.nb_pc, dtype=np.float32)
         self.classes: list[str] = list(identifier.nb_classes)
+        # the same arrays for the byte-by-byte walk of a lone text (memoryviews index fast in Python)
+        self._walk = (self.low.data, self.high.tobytes(), self.row_base.data, self.feature.data)
 
     def next_state(self, index: np.ndarray) -> np.ndarray:
         """The automaton's transitions at ``index`` (``row_base[state] + byte``)."""
@@ -177,8 +183,8 @@ class _ByteNaiveBayes:
 
     def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """``(language, probability)`` of each text, as py3langid's normalized ``classify`` gives."""
-        if not texts:
-            return []
+        if len(texts) <= SMALL_BATCH:
+            return [self._classify_one(t) for t in texts]
         encoded = [
             unicodedata.normalize("NFC", t.lower() if t.isupper() else t).encode("utf8", "surrogatepass")
             for t in texts
@@ -208,6 +214,28 @@ class _ByteNaiveBayes:
         scores /= scores.sum(axis=1, keepdims=True)
         best = scores.argmax(axis=1)
         return [(self.classes[b], float(scores[i, b])) for i, b in enumerate(best)]
+
+    def _classify_one(self, text: str) -> tuple[str, float]:
+        """``classify`` of one text by a walk over its bytes, as py3langid does (no array set-up)."""
+        data = unicodedata.normalize("NFC", text.lower() if text.isupper() else text)
+        raw = data.encode("utf8", "surrogatepass")
+        low, high, row_base, feature = self._walk
+        state, counts = 0, dict[int, int]()
+        for byte in raw:
+            i = row_base[state] + byte
+            state = low[i] | (((high[i >> 3] >> (i & 7)) & 1) << 16)
+            if (f := feature[state]) >= 0:
+                counts[f] = counts.get(f, 0) + 1
+        scores = np.zeros(len(self.classes), dtype=np.float32)  # no n-gram: every language alike
+        if counts:
+            grams = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            weights = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+            scores = weights @ self.log_likelihood[grams].astype(np.float32) + self.log_prior
+        scores *= 1.0 / np.sqrt(max(len(raw), 1))
+        scores = np.exp(scores - scores.max())
+        scores /= scores.sum()
+        best = int(scores.argmax())
+        return self.classes[best], float(scores[best])
 
 
 @functools.cache
