@@ -185,10 +185,7 @@ class _ByteNaiveBayes:
         """``(language, probability)`` of each text, as py3langid's normalized ``classify`` gives."""
         if len(texts) <= SMALL_BATCH:
             return [self._classify_one(t) for t in texts]
-        encoded = [
-            unicodedata.normalize("NFC", t.lower() if t.isupper() else t).encode("utf8", "surrogatepass")
-            for t in texts
-        ]
+        encoded = [_identifier_bytes(t) for t in texts]
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.int32)
         owner = np.repeat(np.arange(len(encoded)), lengths)
@@ -209,7 +206,11 @@ class _ByteNaiveBayes:
         scores = np.zeros((len(encoded), len(self.classes)), dtype=np.float32)  # no n-gram: all alike
         if len(pairs):
             scores[text_of[first]] = np.add.reduceat(evidence, first, axis=0) + self.log_prior
-        scores *= (1.0 / np.sqrt(np.maximum(lengths, 1)))[:, None]
+        return self._best(scores, lengths)
+
+    def _best(self, scores: np.ndarray, lengths: np.ndarray) -> list[tuple[str, float]]:
+        """Each row's language and probability: py3langid's scores scaled by 1/sqrt(bytes), softmax."""
+        scores = scores * (1.0 / np.sqrt(np.maximum(lengths, 1)))[:, None]
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         scores /= scores.sum(axis=1, keepdims=True)
         best = scores.argmax(axis=1)
@@ -217,8 +218,7 @@ class _ByteNaiveBayes:
 
     def _classify_one(self, text: str) -> tuple[str, float]:
         """``classify`` of one text by a walk over its bytes, as py3langid does (no array set-up)."""
-        data = unicodedata.normalize("NFC", text.lower() if text.isupper() else text)
-        raw = data.encode("utf8", "surrogatepass")
+        raw = _identifier_bytes(text)
         low, high, row_base, feature = self._walk
         state, counts = 0, dict[int, int]()
         for byte in raw:
@@ -226,16 +226,19 @@ class _ByteNaiveBayes:
             state = low[i] | (((high[i >> 3] >> (i & 7)) & 1) << 16)
             if (f := feature[state]) >= 0:
                 counts[f] = counts.get(f, 0) + 1
-        scores = np.zeros(len(self.classes), dtype=np.float32)  # no n-gram: every language alike
+        scores = np.zeros((1, len(self.classes)), dtype=np.float32)  # no n-gram: every language alike
         if counts:
             grams = np.fromiter(counts, dtype=np.int64, count=len(counts))
             weights = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-            scores = weights @ self.log_likelihood[grams].astype(np.float32) + self.log_prior
-        scores *= 1.0 / np.sqrt(max(len(raw), 1))
-        scores = np.exp(scores - scores.max())
-        scores /= scores.sum()
-        best = int(scores.argmax())
-        return self.classes[best], float(scores[best])
+            scores[0] = weights @ self.log_likelihood[grams].astype(np.float32) + self.log_prior
+        return self._best(scores, np.array([len(raw)]))[0]
+
+
+def _identifier_bytes(text: str) -> bytes:
+    """A text as py3langid reads it: lower-cased when all in capitals, NFC, UTF-8."""
+    return unicodedata.normalize("NFC", text.lower() if text.isupper() else text).encode(
+        "utf8", "surrogatepass"
+    )
 
 
 @functools.cache
