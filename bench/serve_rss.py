@@ -7,6 +7,10 @@ start-up, after 4,000 comments sent one per request (4 connections) and after th
 per request, plus the peak (``VmHWM``). The heavy modules the server imported are listed too (it
 answers ``GET /readyz`` only; the list comes from its ``/proc/<pid>/maps``). Texts as in
 ``bench.serve_load`` (data/processed, else the shared corpora). Target: <= 300 MB after 4,000 comments.
+
+The server scores the languages ``SIGNALS_LANGUAGES`` allows (``signals.scoring``): unset, a few English
+comments read as another language load the routed models. docs/benchmarks.md holds both runs:
+``BENCH_LABEL=routed`` as it is, ``SIGNALS_LANGUAGES=en BENCH_LABEL=english-only`` for English only.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def main() -> None:
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; `serve.main:app` under uvicorn as
 `signals serve` starts it (one worker, torch blocked); model `{served["name"]}` version
 `{served["version"]}` ({env.get("SIGNALS_MODEL") or "default: registry champion, else models/default"});
+languages: {env.get("SIGNALS_LANGUAGES") or "every one the manifest routes (SIGNALS_LANGUAGES unset)"};
 texts: {len(texts):,} from the {source}. Heavy packages mapped into the server: {heavy}.
 
 {table}
