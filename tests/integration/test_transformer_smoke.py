@@ -322,3 +322,55 @@ def test_frozen_word_embeddings_stay_as_the_base_has_them() -> None:
     assert all(p is not word for group in optimizer.param_groups for p in group["params"])
     trained = train_network(config, synthetic_dataset())
     assert trained.config.freeze_word_embeddings
+
+
+def test_attention_entropy_is_that_of_the_unpadded_tokens() -> None:
+    import torch
+
+    from signals.models.transformer_net import mean_attention_entropy
+
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]])
+    uniform = mask[:, None, None, :].float().expand(2, 2, 6, 6)  # every token looks at every real token
+    one_hot = torch.zeros(2, 2, 6, 6)
+    one_hot[..., 0] = 1.0  # every token looks at the first token only
+    # padding rows and columns do not count; the uniform layer's entropy is ln(4) and ln(2) per row
+    expected = (np.log(4) + np.log(2)) / 2
+    assert float(mean_attention_entropy([uniform], mask)) == pytest.approx(expected, abs=1e-6)
+    assert float(mean_attention_entropy([uniform, one_hot], mask)) == pytest.approx(expected, abs=1e-6)
+    # heads are averaged before the entropy: two heads that each attend to one token spread it
+    split = torch.zeros(2, 2, 6, 6)
+    split[:, 0, :, 0] = 1.0
+    split[:, 1, :, 1] = 1.0
+    assert float(mean_attention_entropy([split], mask)) == pytest.approx(np.log(2), abs=1e-6)
+
+
+def test_attention_entropy_regularisation_spreads_attention() -> None:
+    import torch
+
+    from signals.models.transformer_data import _collate
+
+    def entropy_after(weight: float) -> tuple[float, str]:
+        config = TransformerConfig.from_toml(
+            CONFIG,
+            {
+                **TINY,
+                "max_steps": 30,
+                "epochs": 10,
+                "learning_rate": 0.01,
+                "attention_entropy_weight": weight,
+            },
+        )
+        net = train_network(config, synthetic_dataset()).net
+        built_with = net.encoder.config._attn_implementation
+        input_ids, mask = _collate(
+            [[101, 2216, 2111, 2024, 102], [101, 2054, 102]], [0, 1], torch.device("cpu")
+        )
+        net.encoder.set_attn_implementation("eager")
+        with torch.no_grad():
+            *_, entropy = net(input_ids, mask, attention_entropy=True)
+        return float(entropy), built_with
+
+    plain, regularised = entropy_after(0.0), entropy_after(1.0)
+    assert regularised[0] > plain[0]  # plain training narrows the attention, the regulariser keeps it wide
+    # the trained network is handed back with the attention it was built with
+    assert plain[1] == regularised[1] == "sdpa"

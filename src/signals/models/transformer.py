@@ -224,6 +224,12 @@ class TransformerConfig:
     teacher: str = ""
     #: Weight of the soft-label loss relative to the gold-label loss.
     distill_weight: float = 1.0
+    #: Entropy-based attention regularisation (0 = off): the loss subtracts this weight times the
+    #: encoder's mean attention entropy (``transformer_net.mean_attention_entropy``; summed over layers),
+    #: so no layer learns to look mostly at a few words, such as a group's name. 0.01 is the paper's
+    #: value. Training then runs with eager attention (the weights must be returned), about a fifth
+    #: slower; the exported model is the same graph.
+    attention_entropy_weight: float = 0.0
     #: Epochs without a validation improvement before stopping.
     patience: int = 1
     #: Gradient norm clip.

@@ -240,10 +240,13 @@ class _Loss:
         y = torch.as_tensor(rows.labels[batch], device=device)
         yt = torch.as_tensor(rows.targets[batch], device=device)
         w = torch.as_tensor(rows.weights[batch], dtype=torch.float32, device=device)
+        regularise = bool(config.attention_entropy_weight)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.amp):
-            sig_logits, tgt_logits = net(input_ids, mask)
+            sig_logits, tgt_logits, *entropy = net(input_ids, mask, attention_entropy=regularise)
         ws = w.unsqueeze(1) * torch.as_tensor(self.signal_scale[batch], device=device)
         loss = masked_bce(sig_logits.float(), y, ws, self.pos_weight)
+        if regularise:
+            loss = loss - config.attention_entropy_weight * entropy[0]
         if config.target_loss_weight:
             loss = loss + config.target_loss_weight * masked_bce(tgt_logits.float(), yt, w)
         if config.teacher and config.distill_weight:
@@ -309,6 +312,9 @@ def train_network(
     pyrng = random.Random(config.seed)
 
     net, tokenizer, encoder_config = build_network(config)
+    attention = net.encoder.config._attn_implementation
+    if config.attention_entropy_weight:
+        net.encoder.set_attn_implementation("eager")  # sdpa does not return attention weights
     net.to(device)
     train, signal_scale = build_training_rows(config, dataset, tokenizer, rng, pyrng)
     val_ids, val_labels = validation_rows(config, dataset, tokenizer, rng)
@@ -402,6 +408,7 @@ def train_network(
             break
     if best_state is not None:
         net.load_state_dict(best_state)
+    net.encoder.set_attn_implementation(attention)
     net.to("cpu").eval()
     trained = TrainedNetwork(net, tokenizer, encoder_config, config, history, time.perf_counter() - started)
     for hook in hooks:

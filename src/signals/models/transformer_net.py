@@ -159,14 +159,44 @@ def _make_net_class() -> type:
             cfg = BertConfig(**{k: v for k, v in encoder_config.items() if not k.startswith("_")})
             return cls(BertModel(cfg, add_pooling_layer=False), dropout)
 
-        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def forward(
+            self, input_ids: Any, attention_mask: Any, attention_entropy: bool = False
+        ) -> tuple[Any, ...]:
+            """Signal and target logits; with ``attention_entropy`` also ``mean_attention_entropy``
+            of this batch (the encoder must then use eager attention, which returns its weights)."""
+            out = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, output_attentions=attention_entropy
+            )
+            hidden = out.last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             pooled = self.dropout(pooled)
-            return self.signal_head(pooled), self.target_head(pooled)
+            logits = (self.signal_head(pooled), self.target_head(pooled))
+            if attention_entropy:
+                return (*logits, mean_attention_entropy(out.attentions, attention_mask))
+            return logits
 
     return _SignalsNet
+
+
+def mean_attention_entropy(attentions: Sequence[Any], attention_mask: Any) -> Any:
+    """Entropy of each token's attention, averaged over heads, tokens and rows, summed over layers.
+
+    Entropy-based attention regularisation (EAR; Attanasio et al., 2022, "Entropy-based Attention
+    Regularization Frees Unintended Bias Mitigation from Lists"): a loss that rewards this entropy keeps
+    a layer from attending mostly to a few tokens, which is how a classifier comes to fire on a group's
+    name whatever the rest of the sentence says, without a list of the words to distrust. Per layer,
+    the heads' attention is averaged, padding is left out (rows and columns), and each token's entropy
+    is averaged over the row's tokens, then over the rows.
+    """
+    torch = _torch()
+    mask = attention_mask.to(torch.float32)
+    layers = torch.stack([a.float() for a in attentions]).mean(dim=2)  # layers x rows x tokens x tokens
+    layers = layers * mask[None, :, None, :]
+    layers = layers / layers.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+    entropy = -(layers * torch.log(layers.clamp(min=1e-12))).sum(dim=-1)  # layers x rows x tokens
+    per_row = (entropy * mask[None]).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)[None]
+    return per_row.mean(dim=1).sum()
 
 
 class _LazyNet:
