@@ -18,7 +18,8 @@ import numpy as np
 from sklearn.base import clone
 
 from signals.evaluation import signal_metrics
-from signals.models.baseline import MODEL_FILE, BaselineModel
+from signals.models.baseline import BaselineModel
+from signals.models.ngram import MODEL_FILE, NgramModel
 from signals.schema import SIGNALS
 
 log = logging.getLogger("bench.baseline")
@@ -58,7 +59,7 @@ def main(dataset: str = "data/processed") -> None:
         model.save(tmp)
         size_mb = (Path(tmp) / MODEL_FILE).stat().st_size / 1e6
         started = time.perf_counter()
-        BaselineModel.load(tmp)
+        NgramModel.load(tmp)
         load_seconds = time.perf_counter() - started
     log.info(
         "defaults: fit %.0fs on %d rows, %d features; predict %.2f ms/text; file %.1f MB; load %.1fs",

@@ -14,8 +14,8 @@ local signals model directory (one holding ``signals.json``):
 
 Nothing else is a model: other URI schemes (``s3://``, ``file://``, ``http://``) are refused.
 ``reload_target`` adds the server's rule for ``/admin/reload``: registry URIs, or directories under
-the configured model roots (``SIGNALS_MODEL_ROOTS``), because a baseline model is a joblib pickle and
-loading one runs code.
+the configured model roots (``SIGNALS_MODEL_ROOTS``), because a baseline model written before
+2026-12-06 is a joblib pickle (``baseline.joblib``) and loading one runs code.
 
 The registry's names (model ``signals``, aliases ``champion`` / ``challenger``) and the tracking-store
 settings live here; ``signals.tracking`` holds the MLflow operations (logging, registering, promoting).

@@ -266,8 +266,8 @@ def _load_routed(directory: Path) -> tuple[SignalModel, ModelInfo]:
 class Route:
     """A second model for some languages, in a sub-folder of the model directory; loaded on first use.
 
-    ``sha256`` (of its weights: ``model.onnx``, or ``baseline.joblib`` for a TF-IDF model, a pickle that is
-    only loaded once its hash matches) is checked when it loads; a mismatch is an error.
+    ``sha256`` (of its weights: ``model.onnx``, or ``baseline.npz`` for a TF-IDF model; ``baseline.joblib``,
+    a pickle, in one written before 2026-12-06) is checked when it loads; a mismatch is an error.
     """
 
     def __init__(

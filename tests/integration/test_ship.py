@@ -83,7 +83,7 @@ def test_ship_a_route_for_other_languages(tmp_path: Path, mlflow_store: str) -> 
     result = runner.invoke(app, ["ship", str(candidate), "--to", str(shipped), "--route", "polar"])
     assert result.exit_code == 0, result.output
     routes = json.loads((shipped / "signals.json").read_text())["routes"]
-    digest = hashlib.sha256((shipped / "polar" / "baseline.joblib").read_bytes()).hexdigest()
+    digest = hashlib.sha256((shipped / "polar" / "baseline.npz").read_bytes()).hexdigest()
     assert routes == [{"path": "polar", "languages": ["es", "it"], "sha256": digest}]
     scorer = load_scorer(shipped)
     es = scorer.score("Los políticos de la izquierda son traidores.", languages="es")
@@ -122,6 +122,6 @@ def test_ship_a_route_for_other_languages(tmp_path: Path, mlflow_store: str) -> 
     assert json.loads((shipped / "signals.json").read_text())["routes"] == routes
 
     # Weights changed behind the manifest's back are refused when the route loads.
-    (shipped / "polar" / "baseline.joblib").write_bytes(b"not the shipped weights")
+    (shipped / "polar" / "baseline.npz").write_bytes(b"not the shipped weights")
     with pytest.raises(ValueError, match="is not the manifest's"):
         load_scorer(shipped).score("Los políticos son traidores.", languages="es")

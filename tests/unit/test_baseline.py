@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from signals.models import ModelInfo, load_model_dir
-from signals.models.baseline import MODEL_FILE, BaselineModel
+from signals.models import ModelInfo, load_model_dir, weights_file
+from signals.models.baseline import BaselineModel
+from signals.models.ngram import LEGACY_FILE, MODEL_FILE, NgramModel, char_wb_ngrams, word_ngrams
 from signals.schema import SIGNALS
 
 HATE, THREAT, OFFENSIVE, POLARIZATION = range(len(SIGNALS))
@@ -96,7 +98,7 @@ def test_all_unknown_signal_predicts_constant_prior(fitted: BaselineModel) -> No
     assert fitted.n_known_["polarization"] == 0
     probs = fitted.predict_proba(["those vermin", "lovely"])
     np.testing.assert_array_equal(probs[:, POLARIZATION], [0.0, 0.0])
-    assert fitted.top_features("those vermin", "polarization") == []
+    assert fitted.to_ngram().top_features("those vermin", "polarization") == []
 
 
 def test_masked_rows_do_not_influence_a_signals_classifier() -> None:
@@ -130,26 +132,47 @@ def test_masked_rows_do_not_influence_a_signals_classifier() -> None:
     assert not np.allclose(model.classifiers_["threat"].coef_, zero.classifiers_["threat"].coef_)
 
 
-def test_save_load_round_trip_gives_identical_probabilities(fitted: BaselineModel, tmp_path: Path) -> None:
-    texts = ["i will shoot you", "lovely weather", "those vermin", ""]
+def test_save_load_round_trip_scores_as_the_estimator(fitted: BaselineModel, tmp_path: Path) -> None:
+    texts = ["i will shoot you", "lovely weather", "those vermin", "", "  two  spaces\tand a tab "]
     path = fitted.save(tmp_path / "model")
     assert path == tmp_path / "model" / MODEL_FILE and path.is_file()
-    loaded = BaselineModel.load(tmp_path / "model")
-    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
-    assert loaded.get_params() == fitted.get_params()
+    loaded = NgramModel.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.predict_proba(texts), fitted.predict_proba(texts), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_proba("those vermin"), fitted.predict_proba("those vermin"), atol=1e-6
+    )
 
 
-def test_load_model_dir_dispatches_to_baseline(fitted: BaselineModel, tmp_path: Path) -> None:
+def test_the_saved_file_holds_arrays_only(fitted: BaselineModel, tmp_path: Path) -> None:
+    fitted.save(tmp_path)
+    with np.load(tmp_path / MODEL_FILE, allow_pickle=False) as data:  # raises on any pickled object
+        assert {data[k].dtype.kind for k in data.files} <= {"f", "i", "b", "S", "U"}
+
+
+def test_load_model_dir_dispatches_to_the_numpy_scorer(fitted: BaselineModel, tmp_path: Path) -> None:
     fitted.save(tmp_path)
     ModelInfo(name="baseline-test", version="1", format="baseline").save(tmp_path)
     model, info = load_model_dir(tmp_path)
-    assert isinstance(model, BaselineModel) and info.format == "baseline"
-    np.testing.assert_array_equal(model.predict_proba(["idiot"]), fitted.predict_proba(["idiot"]))
+    assert isinstance(model, NgramModel) and info.format == "baseline"
+    assert weights_file(tmp_path) == tmp_path / MODEL_FILE
+    np.testing.assert_allclose(model.predict_proba(["idiot"]), fitted.predict_proba(["idiot"]), atol=1e-6)
+
+
+def test_a_directory_written_before_the_npz_still_loads(fitted: BaselineModel, tmp_path: Path) -> None:
+    import joblib
+
+    joblib.dump(fitted, tmp_path / LEGACY_FILE)
+    ModelInfo(name="baseline-test", version="1", format="baseline").save(tmp_path)
+    model, _ = load_model_dir(tmp_path)
+    assert isinstance(model, BaselineModel)
+    assert weights_file(tmp_path) == tmp_path / LEGACY_FILE
 
 
 def test_load_from_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=MODEL_FILE):
-        BaselineModel.load(tmp_path)
+        NgramModel.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match=MODEL_FILE):
+        BaselineModel.load_legacy(tmp_path)
 
 
 def test_weights_are_float32(fitted: BaselineModel) -> None:
@@ -158,13 +181,38 @@ def test_weights_are_float32(fitted: BaselineModel) -> None:
 
 
 def test_top_features_name_the_ngrams_that_drove_the_score(fitted: BaselineModel) -> None:
-    top = fitted.top_features("you are vermin and the weather is lovely", "hate", k=5)
+    model = fitted.to_ngram()
+    text = "you are vermin and the weather is lovely"
+    top = model.top_features(text, "hate", k=5)
     assert 0 < len(top) <= 5
     assert [f.weight for f in top] == sorted((f.weight for f in top), reverse=True)
     assert all(f.weight > 0 and f.kind in ("word", "char") for f in top)
     assert any(f.kind == "word" and f.ngram == "vermin" for f in top)
+    # the contributions are the estimator's: tf-idf value x coefficient of that n-gram
+    x = fitted._features([text])
+    names = [(k, n) for k, v in fitted.vectorizer_.transformer_list for n in v.get_feature_names_out()]
+    coef = fitted.classifiers_["hate"].coef_[0]
+    expected = {names[i]: float(v * coef[i]) for i, v in zip(x.indices, x.data, strict=True)}
+    for f in top:
+        assert f.weight == pytest.approx(expected[(f.kind, f.ngram)], abs=1e-6)
     with pytest.raises(ValueError, match="unknown signal"):
-        fitted.top_features("x", "spam")
+        model.top_features("x", "spam")
+
+
+def test_ngrams_are_the_vectorizers_own() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Ab", "a", "", "  lots   of\tspace\n", "hyphen-ated don't", "ÉCOLE Straße", "x" * 12, "ab cd"]
+    for low, high in [(1, 1), (1, 2), (2, 3), (1, 3)]:
+        word = TfidfVectorizer(analyzer="word", ngram_range=(low, high), token_pattern=r"(?u)\b\w+\b")
+        analyse = word.build_analyzer()
+        pattern = re.compile(word.token_pattern)
+        for t in texts:
+            assert word_ngrams(t.lower(), pattern, low, high) == analyse(t), (t, low, high)
+    for low, high in [(2, 5), (1, 3), (3, 3)]:
+        analyse = TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high)).build_analyzer()
+        for t in texts:
+            assert char_wb_ngrams(t.lower(), low, high) == analyse(t), (t, low, high)
 
 
 def test_sgd_classifier_also_learns() -> None:
@@ -202,6 +250,7 @@ scorer = load_scorer(sys.argv[1])
 score = scorer.score(["those vermin should leave", "lovely weather today"], spans=True)
 assert score[0].scores["hate"] > score[1].scores["hate"], score
 assert "torch" not in sys.modules
+assert "sklearn" not in sys.modules and "scipy" not in sys.modules, "a baseline model is served with numpy"
 try:
     import torch  # noqa: F401
 except ImportError:

@@ -1,9 +1,10 @@
 """Model artifacts: one directory per model, described by a ``signals.json`` manifest.
 
-Every model family (``baseline`` TF-IDF + linear, ``onnx`` fine-tuned MiniLM) saves itself into a
-directory holding its files plus the manifest, and ``load_model_dir`` dispatches on the manifest's
-``format``. Label names, thresholds and calibration travel inside the artifact, so a scorer never needs
-the training config. MLflow pyfunc models wrap the same directory.
+Every model family (``baseline`` TF-IDF + linear, scored by ``ngram`` with numpy alone; ``onnx``
+fine-tuned MiniLM) saves itself into a directory holding its files plus the manifest, and
+``load_model_dir`` dispatches on the manifest's ``format``. Label names, thresholds and calibration
+travel inside the artifact, so a scorer never needs the training config. MLflow pyfunc models wrap the
+same directory.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from signals.models import ngram
 from signals.schema import SIGNALS, TARGETS
 
 MANIFEST = "signals.json"
@@ -80,7 +82,9 @@ class ModelInfo:
 
 
 #: The file holding a model's weights, per format: what a route's ``sha256`` is the hash of.
-WEIGHTS_FILES = {"onnx": "model.onnx", "baseline": "baseline.joblib"}
+WEIGHTS_FILES = {"onnx": "model.onnx", "baseline": ngram.MODEL_FILE}
+#: Weights files of directories written before their format changed (read when the current one is absent).
+LEGACY_WEIGHTS_FILES = {"baseline": ngram.LEGACY_FILE}
 
 
 def weights_file(directory: str | Path) -> Path:
@@ -88,7 +92,9 @@ def weights_file(directory: str | Path) -> Path:
     info = ModelInfo.load(Path(directory))
     if info.format not in WEIGHTS_FILES:
         raise ValueError(f"{directory}: unknown model format {info.format!r}")
-    return Path(directory) / WEIGHTS_FILES[info.format]
+    path = Path(directory) / WEIGHTS_FILES[info.format]
+    legacy = Path(directory) / LEGACY_WEIGHTS_FILES.get(info.format, WEIGHTS_FILES[info.format])
+    return legacy if not path.is_file() and legacy.is_file() else path
 
 
 def load_model_dir(directory: str | Path) -> tuple[SignalModel, ModelInfo]:
@@ -96,9 +102,11 @@ def load_model_dir(directory: str | Path) -> tuple[SignalModel, ModelInfo]:
     directory = Path(directory)
     info = ModelInfo.load(directory)
     if info.format == "baseline":
-        from signals.models.baseline import BaselineModel
+        if weights_file(directory).name == LEGACY_WEIGHTS_FILES["baseline"]:
+            from signals.models.baseline import BaselineModel  # scikit-learn: only for such old files
 
-        return BaselineModel.load(directory), info
+            return BaselineModel.load_legacy(directory), info
+        return ngram.NgramModel.load(directory), info
     if info.format == "onnx":
         from signals.models.onnx import OnnxModel
 

@@ -1,8 +1,9 @@
 """Baseline model: TF-IDF word and character n-grams + one linear classifier per signal.
 
-Why this shape: a sparse linear model trains in minutes on two CPU cores, is small on disk, needs only
-scikit-learn/scipy/joblib to load, and every score decomposes into n-gram contributions an analyst can
-read (``top_features``). It is the floor any fine-tuned model has to beat.
+Why this shape: a sparse linear model trains in minutes on two CPU cores, is small on disk, and every
+score decomposes into n-gram contributions an analyst can read (``NgramModel.top_features``). It is the
+floor any fine-tuned model has to beat. It fits with scikit-learn; a model directory holds its arrays
+(``baseline.npz``), which ``signals.models.ngram`` scores with numpy alone.
 
 Public corpora label different signals, so a row carries -1 (unknown) for the signals its corpus says
 nothing about. Each signal's classifier is therefore trained only on the rows where that signal is
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import joblib
 import numpy as np
@@ -33,22 +34,13 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
+from signals.models.ngram import LEGACY_FILE, MODEL_FILE, NgramModel
 from signals.schema import SIGNALS, UNKNOWN
 
 log = logging.getLogger(__name__)
 
-#: File name of the fitted estimator inside a model directory (next to the ``signals.json`` manifest).
-MODEL_FILE = "baseline.joblib"
 
 CLASSIFIERS = ("logreg", "sgd")
-
-
-class FeatureContribution(NamedTuple):
-    """One n-gram's share of a signal's score: ``weight`` = tf-idf value x classifier coefficient."""
-
-    kind: str  # "word" or "char"
-    ngram: str
-    weight: float
 
 
 def _as_texts(texts: str | Sequence[str]) -> list[str]:
@@ -244,68 +236,31 @@ class BaselineModel(BaseEstimator):
         """0/1 per signal at probability 0.5 (operating thresholds live in the model manifest)."""
         return (self.predict_proba(texts) >= 0.5).astype(int)
 
-    # -- evidence -------------------------------------------------------------------------------------
-
-    def _names(self) -> list[tuple[str, np.ndarray]]:
-        # Built lazily and kept out of the saved file: the names duplicate the vocabulary.
-        cache = self.__dict__.get("_names_cache")
-        if cache is None:
-            cache = [(name, vec.get_feature_names_out()) for name, vec in self.vectorizer_.transformer_list]
-            self.__dict__["_names_cache"] = cache
-        return cache
-
-    def top_features(self, text: str, signal: str, k: int = 10) -> list[FeatureContribution]:
-        """The ``k`` n-grams of ``text`` that push ``signal``'s score up most (evidence for analysts).
-
-        Contributions are tf-idf value x coefficient in log-odds, so they add up (with the intercept)
-        to the classifier's logit. Only positive contributions are returned, largest first; a signal
-        without a classifier has none.
-        """
-        check_is_fitted(self)
-        if signal not in self.signals_:
-            raise ValueError(f"unknown signal {signal!r}; expected one of {self.signals_}")
-        clf = self.classifiers_[signal]
-        if clf is None or k <= 0:
-            return []
-        x = self._features(_as_texts(text))
-        weights = x.data * clf.coef_[0, x.indices]
-        order = np.argsort(-weights)[:k]
-        out = []
-        for pos in order:
-            if weights[pos] <= 0:
-                break
-            idx = int(x.indices[pos])
-            for kind, names in self._names():
-                if idx < len(names):
-                    out.append(FeatureContribution(kind, str(names[idx]), float(weights[pos])))
-                    break
-                idx -= len(names)
-        return out
-
     # -- persistence ----------------------------------------------------------------------------------
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state.pop("_names_cache", None)
-        return state
+    def to_ngram(self) -> NgramModel:
+        """The numpy-only scoring form of this fitted model (``signals.models.ngram``)."""
+        check_is_fitted(self)
+        return NgramModel.from_baseline(self)
 
     def save(self, directory: str | Path) -> Path:
-        """Write the fitted model to ``directory/baseline.joblib`` (the caller writes ``signals.json``).
+        """Write the fitted model to ``directory/baseline.npz`` (the caller writes ``signals.json``).
 
-        Returns the file path. joblib files are pickles: load only model directories you trust.
+        The file holds ``to_ngram()``'s arrays, which is what a model directory serves; the estimator
+        itself (scikit-learn objects) is not kept. Returns the file path.
         """
-        check_is_fitted(self)
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / MODEL_FILE
-        joblib.dump(self, path, compress=3)
+        path = self.to_ngram().save(directory)
         log.info("saved baseline model to %s (%.1f MB)", path, path.stat().st_size / 1e6)
         return path
 
     @classmethod
-    def load(cls, directory: str | Path) -> BaselineModel:
-        """Read a model written by ``save`` from a model directory."""
-        path = Path(directory) / MODEL_FILE
+    def load_legacy(cls, directory: str | Path) -> BaselineModel:
+        """Read ``baseline.joblib``, the pickled estimator model directories held before 2026-12-06.
+
+        joblib files are pickles: load only model directories you trust (``signals.registry`` keeps
+        them to the configured model roots).
+        """
+        path = Path(directory) / LEGACY_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{directory} holds no baseline model ({MODEL_FILE} missing)")
         model = joblib.load(path)
