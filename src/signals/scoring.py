@@ -198,9 +198,16 @@ def windows(text: str, window_chars: int, pack: bool = True) -> list[tuple[int, 
     its own window. A single sentence longer than the window is cut into window-sized pieces so
     nothing is skipped.
 
+    A text that fits one window is that window, whitespace trimmed, without splitting it: the sentences
+    would all be packed into it anyway, and spaCy (about 65 MB in a server) then loads only once a long
+    text arrives.
+
     >>> windows("Fix the road. Thanks!", 100), windows("Fix the road. Thanks!", 100, pack=False)
     ([(0, 21)], [(0, 13), (14, 21)])
     """
+    if pack and len(text) <= window_chars:
+        begin, end = len(text) - len(text.lstrip()), len(text.rstrip())
+        return [(begin, end)] if end > begin else []
     out: list[tuple[int, int]] = []
     cur: tuple[int, int] | None = None
     for begin, end in sentence_spans(text):

@@ -96,3 +96,39 @@ def test_unpacked_windows_are_the_sentences() -> None:
     text = "One short sentence. " * 5 + "x" * 120
     assert windows(text, 50, pack=False)[:5] == windows(text.strip(), 20)[:5]
     assert len(windows(text, 50, pack=False)) == 5 + 3  # the 120-character sentence cut in three
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fix the road. Thanks!",
+        "  leading and trailing spaces.  ",
+        "Line one\nline two.\n\n",
+        "\u00a0non-breaking\u2003spaces\u3000around\u00a0",
+        "   ",
+        "",
+        "One.Two? Three!\tFour\u2026 five",
+    ],
+)
+def test_a_text_that_fits_one_window_is_its_sentences_packed(text: str) -> None:
+    from signals.scoring import sentence_spans
+
+    sentences = sentence_spans(text)
+    packed = [(sentences[0][0], sentences[-1][1])] if sentences else []
+    assert windows(text, max(len(text), 1)) == packed
+
+
+def test_short_texts_are_scored_without_loading_spacy() -> None:
+    import subprocess
+    import sys
+
+    child = (
+        "import sys\n"
+        "from signals.scoring import windows\n"
+        "assert windows('Fix the road. Thanks!', 100) == [(0, 21)]\n"
+        "assert 'spacy' not in sys.modules\n"
+        "windows('Fix the road. Thanks! ' * 10, 100)\n"
+        "assert 'spacy' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
