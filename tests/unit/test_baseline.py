@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -132,15 +133,27 @@ def test_masked_rows_do_not_influence_a_signals_classifier() -> None:
     assert not np.allclose(model.classifiers_["threat"].coef_, zero.classifiers_["threat"].coef_)
 
 
-def test_save_load_round_trip_scores_as_the_estimator(fitted: BaselineModel, tmp_path: Path) -> None:
-    texts = ["i will shoot you", "lovely weather", "those vermin", "", "  two  spaces\tand a tab "]
+def scikit_learn_proba(model: BaselineModel, texts: list[str]) -> np.ndarray:
+    """The probabilities scikit-learn's own vectorizers and classifiers give (the reference)."""
+    X = model.vectorizer_.transform(texts)
+    return np.stack(
+        [
+            np.full(len(texts), model.priors_[s]) if c is None else c.predict_proba(X)[:, 1]
+            for s, c in model.classifiers_.items()
+        ],
+        axis=1,
+    )
+
+
+def test_scores_are_scikit_learns_and_survive_the_round_trip(fitted: BaselineModel, tmp_path: Path) -> None:
+    texts = ["i will shoot you", "lovely weather", "those vermin", "", "  two  spaces\tand a tab ", "ÉCOLE"]
+    reference = scikit_learn_proba(fitted, texts)
+    np.testing.assert_allclose(fitted.predict_proba(texts), reference, atol=1e-6)
     path = fitted.save(tmp_path / "model")
     assert path == tmp_path / "model" / MODEL_FILE and path.is_file()
     loaded = NgramModel.load(tmp_path / "model")
-    np.testing.assert_allclose(loaded.predict_proba(texts), fitted.predict_proba(texts), atol=1e-6)
-    np.testing.assert_allclose(
-        loaded.predict_proba("those vermin"), fitted.predict_proba("those vermin"), atol=1e-6
-    )
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    np.testing.assert_allclose(loaded.predict_proba("those vermin"), reference[2], atol=1e-6)
 
 
 def test_the_saved_file_holds_arrays_only(fitted: BaselineModel, tmp_path: Path) -> None:
@@ -161,11 +174,16 @@ def test_load_model_dir_dispatches_to_the_numpy_scorer(fitted: BaselineModel, tm
 def test_a_directory_written_before_the_npz_still_loads(fitted: BaselineModel, tmp_path: Path) -> None:
     import joblib
 
-    joblib.dump(fitted, tmp_path / LEGACY_FILE)
+    old = copy.copy(fitted)
+    del old.ngram_  # as pickled before the numpy scorer existed
+    joblib.dump(old, tmp_path / LEGACY_FILE)
     ModelInfo(name="baseline-test", version="1", format="baseline").save(tmp_path)
     model, _ = load_model_dir(tmp_path)
     assert isinstance(model, BaselineModel)
     assert weights_file(tmp_path) == tmp_path / LEGACY_FILE
+    np.testing.assert_array_equal(
+        model.predict_proba(["vermin", "lovely"]), fitted.predict_proba(["vermin", "lovely"])
+    )
 
 
 def test_load_from_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
@@ -189,7 +207,7 @@ def test_top_features_name_the_ngrams_that_drove_the_score(fitted: BaselineModel
     assert all(f.weight > 0 and f.kind in ("word", "char") for f in top)
     assert any(f.kind == "word" and f.ngram == "vermin" for f in top)
     # the contributions are the estimator's: tf-idf value x coefficient of that n-gram
-    x = fitted._features([text])
+    x = fitted.vectorizer_.transform([text])
     names = [(k, n) for k, v in fitted.vectorizer_.transformer_list for n in v.get_feature_names_out()]
     coef = fitted.classifiers_["hate"].coef_[0]
     expected = {names[i]: float(v * coef[i]) for i, v in zip(x.indices, x.data, strict=True)}

@@ -212,25 +212,19 @@ class BaselineModel(BaseEstimator):
         self.n_known_ = n_known
         self.signals_ = list(SIGNALS)
         self.n_features_ = int(X.shape[1])
+        self.ngram_ = NgramModel.from_baseline(self)
         return self
-
-    def _features(self, docs: list[str]) -> sparse.csr_matrix:
-        return sparse.csr_matrix(self.vectorizer_.transform(docs))
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """Raw per-signal probabilities, shape ``(n, len(SIGNALS))`` in ``signals_`` order.
 
-        One string gives a 1-D array of ``len(SIGNALS)`` (same shape in, same shape out).
+        One string gives a 1-D array of ``len(SIGNALS)`` (same shape in, same shape out). Scored by
+        ``to_ngram()``, as a saved model directory is served, so calibration, thresholds and evaluation
+        see the served numbers (scikit-learn's own transform differs by about 1e-7).
         """
-        check_is_fitted(self)
-        docs = _as_texts(texts)
-        out = np.empty((len(docs), len(self.signals_)), dtype=float)
-        if docs:
-            X = self._features(docs)
-            for j, signal in enumerate(self.signals_):
-                clf = self.classifiers_[signal]
-                out[:, j] = self.priors_[signal] if clf is None else clf.predict_proba(X)[:, 1]
-        return out[0] if isinstance(texts, str) else out
+        if not isinstance(texts, str):
+            texts = _as_texts(texts)
+        return self.to_ngram().predict_proba(texts)
 
     def predict(self, texts: str | Sequence[str]) -> np.ndarray:
         """0/1 per signal at probability 0.5 (operating thresholds live in the model manifest)."""
@@ -241,7 +235,9 @@ class BaselineModel(BaseEstimator):
     def to_ngram(self) -> NgramModel:
         """The numpy-only scoring form of this fitted model (``signals.models.ngram``)."""
         check_is_fitted(self)
-        return NgramModel.from_baseline(self)
+        if "ngram_" not in self.__dict__:  # unpickled from a baseline.joblib written before it existed
+            self.ngram_ = NgramModel.from_baseline(self)
+        return self.ngram_
 
     def save(self, directory: str | Path) -> Path:
         """Write the fitted model to ``directory/baseline.npz`` (the caller writes ``signals.json``).
