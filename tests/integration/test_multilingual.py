@@ -41,6 +41,8 @@ def test_manifest_records_the_routed_model_hash() -> None:
         weights = weights_file(DEFAULT_MODEL_DIR / route["path"])
         assert hashlib.sha256(weights.read_bytes()).hexdigest() == route["sha256"]
         assert weights.stat().st_size < 40e6
+    # the polarization route is arrays scored with numpy, not a pickle that needs scikit-learn
+    assert weights_file(DEFAULT_MODEL_DIR / "polar").name == "baseline.npz"
 
 
 def test_other_polar_languages_get_polarization_only() -> None:

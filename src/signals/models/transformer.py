@@ -227,8 +227,9 @@ class TransformerConfig:
     #: Entropy-based attention regularisation (0 = off): the loss subtracts this weight times the
     #: encoder's mean attention entropy (``transformer_net.mean_attention_entropy``; summed over layers),
     #: so no layer learns to look mostly at a few words, such as a group's name. 0.01 is the paper's
-    #: value. Training then runs with eager attention (the weights must be returned), about a fifth
-    #: slower; the exported model is the same graph.
+    #: value. Training then runs with eager attention (the weights must be returned; no slower on the
+    #: 3-layer student on 2 cores, 2026-12-06); the exported model is the same graph. Measured on
+    #: ``minilm3.v9`` at 0.01 and 0.1, not adopted (docs/minilm.md).
     attention_entropy_weight: float = 0.0
     #: Epochs without a validation improvement before stopping.
     patience: int = 1
