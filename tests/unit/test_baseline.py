@@ -146,7 +146,15 @@ def scikit_learn_proba(model: BaselineModel, texts: list[str]) -> np.ndarray:
 
 
 def test_scores_are_scikit_learns_and_survive_the_round_trip(fitted: BaselineModel, tmp_path: Path) -> None:
-    texts = ["i will shoot you", "lovely weather", "those vermin", "", "  two  spaces\tand a tab ", "ÉCOLE"]
+    texts = [
+        "i will shoot you",
+        "lovely weather",
+        "those vermin",
+        "",
+        "  two  spaces\tand a tab ",
+        "ÉCOLE",
+        "\ud800 vermin",
+    ]
     reference = scikit_learn_proba(fitted, texts)
     np.testing.assert_allclose(fitted.predict_proba(texts), reference, atol=1e-6)
     path = fitted.save(tmp_path / "model")

@@ -66,6 +66,11 @@ def char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
     return grams
 
 
+def _utf8(text: str) -> bytes:
+    # a lone surrogate (JSON can carry one) is encoded as its three bytes rather than failing
+    return text.encode("utf-8", "surrogatepass")
+
+
 class _Vocabulary:
     """n-gram -> column, as a sorted byte array and the column of each entry."""
 
@@ -75,10 +80,10 @@ class _Vocabulary:
 
     @classmethod
     def build(cls, vocabulary: dict[str, int], offset: int) -> _Vocabulary:
-        terms = sorted(vocabulary, key=lambda t: t.encode("utf-8"))
+        terms = sorted(vocabulary, key=_utf8)
         if any(t.endswith("\0") for t in terms):
             raise ValueError("an n-gram ends in NUL, which a byte array cannot hold")
-        keys = np.array([t.encode("utf-8") for t in terms], dtype=bytes)
+        keys = np.array([_utf8(t) for t in terms], dtype=bytes)
         columns = np.array([vocabulary[t] + offset for t in terms], dtype=np.int32)
         return cls(keys, columns)
 
@@ -88,7 +93,7 @@ class _Vocabulary:
         if not grams or not len(self.keys):
             return out
         # n-grams hold no newline (texts are split on whitespace), so one join encodes them all at once
-        encoded = "\n".join(grams).encode("utf-8").split(b"\n")
+        encoded = _utf8("\n".join(grams)).split(b"\n")
         # a longer query would be cut to the width by numpy and could match a shorter entry
         fits = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) <= self.width
         query = np.array(encoded, dtype=bytes)[fits].astype(self.keys.dtype)
@@ -99,7 +104,7 @@ class _Vocabulary:
 
     def names(self, size: int) -> np.ndarray:
         names = np.empty(size, dtype=object)
-        names[self.columns] = [k.decode("utf-8") for k in self.keys]
+        names[self.columns] = [k.decode("utf-8", "surrogatepass") for k in self.keys]
         return names
 
 
