@@ -254,6 +254,16 @@ def _identifier() -> _ByteNaiveBayes:
     return model
 
 
+def load_identifier() -> None:
+    """Load the identifier now rather than on the first text.
+
+    Building its compact model holds py3langid's full one for a moment (about 90 MB more). A process
+    that does it before loading its models has that moment on a small heap: ``load_scorer`` does, and a
+    server's start-up peak fell from 304 to about 210 MB (docs/benchmarks.md).
+    """
+    _identifier()
+
+
 def _release_freed_memory() -> None:
     """Give memory freed on the C heap back to the system (glibc ``malloc_trim``; elsewhere nothing)."""
     import contextlib

@@ -59,7 +59,7 @@ from typing import Any, overload
 import numpy as np
 
 from signals.calibration import apply_calibrator, apply_offset
-from signals.language import detect_many, normalize_code
+from signals.language import detect_many, load_identifier, normalize_code
 from signals.models import ModelInfo, SignalModel, load_model_dir, weights_file
 from signals.normalize import normalize
 from signals.registry import DEFAULT_MODEL_DIR as DEFAULT_MODEL_DIR  # the shipped champion
@@ -589,6 +589,7 @@ def load_scorer(uri: str | os.PathLike[str] | None = None, window_chars: int = 1
     (``signals.registry.resolve``).
     """
     directory = resolve(uri)
+    load_identifier()  # before the models: its build's transient memory then lands on a small heap
     model, info = load_model_dir(directory)
     sources = load_sources(directory, info)
     log.info(
