@@ -259,7 +259,7 @@ def load_identifier() -> None:
 
     Building its compact model holds py3langid's full one for a moment (about 90 MB more). A process
     that does it before loading its models has that moment on a small heap: ``load_scorer`` does, and a
-    server's start-up peak fell from 304 to about 210 MB (docs/benchmarks.md).
+    server's start-up peak fell from 304 to 227 MB (docs/benchmarks.md).
     """
     _identifier()
 
