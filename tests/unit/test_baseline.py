@@ -154,6 +154,7 @@ def test_scores_are_scikit_learns_and_survive_the_round_trip(fitted: BaselineMod
         "  two  spaces\tand a tab ",
         "ÉCOLE",
         "\ud800 vermin",
+        "vermin\x00 lovely\x00\x00",
     ]
     reference = scikit_learn_proba(fitted, texts)
     np.testing.assert_allclose(fitted.predict_proba(texts), reference, atol=1e-6)

@@ -93,9 +93,12 @@ class _Vocabulary:
         if not grams or not len(self.keys):
             return out
         # n-grams hold no newline (texts are split on whitespace), so one join encodes them all at once
-        encoded = _utf8("\n".join(grams)).split(b"\n")
+        joined = _utf8("\n".join(grams))
+        encoded = joined.split(b"\n")
         # a longer query would be cut to the width by numpy and could match a shorter entry
         fits = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) <= self.width
+        if b"\0" in joined:  # numpy drops trailing NULs, so "ab\0" would match "ab"; no entry ends in one
+            fits &= np.fromiter((not e.endswith(b"\0") for e in encoded), dtype=bool, count=len(encoded))
         query = np.array(encoded, dtype=bytes)[fits].astype(self.keys.dtype)
         at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
         hit = self.keys[at] == query
