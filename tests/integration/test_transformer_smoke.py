@@ -374,3 +374,45 @@ def test_attention_entropy_regularisation_spreads_attention() -> None:
     assert regularised[0] > plain[0]  # plain training narrows the attention, the regulariser keeps it wide
     # the trained network is handed back with the attention it was built with
     assert plain[1] == regularised[1] == "sdpa"
+
+
+def test_group_negatives_weigh_more_in_the_hate_loss_only() -> None:
+    import random
+
+    from tokenizers import Tokenizer
+
+    from signals.models.transformer_data import build_training_rows
+    from signals.models.transformer_net import base_model_dir
+
+    texts = [  # told apart below by their labels: the offensive label differs
+        ("Muslims run the bakery on our street", {"hate": 0, "offensive": 0}),
+        ("Muslims are vermin", {"hate": 1, "offensive": 1}),
+        ("the bakery on our street is lovely", {"hate": 0}),
+    ]
+    rows = []
+    for i, (text, labels) in enumerate(texts):
+        row = {"id": f"a-{i}", "text": text, "source": "a", "lang": "en"}
+        row.update({s: labels.get(s, UNKNOWN) for s in SIGNALS})
+        row.update({c: UNKNOWN for c in TARGET_COLUMNS})
+        rows.append(row)
+    train = datasets.Dataset.from_dict({c: [r[c] for r in rows] for c in DATASET_COLUMNS})
+    tokenizer = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
+    hate, offensive = SIGNALS.index("hate"), SIGNALS.index("offensive")
+
+    def scale(factor: float) -> dict[str, np.ndarray]:
+        config = TransformerConfig(**{**TINY, "augment_rate": 0.0, "group_negative_factor": factor})
+        encoded, signal_scale = build_training_rows(
+            config, {"train": train}, tokenizer, np.random.default_rng(0), random.Random(0)
+        )
+        assert len(encoded.ids) == len(texts)
+        by_label = {(0, 0): "benign group", (1, 1): "hateful group", (0, UNKNOWN): "benign"}
+        return {
+            by_label[(int(y[hate]), int(y[offensive]))]: signal_scale[i] for i, y in enumerate(encoded.labels)
+        }
+
+    assert all((row == 1.0).all() for row in scale(1.0).values())
+    weighted = scale(3.0)
+    # only the benign row that names a group, and only in its hate loss
+    assert weighted["benign group"][hate] == 3.0
+    assert (np.delete(weighted["benign group"], hate) == 1.0).all()
+    assert (weighted["hateful group"] == 1.0).all() and (weighted["benign"] == 1.0).all()

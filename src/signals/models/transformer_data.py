@@ -202,11 +202,16 @@ def civic_negative_weights(texts: Sequence[str], weight: float, group_factor: fl
     >>> civic_negative_weights(["Fix the potholes.", "I identify as a Muslim woman."], 0.5, 4.0).tolist()
     [0.5, 2.0]
     """
+    weights = np.full(len(texts), float(weight))
+    weights[names_a_group(texts)] *= group_factor
+    return weights
+
+
+def names_a_group(texts: Sequence[str]) -> np.ndarray:
+    """Whether each text names a group (``polis_opendata.GROUP_WORDS``)."""
     from signals.corpora.polis_opendata import GROUP_WORDS
 
-    weights = np.full(len(texts), float(weight))
-    weights[[bool(GROUP_WORDS.search(t)) for t in texts]] *= group_factor
-    return weights
+    return np.array([bool(GROUP_WORDS.search(t)) for t in texts], dtype=bool)
 
 
 def no_soft_labels(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -342,6 +347,9 @@ def build_training_rows(
         texts += [obfuscate(normalize(texts[i]), pyrng) for i in aug]
         columns = _append(columns, [a[aug] for a in columns])
     signal_scale = np.ones((len(texts), len(SIGNALS)), dtype=np.float32)
+    if config.group_negative_factor != 1.0:
+        hate = SIGNALS.index("hate")
+        signal_scale[names_a_group(texts) & (columns[0][:, hate] == 0), hate] = config.group_negative_factor
     n_templates = 0
     if config.augment_templates:
         t_texts, t_labels, t_targets = template_rows()
