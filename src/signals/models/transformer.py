@@ -213,7 +213,8 @@ class TransformerConfig:
     #: Corpus rows labelled not hate that name a group (``polis_opendata.GROUP_WORDS``) weigh this many
     #: times more in the hate loss (1 = off): the reweighting of Dixon et al. (2018) against a
     #: classifier that learns "names a group" as "hate". 14,787 such rows against 8,493 hateful ones
-    #: that name a group in data/processed's train split.
+    #: that name a group in data/processed's train split. Measured at 3 on ``minilm3.v9``, not adopted
+    #: (docs/minilm.md).
     group_negative_factor: float = 1.0
     #: Row weight of the team's labelled civic comments of the training half (0 = none):
     #: ``polis_civic_train_labels.csv`` (``polis_opendata.load_civic_train``, docs/civic-labels.md), all
