@@ -33,8 +33,8 @@ reviewed or flagged, and do not count in its priority. Callers see one ``Scorer`
 
 **Languages a deployment scores.** ``SIGNALS_LANGUAGES`` (``"en,es"``; unset or empty: every language
 the manifest routes) limits the routed languages a process scores: texts in the others are answered
-``supported`` false and their models never load. Each routed model adds about 100-140 MB once its first
-text arrives, and a few English texts misread as another language are enough to load it
+``supported`` false and their models never load. The routed models add about 80-90 MB to a server once
+their first texts arrive, and a few English texts misread as another language are enough to load them
 (docs/languages.md), so an English-only deployment that must stay small sets ``SIGNALS_LANGUAGES=en``.
 The model's own languages are always scored.
 """

@@ -119,7 +119,7 @@ class NgramModel:
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> None:
-        self.params = params
+        self.arrays, self.params = arrays, params  # what ``save`` writes
         self.signals: list[str] = list(params["signals"])
         self.priors = np.asarray(arrays["priors"], dtype=float)
         self.fitted = np.asarray(arrays["fitted"], dtype=bool)
@@ -191,18 +191,7 @@ class NgramModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / MODEL_FILE
-        arrays = {
-            "priors": self.priors,
-            "fitted": self.fitted,
-            "coef": self.coef,
-            "intercept": self.intercept,
-            "idf": self.idf,
-            "word_keys": self.words.keys,
-            "word_columns": self.words.columns,
-            "char_keys": self.chars.keys,
-            "char_columns": self.chars.columns,
-            "params": np.array(json.dumps(self.params, sort_keys=True)),
-        }
+        arrays = {**self.arrays, "params": np.array(json.dumps(self.params, sort_keys=True))}
         with path.open("wb") as fh:  # a file object: numpy would otherwise append ".npz" to the name
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         return path
