@@ -43,6 +43,7 @@ _CASES: list[tuple[str, str, str, dict[str, int]]] = [
     ("es", "hate", "Estos inmigrantes ilegales son parásitos que viven de nuestros impuestos.", _H1),
     ("es", "hate", "A las mujeres que denuncian habría que callarlas a palos.", _H1),
     ("es", "hate", "Los negros son inferiores y siempre lo serán.", _H1),
+    ("es", "hate", "Los inmigrantes son una plaga y hay que echarlos.", _H1),  # issue 17's example
     ("es", "benign_group", "Los inmigrantes aportan mucho a la economía de nuestro país.", _H0),
     ("es", "benign_group", "Las mujeres merecen el mismo salario que los hombres.", _H0),
     ("es", "benign_group", "Mi vecina es musulmana y es una persona maravillosa.", _H0),
@@ -73,6 +74,7 @@ _CASES: list[tuple[str, str, str, dict[str, int]]] = [
     ("ar", "hate", "السود عبيد وما بيفهموا شي", _H1),
     ("ar", "hate", "هالعمال الأجانب حيوانات ولازم ينطردوا كلهم", _H1),
     ("ar", "hate", "السنة إرهابيين بالفطرة", _H1),
+    ("ar", "hate", "المهاجرون حشرات يجب طردهم", _H1),  # issue 17's example: "the immigrants are insects ..."
     ("ar", "insult", "انت واحد حمار وما بتفهم شي", {"hate": 0, "offensive": 1}),
     ("ar", "insult", "يلعن أبوك يا كذاب", {"hate": 0, "offensive": 1}),
     ("ar", "insult", "سكّر تمك يا غبي", {"hate": 0, "offensive": 1}),

@@ -308,10 +308,12 @@ def suite_cases() -> list[Case]:
 
 
 def eval_skeletons() -> list[str]:
-    """The distinct skeletons (``augment.skeleton``) of every suite case, sorted."""
+    """The distinct skeletons (``augment.skeleton``) of every suite case and every case of the
+    per-language suites (``signals.functional.languages``), sorted."""
+    from signals.functional import languages
     from signals.functional.augment import skeleton
 
-    return sorted({skeleton(c.text) for c in suite_cases()})
+    return sorted({skeleton(c.text) for c in suite_cases()} | {skeleton(c.text) for c in languages.CASES})
 
 
 def write_eval_skeletons(path: str | Path = EVAL_SKELETONS_FILE) -> Path:

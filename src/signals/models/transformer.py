@@ -191,6 +191,10 @@ class TransformerConfig:
     #: training rows: behaviours the corpora barely cover (threats at one person, insults that are
     #: not polarization, implicit hate, counter-speech, reclaimed terms).
     augment_templates: bool = False
+    #: Languages whose augmentation templates (``signals.functional.augment_languages``: hate about
+    #: groups, benign sentences naming them, filler-swapped twins) join the training rows, at
+    #: ``template_weight`` like the English ones: ``["ar", "es"]`` for the multilingual model.
+    language_templates: list[str] = field(default_factory=list)
     #: Row weight of a template row relative to the mean corpus row.
     template_weight: float = 1.0
     #: Per signal, a factor on ``template_weight`` for that signal's template labels (missing = 1):

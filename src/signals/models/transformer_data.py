@@ -152,19 +152,22 @@ class Encoded:
     soft_targets: np.ndarray
 
 
-def template_rows() -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, signal labels and target labels of ``functional.augment.augmentation_templates()``.
+def template_rows(english: bool = True, languages: Sequence[str] = ()) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, signal labels and target labels of ``functional.augment.augmentation_templates()``
+    (``english``) and of ``functional.augment_languages.language_templates(languages)``.
 
     Any text that collides with an evaluation case (``evaluation_overlap``) is
     dropped, so the functional suite stays unseen whatever the templates become.
     """
     from signals.functional.augment import augmentation_templates, evaluation_overlap
+    from signals.functional.augment_languages import language_templates
 
-    records = list(augmentation_templates())
+    records = list(augmentation_templates()) if english else []
     leaks = set(evaluation_overlap([r.text for r in records]))
     if leaks:
         log.warning("dropping %d augmentation rows that collide with the functional suite", len(leaks))
     records = [r for i, r in enumerate(records) if i not in leaks]
+    records += language_templates(languages) if languages else []
     labels = np.array([[r.labels.get(s, -1) for s in SIGNALS] for r in records], dtype=np.int64)
     targets = np.array([[r.targets.get(t, -1) for t in TARGETS] for r in records], dtype=np.int64)
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets.reshape(-1, len(TARGETS))
@@ -351,8 +354,8 @@ def build_training_rows(
         hate = SIGNALS.index("hate")
         signal_scale[names_a_group(texts) & (columns[0][:, hate] == 0), hate] = config.group_negative_factor
     n_templates = 0
-    if config.augment_templates:
-        t_texts, t_labels, t_targets = template_rows()
+    if config.augment_templates or config.language_templates:
+        t_texts, t_labels, t_targets = template_rows(config.augment_templates, config.language_templates)
         n_templates = len(t_texts)
         texts += t_texts
         # The teacher is not asked about template rows (no soft labels): they exist because it gets
