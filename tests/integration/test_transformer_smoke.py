@@ -202,6 +202,13 @@ def test_template_rows_are_labelled_and_never_the_suite() -> None:
     assert labels.shape[1] == len(SIGNALS) and set(np.unique(labels)) <= {-1, 0, 1}
     assert (labels[:, SIGNALS.index("threat")] == 1).any()
     assert not set(texts) & {c.text for c in suite_cases()}
+    # the multilingual model's: Arabic templates only, hate labelled, every other signal of a twin unknown
+    ar_texts, ar_labels, _ = template_rows(english=False, languages=["ar"])
+    assert ar_texts and not set(ar_texts) & set(texts)
+    assert (
+        set(ar_labels[:, SIGNALS.index("hate")]) == {0, 1}
+        and (ar_labels[:, SIGNALS.index("threat")] == -1).all()
+    )
 
 
 def test_student_recipe_trains_with_teacher_and_templates(

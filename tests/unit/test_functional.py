@@ -480,3 +480,55 @@ def test_augment_never_imports_the_suite() -> None:
         "assert 'signals.functional.suite' not in sys.modules, 'augment imported the suite'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_language_templates_twins_and_guard() -> None:
+    from signals.functional import augment_languages, languages
+
+    rows = augment_languages.language_templates(["ar", "es"])
+    assert {r.lang for r in rows} == {"ar", "es"} and all(r.source == "augmentation" for r in rows)
+    hate = [r for r in rows if r.labels["hate"] == 1]
+    twins = [r for r in rows if "-twin-" in r.id]
+    benign = [r for r in rows if "-benign-" in r.id]
+    assert hate and twins and benign
+    # every hateful frame is also rendered about a filler, labelled not hate, with no target
+    frames = {r.id.rsplit("-", 1)[0] for r in hate}
+    assert frames == {r.id.rsplit("-", 2)[0].replace("-twin-", "-hate-") for r in twins}
+    assert all(
+        r.labels["hate"] == 0 and r.labels["threat"] == -1 and max(r.targets.values()) == -1 for r in twins
+    )
+    assert all(max(r.targets.values()) == 1 for r in hate)
+    assert all(r.labels["hate"] == r.labels["offensive"] == r.labels["polarization"] == 0 for r in benign)
+    assert len({r.text for r in rows}) == len(rows)
+    # the suites (and the example sentences in them) stay unseen: no case's wording, no word
+    # that carries an example sentence
+    assert languages.training_leaks([r.text for r in rows]) == []
+    assert not {c.text for c in languages.CASES} & {r.text for r in rows}
+    for word in ("حشرات", "طرد", "plaga", "echar"):
+        assert not any(word in r.text for r in rows), word
+    with pytest.raises(ValueError, match="no augmentation templates for \\['de'\\]"):
+        augment_languages.language_templates(["de"])
+
+
+def test_language_templates_leak_guard_drops_a_suite_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from signals.functional import augment_languages
+
+    monkeypatch.setattr(
+        augment_languages,
+        "_AR_BENIGN",
+        augment_languages._AR_BENIGN + ("{P} أعداء البشرية ويجب القضاء عليهم",),
+    )
+    monkeypatch.setitem(
+        augment_languages._TEMPLATES,
+        "ar",
+        (
+            augment_languages._AR_GROUPS,
+            augment_languages._AR_FILLERS,
+            augment_languages._AR_HATE,
+            augment_languages._AR_BENIGN,
+        ),
+    )
+    texts = [r.text for r in augment_languages.language_templates(["ar"])]
+    # "اليهود أعداء البشرية ويجب القضاء عليهم" is an Arabic suite case: the frame about other groups leaks
+    assert not any("أعداء البشرية" in t for t in texts)
+    assert any("جرذان" in t for t in texts)

@@ -152,7 +152,9 @@ class Encoded:
     soft_targets: np.ndarray
 
 
-def template_rows(english: bool = True, languages: Sequence[str] = ()) -> tuple[list[str], np.ndarray, np.ndarray]:
+def template_rows(
+    english: bool = True, languages: Sequence[str] = ()
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, signal labels and target labels of ``functional.augment.augmentation_templates()``
     (``english``) and of ``functional.augment_languages.language_templates(languages)``.
 
