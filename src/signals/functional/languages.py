@@ -1,10 +1,12 @@
 """A small functional suite per supported language beyond English (issue 17): Spanish and Arabic.
 
 Written for this project from scratch (never from a corpus or a published test suite) and never used for
-training: the multilingual model trains on corpus rows only (no templates). ``training_leaks`` is the
-leak guard's check for them: the training texts whose wording is one of these cases' once identity terms
-are masked (``signals.functional.augment.evaluation_overlap`` against these cases' skeletons); the
-evaluation reports the count, which must be 0.
+training; the issue's two example sentences are cases too. ``training_leaks`` is the leak guard's check
+for them: the training texts whose wording is one of these cases' once identity terms are masked
+(``signals.functional.augment.evaluation_overlap`` against these cases' skeletons); the evaluation
+reports the count, which must be 0. The cases' skeletons are also in the guard's skeleton file
+(``suite.eval_skeletons``), so the Arabic and Spanish augmentation templates
+(``signals.functional.augment_languages``) never repeat their wording.
 
 Each case names its language (the scorer is told it, so detection does not decide), the functionality
 and the expected 0/1 decision at ``flag`` for the signals it says something about. A signal the
