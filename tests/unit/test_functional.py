@@ -26,6 +26,8 @@ GROUP_FUNCTIONALITIES = (
     "implicit_hate",
     "dehumanisation",
     "threat_group",
+    "hate_question",
+    "negated_positive",
     "negated_hate",
     "counter_speech",
     "quoted_condemnation",

@@ -22,6 +22,8 @@ FUNCTIONALITIES: dict[str, str] = {
     "dehumanisation": "comparing a protected group to vermin, disease or animals",
     "threat_group": "threat or call for violence against a protected group",
     "threat_individual": "threat against one person, no identity involved",
+    "hate_question": "hate phrased as a question ('Why are X so ...?')",
+    "negated_positive": "hate as a negated positive statement ('I have no respect for X')",
     "negated_hate": "negated hateful statement ('I don't hate X')",
     "counter_speech": "speaking out against hate towards a group",
     "quoted_condemnation": "quoting hate in order to condemn or report it",
@@ -42,6 +44,8 @@ HATE_FUNCTIONALITIES: tuple[str, ...] = (
     "implicit_hate",
     "dehumanisation",
     "threat_group",
+    "hate_question",
+    "negated_positive",
     "obfuscated_hate",
 )
 
