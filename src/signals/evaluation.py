@@ -323,7 +323,8 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
 
     Sets: each corpus's test split (F1 at ``flag``, recall at ``review``), the pooled test split
     (PR-AUC), the civic development set (precision and recall at both points, review and flag load),
-    the functional suite (accuracy, lowest functionality) and the per-identity bias AUCs.
+    the civic regression sentences at ``review``, the functional suite (accuracy, lowest functionality)
+    and the per-identity bias AUCs.
 
     >>> evaluation_rows({"test.a_hate_flag_f1": 0.5, "test.a_hate_n": 4.0})[0][:3]
     ['test: a', 'F1 @ flag', '0.500']
@@ -335,7 +336,7 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
             cells = [_cell(metrics, f"{head}_{s}_{suffix}") for s in SIGNALS]
             rows.append([f"test: {source}", measure, *cells, ""])
     rows.append(["test: pooled", "PR-AUC", *(_cell(metrics, f"test_{s}_pr_auc") for s in SIGNALS), ""])
-    if any(k.startswith("civic_") for k in metrics):
+    if any(k.startswith("civic_") and not k.startswith("civic_regression_") for k in metrics):
         for point in ("review", "flag"):
             for metric in ("precision", "recall"):
                 cells = [_cell(metrics, f"civic_{s}_{point}_{metric}") for s in SIGNALS]
@@ -357,6 +358,9 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
         rows.append(
             ["civic dev", "flag load (any signal)", "", "", "", "", _cell(metrics, "civic_flag_load")]
         )
+    if any(k.startswith("civic_regression_") for k in metrics):
+        cells = [_cell(metrics, f"civic_regression_{s}_reviewed", 0) for s in SIGNALS]
+        rows.append(["civic regression", "sentences @ review", *cells, ""])
     if "func_overall_acc" in metrics:
         funcs = {k[5:-4]: v for k, v in metrics.items() if k.startswith("func_") and k.endswith("_acc")}
         funcs.pop("overall", None)

@@ -22,7 +22,12 @@ A challenger passes when, compared with the current champion:
    (``func_<lang>_acc``, ``signals.functional.languages``) is at least the champion's minus
    ``tolerance`` (``suite_tolerance`` for the suites): a gain in Spanish does not pay for a loss in Arabic,
    and a language the champion scored and the challenger does not fails it;
-6. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
+6. **civic regression sentences** (``civic_regression_<signal>_reviewed``, hate and threat,
+   ``signals.functional.suite.regression_reviewed``): no more of the team's ordinary civic sentences
+   reach ``review`` than with the champion (none is the bar: each is an analyst's wasted read). A
+   count, so no tolerance: a retrain that sends one more pothole complaint to review is refused. A
+   champion run logged before the count existed has none: a warning, not a failure;
+7. **no functionality drops below the floor** (``func_<functionality>_acc`` >= ``min_functionality_acc``,
    default 50%). A functionality the champion already failed does not block the challenger (it is
    listed as a warning), otherwise a first weak champion could never be replaced; ``strict_floor=True``
    makes every functionality below the floor a failure.
@@ -63,6 +68,7 @@ CIVIC_RECALL = 0.80
 CIVIC_RECALL_SIGNALS: tuple[str, ...] = ("hate", "polarization")
 FUNC_OVERALL_KEY = "func_overall_acc"
 REVIEW_LOAD_KEY = "civic_review_load"
+_REGRESSION_KEY = re.compile(r"^civic_regression_(?P<signal>[a-z]+)_reviewed$")
 _FUNC_KEY = re.compile(r"^func_(?P<name>.+)_acc$")
 _LANGUAGE_PR_AUC_KEY = re.compile(r"^test\.[^.]+\.(?P<lang>[a-z]{2,3})_(?P<signal>[a-z]+)_pr_auc$")
 _LANGUAGE_SUITE_KEY = re.compile(r"^func_(?P<lang>[a-z]{2})_acc$")
@@ -255,6 +261,18 @@ def compare(
             if not within and at_budget is not None:
                 check = dataclasses.replace(check, note="champion: recall at the budget")
             checks.append(check)
+    regression_keys = {k for m in (champion or {}, challenger_metrics) for k in m if _REGRESSION_KEY.match(k)}
+    for key in sorted(regression_keys):
+        if _REGRESSION_KEY.match(key)["signal"] in signals:  # type: ignore[index]
+            if _get(champion, key) is None and key in challenger_metrics:
+                # A champion run logged before the count existed (``signals promote`` reads logged
+                # metrics): nothing to compare with, so a warning, as for the per-language keys.
+                new = float(challenger_metrics[key])
+                checks.append(
+                    Check(key, None, new, None, passed=True, warning=True, note="champion has no value")
+                )
+            else:
+                checks.append(_within_bound(key, champion, challenger_metrics, 0.0, 0.0, False))
     per_language = set(language_keys(champion, signals)) | set(language_keys(challenger_metrics, signals))
     for key in sorted(per_language):
         tol = suite_tolerance if _LANGUAGE_SUITE_KEY.match(key) else tolerance
@@ -302,6 +320,8 @@ def _reason(check: Check, tolerance: float) -> str:
         return (
             f"{check.key}: {check.challenger:.4f} above the budget and the champion's ({check.required:.4f})"
         )
+    if check.key.startswith("civic_regression_"):
+        return f"{check.key}: {check.challenger:.0f} sentences at review, the champion {check.required:.0f}"
     if check.key.startswith("civic_"):
         return f"{check.key}: {check.challenger:.4f} below the bar and the champion's ({check.required:.4f})"
     if check.champion is not None and check.required is not None:

@@ -765,6 +765,9 @@ def evaluate(
         suite = suite_module.run_suite(scorer)
         metrics.update(suite.to_metrics())
         report["functional"] = suite.to_metrics()
+        regression = suite_module.regression_reviewed(scorer)
+        report["civic_regression"] = regression
+        metrics.update(suite_module.regression_metrics(regression))
         suite_bias = bias.suite_bias_report(suite)
         metrics.update(suite_bias.to_metrics(prefix="bias_func"))
         report["bias_functional"] = suite_bias.to_dict()

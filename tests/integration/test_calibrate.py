@@ -71,6 +71,11 @@ def test_evaluate_table_rows_cover_corpora_civic_suite_and_bias() -> None:
     assert "test: hatexplain" in sets and "civic dev" in sets and "functional suite" in sets
     assert ["civic dev", "review load (any signal)", "", "", "", "", "0.080"] in rows
     assert any("lowest plain_hate 0.600" in r[1] for r in rows)
+    assert "civic regression" not in sets
+    regression = evaluation_rows(
+        {"civic_regression_hate_reviewed": 10.0, "civic_regression_threat_reviewed": 0.0}
+    )
+    assert regression[-1] == ["civic regression", "sentences @ review", "10", "0", "-", "-", ""]
 
 
 def test_soup_cli_refuses_what_it_cannot_average(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """The shipped model on ordinary civic text: the team's regression sentences and the plateau check.
 
-``tests/fixtures/civic/regression.tsv`` holds 343 sentences written by the team, not by the authors of
-the augmentation templates and not from templates: service complaints ("Too many potholes."), praise,
-policy opinions with and without group words, reports of hate experienced, safety concerns. None carries
-hate or a threat, so none may reach ``review`` for either: each would be an analyst's wasted read, and a
-pothole complaint ranked as hate is how the previous model lost its users' trust.
+``signals/functional/civic_regression.tsv`` (``suite.regression_rows``) holds 343 sentences written by
+the team, not by the authors of the augmentation templates and not from templates: service complaints
+("Too many potholes."), praise, policy opinions with and without group words, reports of hate
+experienced, safety concerns. None carries hate or a threat, so none may reach ``review`` for either:
+each would be an analyst's wasted read, and a pothole complaint ranked as hate is how the previous model
+lost its users' trust. Every evaluation counts them (``civic_regression_<signal>_reviewed``) and the
+promotion gate never lets a model with more of them replace the shipped one.
 
 The shipped model (``minilm3.v9+11af80c0``, beta calibration, fp32 heads) passes the threat and the
 plateau checks. Ten sentences still reach ``review`` for hate (issue 15, docs/minilm.md "Civic
@@ -15,16 +17,13 @@ passes it is shipped, and its marker must then go.
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from signals.functional.suite import regression_reviewed, regression_rows
 from signals.schema import SIGNALS
 from signals.scoring import DEFAULT_MODEL_DIR, Scorer, load_scorer
 
-REGRESSION = Path(__file__).resolve().parents[1] / "fixtures" / "civic" / "regression.tsv"
 CATEGORIES = {
     "service_complaint",
     "praise",
@@ -33,11 +32,6 @@ CATEGORIES = {
     "reported_hate",
     "safety_concern",
 }
-
-
-def regression_rows() -> list[dict[str, str]]:
-    with REGRESSION.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +58,8 @@ SHIPPED_FAILS = pytest.mark.xfail(
 
 @pytest.mark.parametrize("signal", [pytest.param("hate", marks=SHIPPED_FAILS), "threat"])
 def test_no_civic_regression_sentence_reaches_review(shipped: Scorer, signal: str) -> None:
-    rows = regression_rows()
-    p = shipped.predict_proba([r["text"] for r in rows])[:, SIGNALS.index(signal)]
+    hits = regression_reviewed(shipped)[signal]
     threshold = shipped.info.thresholds["review"][signal]
-    hits = sorted(((float(p[i]), rows[i]["text"]) for i in np.where(p >= threshold)[0]), reverse=True)
     assert not hits, f"{len(hits)} sentences reach review for {signal} (>= {threshold:.3f}): {hits[:10]}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import subprocess
 import sys
@@ -342,9 +341,7 @@ def test_augmentation_never_overlaps_evaluation(cases: list[suite.Case]) -> None
 def test_augmentation_never_overlaps_the_civic_regression_sentences(aug_records: list[Record]) -> None:
     # The regression sentences (tests/integration/test_civic_regression.py) must measure the model, not
     # the templates: no augmentation text may equal or closely match one once identity terms are masked.
-    path = Path(__file__).resolve().parents[1] / "fixtures" / "civic" / "regression.tsv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        sentences = [row["text"] for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    sentences = [row["text"] for row in suite.regression_rows()]
     assert len(sentences) >= 300
     assert augment.evaluation_overlap([r.text for r in aug_records], against=sentences) == []
     # the guard itself sees a regression sentence with its group swapped
@@ -534,3 +531,33 @@ def test_language_templates_leak_guard_drops_a_suite_sentence(monkeypatch: pytes
     # "اليهود أعداء البشرية ويجب القضاء عليهم" is an Arabic suite case: the frame about other groups leaks
     assert not any("أعداء البشرية" in t for t in texts)
     assert any("جرذان" in t for t in texts)
+
+
+def test_regression_reviewed_counts_what_reaches_review() -> None:
+    rows = suite.regression_rows()
+    assert len(rows) >= 300 and suite.REGRESSION_SIGNALS == ("hate", "threat")
+
+    class PotholeModel:
+        """Scores hate 0.9 for sentences about potholes, threat 0.4 everywhere, else 0.1."""
+
+        info = ModelInfo(
+            name="pothole",
+            version="1",
+            format="keyword",
+            thresholds={"review": dict.fromkeys(SIGNALS, 0.5), "flag": dict.fromkeys(SIGNALS, 0.8)},
+        )
+
+        def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+            p = np.full((len(texts), len(SIGNALS)), 0.1)
+            p[:, SIGNALS.index("threat")] = 0.4
+            p[[i for i, t in enumerate(texts) if "pothole" in t.lower()], SIGNALS.index("hate")] = 0.9
+            return p
+
+    reviewed = suite.regression_reviewed(PotholeModel())
+    potholes = [r["text"] for r in rows if "pothole" in r["text"].lower()]
+    assert potholes and sorted(t for _, t in reviewed["hate"]) == sorted(potholes)
+    assert reviewed["threat"] == []
+    assert suite.regression_metrics(reviewed) == {
+        "civic_regression_hate_reviewed": float(len(potholes)),
+        "civic_regression_threat_reviewed": 0.0,
+    }

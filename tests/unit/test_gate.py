@@ -126,6 +126,28 @@ def test_civic_review_load_within_budget_or_no_worse_than_champion() -> None:
     assert compare(heavy_champion, lighter).passed  # over budget, but better than the champion
 
 
+def test_civic_regression_sentences_never_more_than_the_champion() -> None:
+    def with_regression(hate: float | None, threat: float | None) -> dict[str, float]:
+        out = metrics()
+        for signal, count in (("hate", hate), ("threat", threat)):
+            if count is not None:
+                out[f"civic_regression_{signal}_reviewed"] = count
+        return out
+
+    champion = with_regression(10, 0)
+    assert compare(champion, with_regression(10, 0)).passed
+    assert compare(champion, with_regression(7, 0)).passed
+    result = compare(champion, with_regression(9, 2))  # fewer hate, but threat where there was none
+    assert not result.passed
+    assert result.reasons == ["civic_regression_threat_reviewed: 2 sentences at review, the champion 0"]
+    assert not compare(champion, with_regression(11, 0)).passed  # a count: no tolerance
+    assert not compare(champion, with_regression(None, None)).passed  # missing in the challenger
+    # a champion run logged before the count existed: nothing to compare with, a warning
+    legacy = compare(metrics(), with_regression(10, 1))
+    assert legacy.passed and "civic_regression_threat_reviewed: champion has no value" in legacy.warnings
+    assert compare(metrics(), metrics()).passed  # neither has it: no check
+
+
 def test_civic_recall_at_review_must_reach_the_bar_or_the_champion() -> None:
     champion = metrics()
     low = metrics()

@@ -359,7 +359,7 @@ _AUG_GROUP_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
 
 # Survey answers that ask for something for a group, or describe a group's needs: the commonest way real
 # civic feedback names a group, and not hate. Written without looking at the civic regression sentences
-# (tests/fixtures/civic/regression.tsv); a test keeps the two apart. Rendered as neutral_identity.
+# (signals/functional/civic_regression.tsv); a test keeps the two apart. Rendered as neutral_identity.
 _AUG_CIVIC_REQUESTS: tuple[str, ...] = (
     "More funding for the services that support {P}, please.",
     "{P} in this city deserve the same access to decent housing as everyone else.",

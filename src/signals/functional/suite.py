@@ -63,6 +63,12 @@ log = logging.getLogger(__name__)
 
 #: The evaluation texts' skeletons (``augment.skeleton``), one a line, sorted: the leak guard's input.
 EVAL_SKELETONS_FILE = Path(__file__).with_name("eval_skeletons.txt")
+#: The team's civic regression sentences (issue 15): ordinary civic text written by the team, not by
+#: the authors of the augmentation templates (service complaints, praise, policy opinions with and
+#: without group words, reports of hate experienced, safety concerns). None carries hate or a threat,
+#: so none may reach ``review`` for either (``REGRESSION_SIGNALS``).
+REGRESSION_FILE = Path(__file__).with_name("civic_regression.tsv")
+REGRESSION_SIGNALS: tuple[str, ...] = ("hate", "threat")
 
 
 # ===================================================================================================
@@ -340,6 +346,39 @@ def write_eval_skeletons(path: str | Path = EVAL_SKELETONS_FILE) -> Path:
 # ---------------------------------------------------------------------------------------------------
 # Running the suite
 # ---------------------------------------------------------------------------------------------------
+
+
+def regression_rows() -> list[dict[str, str]]:
+    """The civic regression sentences: ``{"category", "text"}`` rows of ``REGRESSION_FILE``."""
+    with REGRESSION_FILE.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def regression_reviewed(scorer: Any) -> dict[str, list[tuple[float, str]]]:
+    """Per signal of ``REGRESSION_SIGNALS``, the regression sentences at or above the scorer's ``review``
+    point, as ``(probability, text)``, highest first: each is an analyst's wasted read.
+
+    Their counts are the metrics ``civic_regression_<signal>_reviewed`` (``regression_metrics``), which
+    the promotion gate holds to the champion's.
+    """
+    rows = regression_rows()
+    p = np.asarray(scorer.predict_proba([r["text"] for r in rows]), dtype=float)
+    review = scorer.info.thresholds["review"]
+    out = {}
+    for signal in REGRESSION_SIGNALS:
+        col = p[:, SIGNALS.index(signal)]
+        hits = np.where(col >= review[signal])[0]
+        out[signal] = sorted(((float(col[i]), rows[i]["text"]) for i in hits), reverse=True)
+    return out
+
+
+def regression_metrics(reviewed: Mapping[str, Sequence[tuple[float, str]]]) -> dict[str, float]:
+    """``civic_regression_<signal>_reviewed``: how many regression sentences reach ``review``.
+
+    >>> regression_metrics({"hate": [(0.9, "Too many potholes.")], "threat": []})
+    {'civic_regression_hate_reviewed': 1.0, 'civic_regression_threat_reviewed': 0.0}
+    """
+    return {f"civic_regression_{s}_reviewed": float(len(hits)) for s, hits in reviewed.items()}
 
 
 class SuiteScorer(Protocol):
