@@ -206,33 +206,27 @@ def _fill(template: str, group: Group) -> str:
 
 def _records(lang: str) -> Iterator[Record]:
     groups, fillers, hate, benign = _TEMPLATES[lang]
+
+    def record(
+        kind: str, template: str, filler: Group, labels: dict[str, int], target: bool = False
+    ) -> Record:
+        return Record(
+            id=f"aug-{lang}-{kind}",
+            text=_fill(template, filler),
+            source="augmentation",
+            lang=lang,
+            labels=labels,
+            targets={filler.target: 1} if target and filler.target else {},
+        )
+
     for t, template in enumerate(hate):
         for k, group in enumerate(groups):
-            yield Record(
-                id=f"aug-{lang}-hate-{t}-{group.key}",
-                text=_fill(template, group),
-                source="augmentation",
-                lang=lang,
-                labels={"hate": 1},
-                targets={group.target: 1} if group.target else {},
-            )
+            yield record(f"hate-{t}-{group.key}", template, group, {"hate": 1}, target=True)
             filler = fillers[(t + k) % len(fillers)]
-            yield Record(
-                id=f"aug-{lang}-twin-{t}-{group.key}-{filler.key}",
-                text=_fill(template, filler),
-                source="augmentation",
-                lang=lang,
-                labels={"hate": 0},
-            )
+            yield record(f"twin-{t}-{group.key}-{filler.key}", template, filler, {"hate": 0})
     for t, template in enumerate(benign):
         for group in groups:
-            yield Record(
-                id=f"aug-{lang}-benign-{t}-{group.key}",
-                text=_fill(template, group),
-                source="augmentation",
-                lang=lang,
-                labels=dict(_BENIGN_LABELS),
-            )
+            yield record(f"benign-{t}-{group.key}", template, group, dict(_BENIGN_LABELS))
 
 
 def language_templates(languages: Iterable[str]) -> list[Record]:
