@@ -201,7 +201,7 @@ def per_source_metrics(
         raise ValueError(f"sources has {len(names)} entries for {len(y_all)} rows")
     return {
         name: signal_metrics(y_all[names == name], p_all[names == name], thresholds)
-        for name in sorted(set(names))
+        for name in sorted({str(n) for n in names})
     }
 
 
@@ -362,8 +362,12 @@ def evaluation_rows(metrics: Mapping[str, float]) -> list[list[str]]:
         cells = [_cell(metrics, f"civic_regression_{s}_reviewed", 0) for s in SIGNALS]
         rows.append(["civic regression", "sentences @ review", *cells, ""])
     if "func_overall_acc" in metrics:
-        funcs = {k[5:-4]: v for k, v in metrics.items() if k.startswith("func_") and k.endswith("_acc")}
-        funcs.pop("overall", None)
+        from signals.functional.common import FUNCTIONALITIES
+
+        # the English suite's functionalities only (the language suites' keys are func_<lang>_...)
+        funcs = {
+            k[5:-4]: v for k, v in metrics.items() if k[5:-4] in FUNCTIONALITIES and k.startswith("func_")
+        }
         lowest = min(funcs.items(), key=lambda kv: kv[1]) if funcs else None
         low = f"lowest {lowest[0]} {lowest[1]:.3f}" if lowest else ""
         rows.append(

@@ -64,6 +64,7 @@ def test_evaluate_table_rows_cover_corpora_civic_suite_and_bias() -> None:
         "civic_review_load": 0.08,
         "func_overall_acc": 0.8,
         "func_plain_hate_acc": 0.6,
+        "func_es_benign_group_acc": 0.0,  # a language suite's functionality: not the English suite's
         "bias_test_hate_final": 0.8,
     }
     rows = evaluation_rows(metrics)
