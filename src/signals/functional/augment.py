@@ -497,6 +497,17 @@ _AUG_PERSONS: tuple[str, ...] = (
     "that journalist",
     "the police chief",
 )
+#: {L}: places in town for the safety-concern templates.
+_AUG_PLACES: tuple[str, ...] = (
+    "the leisure centre",
+    "the chemist",
+    "the church hall",
+    "the primary school",
+    "the retail park",
+    "the old cinema",
+    "the bowling green",
+    "the garden centre",
+)
 _AUG_NAMES: tuple[str, ...] = ("Dave", "Priya", "Marco", "Kevin", "Sandra", "Tom", "Leah", "mate", "pal")
 _AUG_THINGS: tuple[str, ...] = (
     "the printer",
@@ -630,6 +641,37 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("The {Y} is a mistake in my view, and I'll say so at the consultation.", _BENIGN),
         ("Disappointed by {I}'s handling of the {Y}, honestly expected better.", _BENIGN),
         ("Would love to see {I} publish the costs behind the {Y} before going ahead.", _BENIGN),
+    ),
+    # Survey answers about danger: death, attack and violence words with nobody threatened. Students
+    # fine-tuned one more epoch from minilm3.v9 sent such answers to threat `review` (the threat point
+    # falls to about 0.24 under the civic budget, and real comments about councils rarely talk of
+    # roads or crime). {L}: a place in town. Written without the civic regression sentences at hand; a
+    # test keeps the two apart.
+    "safety_concern": (
+        ("The corner by {L} is dangerous, drivers never slow down there.", _BENIGN),
+        ("The broken steps by {L} will put somebody in hospital before long.", _BENIGN),
+        ("Our street has become a rat run and the speeding past {L} is frightening.", _BENIGN),
+        ("Teenagers are getting robbed for their phones outside {L}.", _BENIGN),
+        ("The pedestrian lights near {L} change far too quickly for older people.", _BENIGN),
+        ("Dumped mattresses block the footpath by {L}, so people have to walk in the road.", _BENIGN),
+        ("I feel unsafe waiting at the bus stop by {L} at night.", _BENIGN),
+        ("The river bank behind {L} has no railings, one day a child will drown there.", _BENIGN),
+        ("Drivers treat the road past {L} like a racetrack, it's terrifying with a pushchair.", _BENIGN),
+        ("There was another stabbing near {L}, we need more youth services.", _BENIGN),
+        ("The gate of the play area by {L} is broken and toddlers can run onto the road.", _BENIGN),
+        ("Dogs off the lead near {L} have bitten two children this year.", _BENIGN),
+        ("Police should patrol around {L} on Saturday nights, there are fights every week.", _BENIGN),
+        ("Nobody gritted the hill up to {L} and two neighbours fell and broke bones.", _BENIGN),
+        ("the junction at {L} is lethal, sort it out before someone dies", _BENIGN),
+        ("Vans park on the double yellows by {L} and children can't see the traffic.", _BENIGN),
+        ("E-scooters on the pavement near {L} nearly knocked my mum over twice this week.", _BENIGN),
+        ("Burglars are targeting houses near {L} while people are at work.", _BENIGN),
+        ("The stairwell of the car park at {L} has no lights, you could be attacked and no one would see.", _BENIGN),
+        ("Please put speed bumps on the road to {L} before a child gets killed.", _BENIGN),
+        ("Gangs hang around the subway under {L} and shout at people walking through.", _BENIGN),
+        ("The fire exit at {L} is chained shut, that could kill people in a fire.", _BENIGN),
+        ("Motorists keep running the red light by {L}, somebody will die.", _BENIGN),
+        ("is anyone going to do something about the drug dealing near {L}? scary place now", _BENIGN),
     ),
     "polarization_vilify": (
         ("Outsiders like them will never understand people like us.", _VILIFY_ANY),
@@ -1183,6 +1225,8 @@ def _plain_fills(template: str, t: int) -> list[dict[str, str]]:
         return [{"N": name} for name in _AUG_NAMES]
     if "X" in slots:
         return [{"X": thing} for thing in _AUG_THINGS]
+    if "L" in slots:
+        return [{"L": place} for place in _AUG_PLACES]
     if slots:
         raise ValueError(f"augmentation template {template!r} uses unknown slots {sorted(slots)}")
     return [{}]

@@ -35,6 +35,7 @@ FUNCTIONALITIES: dict[str, str] = {
     "insult_person": "insult at a person, no identity involved",
     "obfuscated_hate": "hate with leet, spacing, asterisks or homoglyph spellings",
     "civil_disagreement": "civil disagreement with an institution or political side",
+    "safety_concern": "a complaint about danger, crime or road safety: no threat, whatever its words",
     "polarization_vilify": "vilifying a political or social out-group (us vs. them)",
 }
 

@@ -201,6 +201,21 @@ _EVAL_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("I think {I} got the {Y} wrong, and I'd like them to reconsider.", _BENIGN),
         ("With respect, {I}'s {Y} does not work for families on our side of town.", _BENIGN),
     ),
+    # Written as a survey answer about danger reads: death and violence words, no one threatened.
+    "safety_concern": (
+        ("The bend on Station Road is lethal, we need a barrier before someone dies.", _BENIGN),
+        ("Somebody will be killed on that roundabout if nothing changes.", _BENIGN),
+        ("I'm scared to let my kids cycle to school with lorries flying past.", _BENIGN),
+        ("The alley behind the shops is a magnet for muggers after dark.", _BENIGN),
+        ("Please fix the broken railing on the bridge, a child could fall through.", _BENIGN),
+        ("Burglaries have doubled on our estate and nobody from the council has said a word.", _BENIGN),
+        ("Boy racers are going to kill a pedestrian on the high street one of these nights.", _BENIGN),
+        ("The park is full of needles and broken glass, it isn't safe for toddlers.", _BENIGN),
+        ("I was nearly hit by a van on the crossing by the post office yesterday.", _BENIGN),
+        ("We need more lighting on the canal towpath, people have been attacked there.", _BENIGN),
+        ("Fireworks get thrown at buses every November, someone will lose an eye.", _BENIGN),
+        ("The fire doors in our block are propped open and the alarms don't work.", _BENIGN),
+    ),
     "polarization_vilify": (
         ("Those people are destroying our city.", _VILIFY_ANY),
         ("People from the other side of the river are ruining everything for the rest of us.", _VILIFY_ANY),
