@@ -36,6 +36,7 @@ FUNCTIONALITIES: dict[str, str] = {
     "obfuscated_hate": "hate with leet, spacing, asterisks or homoglyph spellings",
     "civil_disagreement": "civil disagreement with an institution or political side",
     "safety_concern": "a complaint about danger, crime or road safety: no threat, whatever its words",
+    "violent_idiom": "violent words used figuratively ('kill the scheme', 'axe the tax'): no threat",
     "polarization_vilify": "vilifying a political or social out-group (us vs. them)",
 }
 
