@@ -666,7 +666,10 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("Vans park on the double yellows by {L} and children can't see the traffic.", _BENIGN),
         ("E-scooters on the pavement near {L} nearly knocked my mum over twice this week.", _BENIGN),
         ("Burglars are targeting houses near {L} while people are at work.", _BENIGN),
-        ("The stairwell of the car park at {L} has no lights, you could be attacked and no one would see.", _BENIGN),
+        (
+            "The stairwell of the car park at {L} has no lights, you could be attacked and no one would see.",
+            _BENIGN,
+        ),
         ("Please put speed bumps on the road to {L} before a child gets killed.", _BENIGN),
         ("Gangs hang around the subway under {L} and shout at people walking through.", _BENIGN),
         ("The fire exit at {L} is chained shut, that could kill people in a fire.", _BENIGN),
