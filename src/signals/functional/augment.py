@@ -643,9 +643,9 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("Would love to see {I} publish the costs behind the {Y} before going ahead.", _BENIGN),
     ),
     # Survey answers about danger: death, attack and violence words with nobody threatened. Students
-    # fine-tuned one more epoch from minilm3.v9 sent such answers to threat `review` (the threat point
-    # falls to about 0.24 under the civic budget, and real comments about councils rarely talk of
-    # roads or crime). {L}: a place in town. Written without the civic regression sentences at hand; a
+    # fine-tuned one more epoch from minilm3.v9 sent such answers to threat `review` (its threat point
+    # was 0.24 in one such run, and real comments about councils rarely talk of roads or crime).
+    # {L}: a place in town. Written without the civic regression sentences at hand; a
     # test keeps the two apart.
     "safety_concern": (
         ("The corner by {L} is dangerous, drivers never slow down there.", _BENIGN),
