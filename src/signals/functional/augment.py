@@ -645,8 +645,8 @@ _AUG_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
     # Survey answers about danger: death, attack and violence words with nobody threatened. Students
     # fine-tuned one more epoch from minilm3.v9 sent such answers to threat `review` (its threat point
     # was 0.24 in one such run, and real comments about councils rarely talk of roads or crime).
-    # {L}: a place in town. Written without the civic regression sentences at hand; a
-    # test keeps the two apart.
+    # {L}: a place in town. Written after reading the civic regression sentences: the leak-guard test
+    # keeps the wording apart, and docs/minilm.md says what that leaves them worth as evidence.
     "safety_concern": (
         ("The corner by {L} is dangerous, drivers never slow down there.", _BENIGN),
         ("The broken steps by {L} will put somebody in hospital before long.", _BENIGN),
