@@ -201,7 +201,7 @@ _EVAL_PLAIN_TEMPLATES: dict[str, tuple[tuple[str, Mapping[str, int]], ...]] = {
         ("I think {I} got the {Y} wrong, and I'd like them to reconsider.", _BENIGN),
         ("With respect, {I}'s {Y} does not work for families on our side of town.", _BENIGN),
     ),
-    # Written as a survey answer about danger reads: death and violence words, no one threatened.
+    # Survey answers about danger: death and violence words, and no one threatened.
     "safety_concern": (
         ("The bend on Station Road is lethal, we need a barrier before someone dies.", _BENIGN),
         ("Somebody will be killed on that roundabout if nothing changes.", _BENIGN),
