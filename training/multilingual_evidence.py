@@ -2,7 +2,7 @@
 
     python training/multilingual_evidence.py figures --model DIR --baseline DIR [--dataset data/processed-all]
     python training/multilingual_evidence.py speed --model DIR [--texts 2000]
-    python training/multilingual_evidence.py ensemble --model DIR [--dataset data/processed-all]
+    python training/multilingual_evidence.py ensemble --model DIR [--network DIR] [--templates]
 
 ``figures``: on each corpus's own test split (the dataset builder's), per language and per signal the
 model scores for it, F1 of the positive class and macro-F1 at ``flag`` and PR-AUC for the model, the
@@ -14,7 +14,12 @@ test texts of the routed languages (language detection included) and the process
 English model and the routed one loaded, in a process that never imports torch. ``ensemble``: Arabic
 hate on L-HSAB's rows, the routed model's hate output (computed even though the manifest does not serve
 it) mixed in logit space with a word 1-2 + char 2-5 gram TF-IDF logistic regression fitted on the
-training rows, for several weights; each threshold is the best F1 on validation, F1 and PR-AUC on test.
+training rows (with ``--templates``, also on the Arabic augmentation templates of
+``signals.functional.augment_languages``), for several weights; ``--network`` takes the routed network
+from another run's directory. Two thresholds per mix, both on validation: the best F1, and the project's
+``flag`` rule (precision >= 0.80, ``calibration.choose_thresholds``); test F1 at each, test PR-AUC, and
+whether the issue's sentence and its benign neighbour ("the immigrants are our neighbours and we
+welcome them") reach each.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ SENTENCES = {
     "es": "Los inmigrantes son una plaga y hay que echarlos.",
     "ar": "المهاجرون حشرات يجب طردهم",
 }
+#: The Arabic sentence's benign neighbour: the same group, welcomed.
+ARABIC_NEIGHBOUR = "المهاجرون جيراننا ونرحب بهم"
 #: The English neighbours of the two sentences: their scores must not move.
 ENGLISH = [
     "The immigrants are a plague and must be thrown out.",
@@ -228,7 +235,9 @@ def ensemble(args: argparse.Namespace) -> None:
     from sklearn.metrics import average_precision_score, precision_recall_curve
     from sklearn.pipeline import FeatureUnion
 
+    from signals.calibration import choose_thresholds
     from signals.dataset import load_dataset_dict
+    from signals.functional.augment_languages import language_templates
     from signals.models.onnx import OnnxModel
     from signals.normalize import normalize
     from signals.schema import SIGNALS
@@ -247,6 +256,11 @@ def ensemble(args: argparse.Namespace) -> None:
         return [normalize(t) for t in part["text"]], np.asarray(part["hate"])
 
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = (rows(s) for s in ("train", "validation", "test"))
+    fit_x, fit_y = list(train_x), list(train_y)
+    if args.templates:
+        extra = [r for r in language_templates(["ar"]) if r.labels.get("hate", -1) >= 0]
+        fit_x += [normalize(r.text) for r in extra]
+        fit_y += [r.labels["hate"] for r in extra]
     vectorizer = FeatureUnion(
         [
             ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
@@ -254,32 +268,42 @@ def ensemble(args: argparse.Namespace) -> None:
         ]
     )
     linear = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
-    linear.fit(vectorizer.fit_transform(train_x), train_y)
-    routed = OnnxModel.load(Path(args.model) / "multilingual", threads=2)
+    linear.fit(vectorizer.fit_transform(fit_x), np.asarray(fit_y))
+    routed = OnnxModel.load(Path(args.network or Path(args.model) / "multilingual"), threads=2)
     hate = SIGNALS.index("hate")
-    sentence = normalize(SENTENCES["ar"])
+    probes = [normalize(SENTENCES["ar"]), normalize(ARABIC_NEIGHBOUR)]
 
     def scores(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         clip = (1e-6, 1 - 1e-6)
         char = linear.predict_proba(vectorizer.transform(texts))[:, 1]
         return logit(np.clip(routed.predict_proba(texts)[:, hate], *clip)), logit(np.clip(char, *clip))
 
-    parts = {name: scores(x) for name, x in (("val", val_x), ("test", test_x), ("sentence", [sentence]))}
+    parts = {name: scores(x) for name, x in (("val", val_x), ("test", test_x), ("probes", probes))}
     print(
         f"L-HSAB hate: train {len(train_y)} ({train_y.sum()}), validation {len(val_y)} ({val_y.sum()}), "
-        f"test {len(test_y)} ({test_y.sum()})"
+        f"test {len(test_y)} ({test_y.sum()}); n-gram model fitted on {len(fit_y)} rows ({sum(fit_y)})"
     )
-    print("routed weight | val PR-AUC | test PR-AUC | test F1 at the best validation threshold | sentence")
+    print(
+        "routed weight | val PR-AUC | test PR-AUC | best-F1 threshold: test F1, sentence, neighbour | "
+        "flag rule: test F1, sentence, neighbour"
+    )
+
+    def reached(value: float, threshold: float) -> str:
+        return "yes" if value >= threshold else "no"
+
     for weight in (0.0, 0.3, 0.5, 0.7, 1.0):
-        val, test, one = (weight * a + (1 - weight) * b for a, b in parts.values())
+        val, test, probe = (weight * a + (1 - weight) * b for a, b in parts.values())
         precision, recall, cuts = precision_recall_curve(val_y, val)
         f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-        threshold = cuts[int(np.argmax(f1[:-1]))]
-        test_f1, _ = _f1(test_y, test >= threshold)
+        best = cuts[int(np.argmax(f1[:-1]))]
+        flag = choose_thresholds(val_y, val)["flag"]
+        cells = [
+            f"{_f1(test_y, test >= t)[0]:.3f}, {reached(probe[0], t)}, {reached(probe[1], t)}"
+            for t in (best, flag)
+        ]
         print(
             f"{weight:.1f} | {average_precision_score(val_y, val):.3f} | "
-            f"{average_precision_score(test_y, test):.3f} | {test_f1:.3f} | "
-            f"{'above' if one[0] >= threshold else 'below'} the threshold"
+            f"{average_precision_score(test_y, test):.3f} | {cells[0]} | {cells[1]}"
         )
 
 
@@ -301,6 +325,10 @@ def main() -> None:
     parser.add_argument("--out", default="reports/multilingual")
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--network", default="", help="ensemble: a routed network's directory")
+    parser.add_argument(
+        "--templates", action="store_true", help="ensemble: the n-gram model on the templates too"
+    )
     args = parser.parse_args()
     if args.mode == "dump":
         from signals.dataset import load_dataset_dict
