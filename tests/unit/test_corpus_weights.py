@@ -1,7 +1,11 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from signals.models.transformer import corpus_weights
+
+CIVIC = Path(__file__).resolve().parents[1] / "fixtures" / "civic"
 
 
 def test_rarer_corpora_weigh_more_per_row_and_mean_is_one() -> None:
@@ -58,9 +62,10 @@ def test_weak_civic_negatives_label_only_the_signals_named() -> None:
     from signals.models.transformer_data import civic_negative_rows
     from signals.schema import SIGNALS
 
-    texts, labels, _ = civic_negative_rows(str(corpora_dir()))
+    files = {"labels": CIVIC / "labels.csv", "train_labels": CIVIC / "train_labels.csv"}
+    texts, labels, _ = civic_negative_rows(str(corpora_dir()), **files)
     assert texts and (labels == [0 if s in ("hate", "threat") else -1 for s in SIGNALS]).all()
-    _, labels, _ = civic_negative_rows(str(corpora_dir()), ["hate", "threat", "polarization"])
+    _, labels, _ = civic_negative_rows(str(corpora_dir()), ["hate", "threat", "polarization"], **files)
     assert (labels[:, SIGNALS.index("polarization")] == 0).all()
     assert (labels[:, SIGNALS.index("offensive")] == -1).all()
     with pytest.raises(ValueError, match="civic_negative_signals names unknown"):
@@ -68,14 +73,11 @@ def test_weak_civic_negatives_label_only_the_signals_named() -> None:
 
 
 def test_civic_training_labels_keep_all_four_signals() -> None:
-    from pathlib import Path
-
     from corpus_fixtures import corpora_dir
     from signals.models.transformer_data import civic_labelled_rows
 
-    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "civic"
     texts, labels, targets = civic_labelled_rows(
-        str(corpora_dir()), fixtures / "train_labels.csv", fixtures / "labels.csv"
+        str(corpora_dir()), CIVIC / "train_labels.csv", CIVIC / "labels.csv"
     )
     assert len(texts) == 2 and texts[0].startswith("Thank you to the library staff")
     assert (labels == 0).all() and (targets == -1).all()

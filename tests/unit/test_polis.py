@@ -103,7 +103,7 @@ def test_group_words(text: str, names_a_group: bool) -> None:
 
 
 def test_weak_negatives_are_the_unlabelled_training_half() -> None:
-    negatives = weak_negatives(corpora_dir(), LABELS)
+    negatives = weak_negatives(corpora_dir(), LABELS, TRAIN_LABELS)
     labelled = {f"polis-opendata:15-per-hour-seattle:{i}" for i in (0, 1, 14, 11, 7, 8)}
     assert negatives and all(in_training_half(r.id) and r.id not in labelled for r in negatives)
     assert all(
@@ -111,13 +111,23 @@ def test_weak_negatives_are_the_unlabelled_training_half() -> None:
     )
 
 
-def test_civic_training_labels_are_training_half_rows_outside_the_dev_set() -> None:
+def test_civic_training_labels_are_training_half_rows_outside_the_dev_set(tmp_path: Path) -> None:
     examples = load_civic_train(corpora_dir(), TRAIN_LABELS, LABELS)
     assert [e.record.id.rsplit(":", 1)[1] for e in examples] == ["4", "10"]
     assert all(set(e.record.labels.values()) == {0} for e in examples)
     negatives = {r.id for r in weak_negatives(corpora_dir(), LABELS, TRAIN_LABELS)}
     assert negatives and not negatives & {e.record.id for e in examples}
-    assert negatives < {r.id for r in weak_negatives(corpora_dir(), LABELS)}
+    none = tmp_path / "none.csv"
+    none.write_text(TRAIN_LABELS.read_text().splitlines()[0] + "\n")
+    assert negatives < {r.id for r in weak_negatives(corpora_dir(), LABELS, none)}
+
+
+def test_civic_training_labels_of_chosen_draws_leave_the_rest_weak_negatives() -> None:
+    kept = load_civic_train(corpora_dir(), TRAIN_LABELS, LABELS, draws=["top-hate"])
+    assert [e.record.id.rsplit(":", 1)[1] for e in kept] == ["10"]
+    negatives = {r.id for r in weak_negatives(corpora_dir(), LABELS, TRAIN_LABELS, draws=["top-hate"])}
+    assert "polis-opendata:15-per-hour-seattle:4" in negatives
+    assert "polis-opendata:15-per-hour-seattle:10" not in negatives
 
 
 @pytest.mark.parametrize(
@@ -153,5 +163,5 @@ def test_civic_data_pool_is_the_held_out_half() -> None:
     assert civic.sample.tolist() == [True, True, True, True, False, False]
     held_out = [r.text for r in read_comments(corpora_dir()) if not in_training_half(r.id)]
     assert civic.pool == held_out
-    assert not set(civic.pool) & {r.text for r in weak_negatives(corpora_dir(), LABELS)}
+    assert not set(civic.pool) & {r.text for r in weak_negatives(corpora_dir(), LABELS, TRAIN_LABELS)}
     assert np.isin(civic.labels, (0, 1)).all()

@@ -144,17 +144,24 @@ def _labelled_ids(labels: pd.DataFrame) -> set[str]:
 
 
 def weak_negatives(
-    corpora_dir: Path, labels_path: Path | None = None, train_labels_path: Path | None = None
+    corpora_dir: Path,
+    labels_path: Path | None = None,
+    train_labels_path: Path | None = None,
+    draws: Sequence[str] = (),
 ) -> list[Record]:
     """English Polis comments of the training half, minus the labelled ones, as hate 0 / threat 0.
 
     Real civic comments almost never carry hate or a threat (2 of 450 random ones in the civic set
     carry hate, none a threat), so they are negatives for those two signals; about 1 % insult or
     polarise, so offensive and polarization stay unknown. Comments of either label file (the
-    development set, the training labels) are left out: they have real labels.
+    development set, the training labels) are left out: they have real labels. ``draws``: count only
+    the training labels of these draws as labelled (empty: all), as ``load_civic_train``.
     """
     labelled = _labelled_ids(read_label_file(labels_path))
-    labelled |= _labelled_ids(read_label_file(train_labels_path or _packaged(TRAIN_LABELS_FILE)))
+    train = read_label_file(train_labels_path or _packaged(TRAIN_LABELS_FILE))
+    if draws:
+        train = train[train["draw"].isin(list(draws))]
+    labelled |= _labelled_ids(train)
     return [
         Record(id=r.id, text=r.text, source=NAME, lang=r.lang, labels={"hate": 0, "threat": 0})
         for r in read_comments(corpora_dir)
@@ -241,12 +248,17 @@ def load_civic_dev(corpora_dir: Path, labels_path: Path | None = None) -> list[C
 
 
 def load_civic_train(
-    corpora_dir: Path, labels_path: Path | None = None, dev_labels_path: Path | None = None
+    corpora_dir: Path,
+    labels_path: Path | None = None,
+    dev_labels_path: Path | None = None,
+    draws: Sequence[str] = (),
 ) -> list[CivicExample]:
     """The team's labelled comments of the training half, joined to their texts (as ``load_civic_dev``).
 
-    Raises ``CorpusFormatError`` naming the row when a comment is in the held-out half or in the
-    development set: the budget is fitted on the first and recipes are judged on the second.
+    ``draws``: only the rows of these draws (empty: all), so a recipe trained before a draw was
+    labelled keeps its rows. Raises ``CorpusFormatError`` naming the row when a comment is in the
+    held-out half or in the development set: the budget is fitted on the first and recipes are judged
+    on the second.
     """
     examples = load_civic_dev(corpora_dir, labels_path or _packaged(TRAIN_LABELS_FILE))
     dev = _labelled_ids(read_label_file(dev_labels_path))
@@ -259,4 +271,4 @@ def load_civic_train(
             raise CorpusFormatError(
                 f"civic training labels: data row {row + 1}: {example.record.id} is in the development set"
             )
-    return examples
+    return [e for e in examples if not draws or e.draw in draws]

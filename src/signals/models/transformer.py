@@ -225,6 +225,10 @@ class TransformerConfig:
     #: four signals known. Mostly the partisan and group-naming comments models score high and are
     #: not hate or polarization: hard negatives with real labels, where the weak ones are guesses.
     civic_label_weight: float = 0.0
+    #: The draws of the civic training labels trained on (empty: all; the ``draw`` column). The rest of
+    #: the training half stays a weak negative, so a recipe keeps the rows it had before a draw was
+    #: labelled: ``minilm3.v9`` predates ``remainder``, every comment of the half not labelled before.
+    civic_label_draws: list[str] = field(default_factory=list)
     #: Folder of the shared corpora for ``civic_negative_weight`` ("" = ``SIGNALS_CORPORA_DIR`` or
     #: ``../shared/data``).
     corpora: str = ""

@@ -176,26 +176,38 @@ def template_rows(
 
 
 def civic_negative_rows(
-    corpora: str = "", negative: Sequence[str] = ("hate", "threat")
+    corpora: str = "",
+    negative: Sequence[str] = ("hate", "threat"),
+    draws: Sequence[str] = (),
+    labels: Path | None = None,
+    train_labels: Path | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, signal labels and target labels of the weak civic negatives: 0 for `negative`, else unknown."""
+    """Texts, signal labels and target labels of the weak civic negatives: 0 for `negative`, else unknown.
+
+    ``draws``, ``labels``, ``train_labels``: as ``polis_opendata.weak_negatives`` (default: the packaged
+    label files, every draw counted as labelled).
+    """
     from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import weak_negatives
 
-    records = weak_negatives(corpora_dir(corpora))
+    records = weak_negatives(corpora_dir(corpora), labels, train_labels, draws)
     labels = np.array([[0 if s in negative else -1 for s in SIGNALS] for _ in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
 
 
 def civic_labelled_rows(
-    corpora: str = "", labels: Path | None = None, dev_labels: Path | None = None
+    corpora: str = "",
+    labels: Path | None = None,
+    dev_labels: Path | None = None,
+    draws: Sequence[str] = (),
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, signal labels (all four known) and target labels (unknown) of the civic training labels."""
+    """Texts, signal labels (all four known) and target labels (unknown) of the civic training labels
+    (only the rows of ``draws``, when given)."""
     from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import load_civic_train
 
-    records = [e.record for e in load_civic_train(corpora_dir(corpora), labels, dev_labels)]
+    records = [e.record for e in load_civic_train(corpora_dir(corpora), labels, dev_labels, draws)]
     known = np.array([[r.labels[s] for s in SIGNALS] for r in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
     return [r.text for r in records], known.reshape(-1, len(SIGNALS)), targets
@@ -372,7 +384,9 @@ def build_training_rows(
         signal_scale = np.concatenate([signal_scale, t_scale])
     n_civic = 0
     if config.civic_negative_weight > 0:
-        c_texts, c_labels, c_targets = civic_negative_rows(config.corpora, config.civic_negative_signals)
+        c_texts, c_labels, c_targets = civic_negative_rows(
+            config.corpora, config.civic_negative_signals, config.civic_label_draws
+        )
         n_civic = len(c_texts)
         texts += c_texts
         c_weights = civic_negative_weights(c_texts, config.civic_negative_weight, config.civic_group_factor)
@@ -380,7 +394,7 @@ def build_training_rows(
         signal_scale = np.concatenate([signal_scale, np.ones((n_civic, len(SIGNALS)), dtype=np.float32)])
     n_labelled = 0
     if config.civic_label_weight > 0:
-        l_texts, l_labels, l_targets = civic_labelled_rows(config.corpora)
+        l_texts, l_labels, l_targets = civic_labelled_rows(config.corpora, draws=config.civic_label_draws)
         n_labelled = len(l_texts)
         texts += l_texts
         columns = _append(
