@@ -62,7 +62,7 @@ def test_weak_civic_negatives_label_only_the_signals_named() -> None:
     from signals.models.transformer_data import civic_negative_rows
     from signals.schema import SIGNALS
 
-    files = {"labels": CIVIC / "labels.csv", "train_labels": CIVIC / "train_labels.csv"}
+    files = {"dev_labels": CIVIC / "labels.csv", "train_labels": CIVIC / "train_labels.csv"}
     texts, labels, _ = civic_negative_rows(str(corpora_dir()), **files)
     assert texts and (labels == [0 if s in ("hate", "threat") else -1 for s in SIGNALS]).all()
     _, labels, _ = civic_negative_rows(str(corpora_dir()), ["hate", "threat", "polarization"], **files)

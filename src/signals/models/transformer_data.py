@@ -179,18 +179,18 @@ def civic_negative_rows(
     corpora: str = "",
     negative: Sequence[str] = ("hate", "threat"),
     draws: Sequence[str] = (),
-    labels: Path | None = None,
+    dev_labels: Path | None = None,
     train_labels: Path | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, signal labels and target labels of the weak civic negatives: 0 for `negative`, else unknown.
 
-    ``draws``, ``labels``, ``train_labels``: as ``polis_opendata.weak_negatives`` (default: the packaged
-    label files, every draw counted as labelled).
+    ``draws`` and the two label files: as ``polis_opendata.weak_negatives`` (default: the packaged
+    files, every draw counted as labelled).
     """
     from signals.corpora import corpora_dir
     from signals.corpora.polis_opendata import weak_negatives
 
-    records = weak_negatives(corpora_dir(corpora), labels, train_labels, draws)
+    records = weak_negatives(corpora_dir(corpora), dev_labels, train_labels, draws)
     labels = np.array([[0 if s in negative else -1 for s in SIGNALS] for _ in records], dtype=np.int64)
     targets = np.full((len(records), len(TARGETS)), -1, dtype=np.int64)
     return [r.text for r in records], labels.reshape(-1, len(SIGNALS)), targets
