@@ -160,6 +160,8 @@ def mix(args: argparse.Namespace) -> list[dict[str, Any]]:
 def _embed(args: argparse.Namespace, sets: Sets) -> dict[str, np.ndarray]:
     if args.cache and Path(args.cache).is_file():
         return dict(np.load(args.cache))
+    if not (Path(args.encoder) / "modules.json").is_file():
+        raise ValueError(f"{args.encoder} is not a local sentence-transformers folder (no modules.json)")
     from sentence_transformers import SentenceTransformer
 
     from signals.corpora import corpora_dir
