@@ -73,8 +73,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    from scipy.special import logit
+
+    return logit(np.clip(p, 1e-6, 1 - 1e-6))
 
 
 class Sets:
